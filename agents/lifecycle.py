@@ -1,0 +1,71 @@
+"""The incident's ends: ingest at the start; resolve, escalate and notify at the close."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.deps import Deps
+from state.incident import Decision, IncidentState
+
+log = logging.getLogger("alertpilot.notify")
+
+
+def ingest(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Record the alert's arrival; a resolved alert needs no investigation of its own."""
+    deps = runtime.context
+    alert = state.alert
+    summary = f"{alert.source} alert {alert.name} ({alert.status}, {alert.severity}) fingerprint {alert.fingerprint}"
+    deps.on_event("ingest", {"alert": alert.name, "status": alert.status, "fingerprint": alert.fingerprint})
+    return {
+        "status": "open",
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="ingest", summary=summary)],
+    }
+
+
+def resolve(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Close the incident: the last attempt cleared the alert's signal."""
+    deps = runtime.context
+    last = state.attempts[-1] if state.attempts else None
+    summary = f"resolved by attempt {last.n} ({last.action})" if last else "resolved"
+    return {
+        "status": "resolved",
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="resolve", summary=summary)],
+    }
+
+
+def escalate(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Hand the incident to a human: leave it open as escalated for the briefing and pushes."""
+    deps = runtime.context
+    reason = state.escalation_reason or "the ladder did not clear the alert"
+    return {
+        "status": "escalated",
+        "escalation_reason": reason,
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="escalate", summary=reason)],
+    }
+
+
+def notify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Tell people how the incident ended (channels are configured per user)."""
+    deps = runtime.context
+    triage = state.triage
+    # An info-only or already-resolved alert is recorded and closed without a ladder.
+    closing = "resolved" if triage is not None and not triage.actionable else state.status
+    message = f"[{closing}] {state.alert.name} on {state.alert.service or state.alert.workload or '-'}: "
+    message += state.escalation_reason or (
+        state.report.sections.overview if state.report and state.report.sections else ""
+    )
+    log.info("%s", message)
+    record = {
+        "at": deps.clock().isoformat(),
+        "channel": "log",
+        "status": "delivered",
+        "message": message,
+    }
+    deps.on_event("notify", record)
+    update: dict[str, Any] = {"notifications": [*state.notifications, record]}
+    if closing != state.status:
+        update["status"] = closing
+    return update

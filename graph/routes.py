@@ -1,0 +1,41 @@
+"""Edge functions of the incident graph: pure functions of state, tested by table."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from state.incident import IncidentState
+
+
+def after_triage(state: IncidentState) -> Literal["diagnose", "report"]:
+    """Investigate actionable alerts; info-only and resolved alerts go straight to the report."""
+    return "diagnose" if state.triage and state.triage.actionable else "report"
+
+
+def after_diagnose(state: IncidentState) -> Literal["review", "report"]:
+    """Review the release when the alert or the diagnosis names one."""
+    implicated = (state.diagnosis and state.diagnosis.suspected_release) or state.alert.version
+    return "review" if implicated else "report"
+
+
+def after_report(state: IncidentState) -> Literal["plan", "notify"]:
+    """Start the ladder only for actionable alerts."""
+    return "plan" if state.triage and state.triage.actionable else "notify"
+
+
+def after_plan(state: IncidentState) -> Literal["guard", "escalate"]:
+    """A planned action goes to the guard; no action means a human takes over."""
+    return "guard" if state.pending is not None else "escalate"
+
+
+def after_guard(state: IncidentState) -> Literal["execute", "escalate"]:
+    """Only an allowed action is executed; a denial escalates with its reason."""
+    return "execute" if state.guard and state.guard.allowed else "escalate"
+
+
+def after_verify(state: IncidentState) -> Literal["resolve", "plan", "escalate"]:
+    """Cleared → resolve; budget left → next rung; budget spent → escalate."""
+    last = state.attempts[-1] if state.attempts else None
+    if last is not None and last.verified:
+        return "resolve"
+    return "plan" if state.budget_left > 0 else "escalate"

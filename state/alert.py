@@ -1,0 +1,475 @@
+"""The normalized alert and the parsers that produce it from each source's wire format.
+
+Every source (Alertmanager webhook v4, Tencent Cloud Monitor callbacks, a CLS alarm
+webhook rendered from the template in the README, and a generic JSON form) becomes the
+same :class:`Alert`. Parsers raise :class:`AlertParseError` naming the offending field;
+callers turn it into exit code 2 or an HTTP 4xx, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlparse
+
+from pydantic import BaseModel, Field
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+AlertSource = Literal["alertmanager", "tencent", "cls", "generic"]
+SOURCES: tuple[str, ...] = ("alertmanager", "tencent", "cls", "generic")
+# Tencent Cloud reports wall-clock times in China Standard Time without a zone.
+TENCENT_TZ = timezone(timedelta(hours=8))
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class AlertParseError(ValueError):
+    """A payload that is not a valid alert; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class MetricCondition(BaseModel):
+    """A threshold condition as cloud monitors state it (``cpu_usage > 90``)."""
+
+    metric: str
+    operator: str = ">"
+    threshold: float | None = None
+    current: float | None = None
+    unit: str = ""
+    period_s: int | None = None
+
+    def breached(self, value: float) -> bool:
+        """Whether ``value`` still violates the condition."""
+        if self.threshold is None:
+            return value > 0
+        return _compare(value, self.operator, self.threshold)
+
+
+def _compare(value: float, operator: str, threshold: float) -> bool:
+    match operator.strip():
+        case ">" | "gt":
+            return value > threshold
+        case ">=" | "ge":
+            return value >= threshold
+        case "<" | "lt":
+            return value < threshold
+        case "<=" | "le":
+            return value <= threshold
+        case "==" | "=" | "eq":
+            return value == threshold
+        case "!=" | "ne":
+            return value != threshold
+    return value > threshold
+
+
+class Alert(BaseModel):
+    """One alert, whatever system sent it."""
+
+    source: AlertSource
+    status: Literal["firing", "resolved"]
+    name: str
+    severity: str = "warning"
+    service: str | None = None
+    namespace: str | None = None
+    cluster: str | None = None
+    workload: str | None = None
+    pod: str | None = None
+    version: str | None = Field(default=None, description="Release/image tag the alert names.")
+    summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    fingerprint: str
+    group_key: str | None = None
+    expression: str | None = Field(default=None, description="PromQL whose result is the signal.")
+    condition: MetricCondition | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def dedup_key(self) -> str:
+        """Key under which alerts join one incident (group when known, else fingerprint)."""
+        return self.group_key or self.fingerprint
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _obj(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AlertParseError(field, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _str_map(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    mapping = _obj(value, field)
+    out: dict[str, str] = {}
+    for key, item in mapping.items():
+        if isinstance(item, dict | list):
+            raise AlertParseError(f"{field}.{key}", "expected a string value")
+        out[str(key)] = "" if item is None else str(item)
+    return out
+
+
+def _required_str(data: dict[str, Any], key: str, field: str) -> str:
+    value = data.get(key)
+    if value is None or value == "":
+        raise AlertParseError(field, "is required")
+    if not isinstance(value, str | int | float):
+        raise AlertParseError(field, f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _lenient_float(value: Any, field: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AlertParseError(field, f"expected a number, got {value!r}") from None
+
+
+def _lenient_int(value: Any, field: str) -> int | None:
+    number = _lenient_float(value, field)
+    return None if number is None else int(number)
+
+
+def parse_time(value: Any, field: str, *, naive_tz: timezone = UTC) -> datetime:
+    """Parse RFC 3339, ``YYYY-MM-DD HH:MM:SS`` or a Unix time (s or ms) into aware UTC."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        seconds = float(value)
+        if seconds > 1e11:  # milliseconds
+            seconds /= 1000
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str) or not value.strip():
+        raise AlertParseError(field, "expected a timestamp")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise AlertParseError(field, f"not a timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=naive_tz)
+    return parsed.astimezone(UTC)
+
+
+def _stable_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _normalize_severity(value: str | None) -> str:
+    text = (value or "").strip().lower()
+    aliases = {
+        "crit": "critical", "fatal": "critical", "p0": "critical", "p1": "critical",
+        "error": "critical", "high": "critical", "严重": "critical", "紧急": "critical",
+        "warn": "warning", "p2": "warning", "medium": "warning", "警告": "warning",
+        "p3": "info", "low": "info", "notice": "info", "提示": "info",
+    }  # fmt: skip
+    return aliases.get(text, text or "warning")
+
+
+def _expression_from_generator_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    query = parse_qs(urlparse(url).query)
+    for key in ("g0.expr", "expr"):
+        if query.get(key):
+            return query[key][0]
+    return None
+
+
+# --------------------------------------------------------------------------- Alertmanager
+
+
+def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
+    """Parse an Alertmanager webhook v4 group into one alert per entry of ``alerts``."""
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise AlertParseError("alerts", "expected a list")
+    if not alerts:
+        raise AlertParseError("alerts", "empty group: no alerts")
+    common_labels = _str_map(payload.get("commonLabels"), "commonLabels")
+    common_annotations = _str_map(payload.get("commonAnnotations"), "commonAnnotations")
+    group_key = payload.get("groupKey")
+    if group_key is not None and not isinstance(group_key, str):
+        raise AlertParseError("groupKey", "expected a string")
+    parsed = []
+    for index, entry in enumerate(alerts):
+        where = f"alerts[{index}]"
+        item = _obj(entry, where)
+        labels = common_labels | _str_map(item.get("labels"), f"{where}.labels")
+        annotations = common_annotations | _str_map(item.get("annotations"), f"{where}.annotations")
+        status = item.get("status", payload.get("status"))
+        if status not in ("firing", "resolved"):
+            raise AlertParseError(f"{where}.status", f"expected firing or resolved, got {status!r}")
+        name = labels.get("alertname")
+        if not name:
+            raise AlertParseError(f"{where}.labels.alertname", "is required")
+        ends_raw = item.get("endsAt")
+        ends_at = None
+        if ends_raw and ends_raw != _ZERO_TIME:
+            ends_at = parse_time(ends_raw, f"{where}.endsAt")
+        fingerprint = item.get("fingerprint") or _stable_hash(*sorted(f"{k}={v}" for k, v in labels.items()))
+        generator = item.get("generatorURL")
+        parsed.append(
+            Alert(
+                source="alertmanager",
+                status=status,
+                name=name,
+                severity=_normalize_severity(labels.get("severity")),
+                service=labels.get("service") or labels.get("app") or labels.get("job"),
+                namespace=labels.get("namespace"),
+                cluster=labels.get("cluster"),
+                workload=labels.get("deployment") or labels.get("workload") or labels.get("service"),
+                pod=labels.get("pod"),
+                version=labels.get("version"),
+                summary=annotations.get("summary") or annotations.get("description", ""),
+                labels=labels,
+                annotations=annotations,
+                starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt"),
+                ends_at=ends_at,
+                fingerprint=str(fingerprint),
+                group_key=group_key,
+                expression=annotations.get("expr") or _expression_from_generator_url(generator),
+                raw=item,
+            )
+        )
+    return parsed
+
+
+# --------------------------------------------------------------------------- Tencent Cloud Monitor
+
+
+def _tencent_status(payload: dict[str, Any]) -> Literal["firing", "resolved"]:
+    status = str(payload.get("alarmStatus", "")).strip()
+    if status == "1":
+        return "firing"
+    if status == "0":
+        return "resolved"
+    raise AlertParseError("alarmStatus", f'expected "1" (firing) or "0" (resolved), got {status!r}')
+
+
+def _tencent_dimensions(obj_info: dict[str, Any]) -> dict[str, str]:
+    dims = obj_info.get("dimensions") or {}
+    dims = _obj(dims, "alarmObjInfo.dimensions")
+    flat: dict[str, str] = {}
+    for key, value in dims.items():
+        if isinstance(value, dict):  # event alarms nest details under objDetail
+            flat.update({str(k): str(v) for k, v in value.items() if not isinstance(v, dict | list)})
+        elif value is not None:
+            flat[str(key)] = str(value)
+    return flat
+
+
+def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
+    """Parse a Tencent Cloud Monitor alarm callback (metric or event)."""
+    status = _tencent_status(payload)
+    alarm_type = str(payload.get("alarmType", "metric"))
+    if alarm_type not in ("metric", "event"):
+        raise AlertParseError("alarmType", f'expected "metric" or "event", got {alarm_type!r}')
+    obj_info = _obj(payload.get("alarmObjInfo"), "alarmObjInfo")
+    policy = _obj(payload.get("alarmPolicyInfo"), "alarmPolicyInfo")
+    conditions = _obj(policy.get("conditions") or {}, "alarmPolicyInfo.conditions")
+    dims = _tencent_dimensions(obj_info)
+    extra = payload.get("additionalMsg") or []
+    if not isinstance(extra, list):
+        raise AlertParseError("additionalMsg", "expected a list of {key, value}")
+    for index, entry in enumerate(extra):
+        pair = _obj(entry, f"additionalMsg[{index}]")
+        if "key" in pair:
+            dims.setdefault(str(pair["key"]), str(pair.get("value", "")))
+
+    condition = None
+    if alarm_type == "metric":
+        metric = _required_str(conditions, "metricName", "alarmPolicyInfo.conditions.metricName")
+        condition = MetricCondition(
+            metric=metric,
+            operator=str(conditions.get("calcType") or ">"),
+            threshold=_lenient_float(conditions.get("calcValue"), "alarmPolicyInfo.conditions.calcValue"),
+            current=_lenient_float(conditions.get("currentValue"), "alarmPolicyInfo.conditions.currentValue"),
+            unit=str(conditions.get("unit") or ""),
+            period_s=_lenient_int(conditions.get("period"), "alarmPolicyInfo.conditions.period"),
+        )
+        name = str(conditions.get("metricShowName") or metric)
+    else:
+        name = _required_str(conditions, "eventName", "alarmPolicyInfo.conditions.eventName")
+
+    starts_at = parse_time(payload.get("firstOccurTime"), "firstOccurTime", naive_tz=TENCENT_TZ)
+    recover = payload.get("recoverTime")
+    ends_at = None
+    if recover not in (None, "", "0", 0):
+        ends_at = parse_time(recover, "recoverTime", naive_tz=TENCENT_TZ)
+    _lenient_int(payload.get("durationTime"), "durationTime")
+
+    policy_id = str(policy.get("policyId") or policy.get("policyName") or "")
+    obj_id = str(dims.get("objId") or dims.get("unInstanceId") or obj_info.get("region", ""))
+    labels = {k: v for k, v in dims.items()}
+    labels.update({"region": str(obj_info.get("region", "")), "policy": str(policy.get("policyName", ""))})
+    workload = dims.get("workload_name") or dims.get("workloadName")
+    return [
+        Alert(
+            source="tencent",
+            status=status,
+            name=name,
+            severity=_normalize_severity(str(policy.get("severity") or "critical")),
+            service=workload or dims.get("objName"),
+            namespace=dims.get("namespace"),
+            cluster=dims.get("tke_cluster_instance_id") or dims.get("clusterId"),
+            workload=workload,
+            pod=dims.get("pod_name"),
+            summary=f"{policy.get('policyName', '')}: {name}".strip(": "),
+            labels=labels,
+            annotations={"policyTypeCName": str(policy.get("policyTypeCName", ""))},
+            starts_at=starts_at,
+            ends_at=ends_at,
+            fingerprint=_stable_hash("tencent", policy_id, obj_id, name),
+            group_key=None,
+            condition=condition,
+            raw=payload,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- CLS
+
+
+def parse_cls(payload: dict[str, Any]) -> list[Alert]:
+    """Parse a CLS alarm webhook rendered from the template documented in the README."""
+    alarm = _required_str(payload, "alarm", "alarm")
+    alarm_id = _required_str(payload, "alarm_id", "alarm_id")
+    notify = str(payload.get("notify_type", "1")).strip()
+    if notify not in ("1", "2"):
+        raise AlertParseError("notify_type", f'expected "1" (alarm) or "2" (recovery), got {notify!r}')
+    labels = _str_map(payload.get("labels"), "labels")
+    topic = str(payload.get("topic_id") or "")
+    query_log = payload.get("query_log")
+    annotations = {"condition": str(payload.get("condition", "")), "topic_id": topic}
+    if query_log is not None:
+        annotations["query_log"] = (
+            query_log if isinstance(query_log, str) else json.dumps(query_log, ensure_ascii=False)
+        )
+    return [
+        Alert(
+            source="cls",
+            status="firing" if notify == "1" else "resolved",
+            name=alarm,
+            severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
+            service=labels.get("service"),
+            namespace=labels.get("namespace"),
+            cluster=labels.get("cluster"),
+            workload=labels.get("workload") or labels.get("service"),
+            pod=labels.get("pod"),
+            version=labels.get("version"),
+            summary=str(payload.get("detail") or payload.get("condition") or alarm),
+            labels=labels | {"topic_id": topic},
+            annotations=annotations,
+            starts_at=parse_time(payload.get("start_time_unix"), "start_time_unix"),
+            fingerprint=_stable_hash("cls", alarm_id, topic),
+            raw=payload,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- generic
+
+
+def parse_generic(payload: dict[str, Any]) -> list[Alert]:
+    """Parse the generic JSON form (see README: name, status, severity, service, ...)."""
+    name = _required_str(payload, "name", "name")
+    status = payload.get("status", "firing")
+    if status not in ("firing", "resolved"):
+        raise AlertParseError("status", f"expected firing or resolved, got {status!r}")
+    labels = _str_map(payload.get("labels"), "labels")
+    annotations = _str_map(payload.get("annotations"), "annotations")
+    condition = None
+    if payload.get("condition") is not None:
+        try:
+            condition = MetricCondition.model_validate(_obj(payload["condition"], "condition"))
+        except ValueError as exc:
+            raise AlertParseError("condition", str(exc).splitlines()[0]) from None
+    starts = payload.get("starts_at")
+    service = payload.get("service") or labels.get("service")
+    fields = {k: payload.get(k) for k in ("namespace", "cluster", "workload", "pod", "version")}
+    for key, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise AlertParseError(key, "expected a string")
+    return [
+        Alert(
+            source="generic",
+            status=status,
+            name=name,
+            severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
+            service=service,
+            namespace=fields["namespace"] or labels.get("namespace"),
+            cluster=fields["cluster"] or labels.get("cluster"),
+            workload=fields["workload"] or service,
+            pod=fields["pod"] or labels.get("pod"),
+            version=fields["version"] or labels.get("version"),
+            summary=str(payload.get("summary") or annotations.get("summary", "")),
+            labels=labels,
+            annotations=annotations,
+            starts_at=parse_time(starts, "starts_at") if starts else datetime.now(UTC),
+            fingerprint=str(payload.get("fingerprint") or _stable_hash("generic", name, service or "")),
+            group_key=payload.get("group_key"),
+            expression=payload.get("expression"),
+            condition=condition,
+            raw=payload,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- dispatch
+
+_PARSERS = {
+    "alertmanager": parse_alertmanager,
+    "tencent": parse_tencent,
+    "cls": parse_cls,
+    "generic": parse_generic,
+}
+
+
+def detect_source(payload: dict[str, Any]) -> str:
+    """Guess which system produced ``payload`` from its top-level keys."""
+    if "alerts" in payload and ("groupKey" in payload or "receiver" in payload or "version" in payload):
+        return "alertmanager"
+    if "alarmStatus" in payload or "alarmPolicyInfo" in payload:
+        return "tencent"
+    if "alarm_id" in payload or ("alarm" in payload and "topic_id" in payload):
+        return "cls"
+    if "name" in payload:
+        return "generic"
+    if "alerts" in payload:
+        return "alertmanager"
+    raise AlertParseError("source", "cannot tell the format (expected Alertmanager, Tencent, CLS or generic JSON)")
+
+
+def decode_payload(body: bytes | str) -> dict[str, Any]:
+    """Decode a JSON object body, enforcing the 1 MiB limit."""
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise AlertParseError("body", f"payload is {len(raw)} bytes, over the 1 MiB limit")
+    if not raw.strip():
+        raise AlertParseError("body", "empty payload")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AlertParseError("body", f"not JSON ({exc})") from None
+    return _obj(data, "body")
+
+
+def parse_alerts(body: bytes | str | dict[str, Any], source: str = "auto") -> list[Alert]:
+    """Parse a payload from ``source`` (or detect it) into normalized alerts."""
+    payload = body if isinstance(body, dict) else decode_payload(body)
+    if source == "auto":
+        source = detect_source(payload)
+    parser = _PARSERS.get(source)
+    if parser is None:
+        raise AlertParseError("source", f"unknown source {source!r} (one of auto, {', '.join(SOURCES)})")
+    return parser(payload)

@@ -1,0 +1,245 @@
+"""Settings: ``alertpilot.yaml`` plus ``ALERTPILOT_*`` environment, loaded once per entry point.
+
+Secrets never live in the file: fields ending in ``_env`` name the environment variable
+that holds them, read at the moment of use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from state.policy import Policy, TriagePolicy
+
+CONFIG_ENV = "ALERTPILOT_CONFIG"
+CONFIG_NAME = "alertpilot.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is invalid; the message names the field."""
+
+
+class DatabaseConfig(BaseModel):
+    """Where checkpoints, incidents, reports, audit and the queue live."""
+
+    url: str | None = Field(default=None, description="None = SQLite in $ALERTPILOT_HOME.")
+
+
+class LLMConfig(BaseModel):
+    """The brain: ``offline`` (deterministic playbooks) or ``openai:<model>``."""
+
+    model: str = "offline"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_retries: int = 2
+
+
+class PrometheusConfig(BaseModel):
+    """A Prometheus HTTP API to read metrics from."""
+
+    url: str | None = None
+    timeout_s: float = 10.0
+
+
+class ClsTopics(BaseModel):
+    """One CLS topic per log kind."""
+
+    business: str | None = None
+    event: str | None = None
+    audit: str | None = None
+
+
+class ClsConfig(BaseModel):
+    """Tencent CLS access."""
+
+    region: str = "ap-guangzhou"
+    endpoint: str | None = Field(default=None, description="host:port override (tests).")
+    topics: ClsTopics = Field(default_factory=ClsTopics)
+    secret_id_env: str = "TENCENTCLOUD_SECRET_ID"
+    secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
+
+
+class CosConfig(BaseModel):
+    """COS bucket holding shipped log archives."""
+
+    bucket: str | None = None
+    region: str = "ap-guangzhou"
+    prefix: str = ""
+    endpoint: str | None = None
+    secret_id_env: str = "TENCENTCLOUD_SECRET_ID"
+    secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
+
+
+class LogsConfig(BaseModel):
+    """Log sources the diagnosis reads."""
+
+    files: list[Path] = Field(default_factory=list)
+    cls: ClsConfig = Field(default_factory=ClsConfig)
+    cos: CosConfig = Field(default_factory=CosConfig)
+    window_min: int = 30
+
+
+class GithubConfig(BaseModel):
+    """GitHub or GitHub Enterprise API."""
+
+    url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+
+
+class ExecutorConfig(BaseModel):
+    """How actions reach the target host."""
+
+    backend: Literal["dry-run", "process", "http"] = "dry-run"
+    url: str | None = None
+    token_env: str = "ALERTPILOT_EXECUTOR_TOKEN"
+    timeout_s: float = 30.0
+    audit_path: Path | None = None
+
+
+class ServiceConfig(BaseModel):
+    """What alertpilot knows about one service."""
+
+    criticality: int = Field(default=50, ge=0, le=100)
+    repo: str | None = Field(default=None, description="OWNER/NAME on GitHub.")
+    users: int | None = Field(default=None, ge=0, description="Users affected when it is down.")
+    known_good_version: str | None = None
+    version_metric: str = Field(default="build_info", description="Metric whose `version` label names what runs.")
+
+
+class UserConfig(BaseModel):
+    """A person alertpilot acts for or reports to."""
+
+    name: str
+    email: str | None = None
+    rollback_permission: bool = False
+    channels: list[str] = Field(default_factory=list)
+    tencent_secret_id_env: str | None = None
+    tencent_secret_key_env: str | None = None
+
+
+class NotifyConfig(BaseModel):
+    """Push channels; secrets by env-var name."""
+
+    smtp: dict[str, Any] = Field(default_factory=dict)
+    wecom_webhook_env: str | None = None
+    dingtalk_webhook_env: str | None = None
+    dingtalk_secret_env: str | None = None
+    feishu_webhook_env: str | None = None
+    escalation_reminder_h: float = 12.0
+
+
+class Settings(BaseSettings):
+    """All of alertpilot's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="ALERTPILOT_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(default_factory=lambda: Path("~/.alertpilot").expanduser())
+    language: Literal["zh", "en"] = "zh"
+    acting_user: str = Field(default="alertpilot", description="Who the agent acts as.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    policy: Policy = Field(default_factory=Policy)
+    triage: TriagePolicy = Field(default_factory=TriagePolicy)
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    users: list[UserConfig] = Field(default_factory=list)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    schedule: dict[str, str] = Field(default_factory=dict)
+    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    world: Path | None = Field(default=None, description="Scenario world for demo/eval runs.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit arguments win, then the environment, then the YAML file."""
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the store (SQLite in home unless ``database.url`` is set)."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.home / 'alertpilot.db'}"
+
+    def service(self, name: str | None) -> ServiceConfig:
+        """Config of service ``name`` (defaults when unknown)."""
+        return self.services.get(name or "", ServiceConfig(criticality=self.triage.default_criticality))
+
+    def user(self, name: str) -> UserConfig | None:
+        """The configured user called ``name`` (case-insensitive)."""
+        wanted = name.strip().lower()
+        return next((u for u in self.users if u.name.lower() == wanted), None)
+
+    def secret(self, env_name: str | None) -> str | None:
+        """Read a secret from the environment variable named ``env_name``."""
+        return os.environ.get(env_name) if env_name else None
+
+
+def find_config(explicit: Path | None = None) -> Path | None:
+    """The config file: ``--config``, then ``$ALERTPILOT_CONFIG``, then ``./alertpilot.yaml``."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"--config: no such file {explicit}")
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}: no such file {path}")
+        return path
+    local = Path.cwd() / CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings once at an entry point; raises :class:`ConfigError` naming the field."""
+    path = find_config(config)
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+    try:
+        settings: Settings = _FileSettings(**overrides) if path else Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"{where}: {first['msg']}") from None
+    except Exception as exc:  # noqa: BLE001 - YAML syntax errors surface as many types
+        raise ConfigError(f"{path}: {exc}") from None
+    if path is not None:
+        settings = _resolve_relative(settings, path.parent)
+    return settings
+
+
+def _resolve_relative(settings: Settings, base: Path) -> Settings:
+    """Paths in a config file are relative to the file, not to the working directory."""
+    files = [p if p.is_absolute() else base / p for p in settings.logs.files]
+    world = settings.world
+    if world is not None and not world.is_absolute():
+        world = base / world
+    settings.logs.files = files
+    settings.world = world
+    return settings

@@ -1,0 +1,145 @@
+"""The checkpointed state of one incident thread, and the records it is made of."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from state.alert import Alert
+from state.report import Report
+
+IncidentStatus = Literal["open", "awaiting_approval", "resolved", "escalated", "failed"]
+
+
+class TriageResult(BaseModel):
+    """Score, tier and attempt budget, with the dimensions that produced them."""
+
+    score: int = Field(ge=0, le=100)
+    tier: str
+    budget: int = Field(ge=1, le=6)
+    dimensions: dict[str, int]
+    actionable: bool = True
+    reason: str = ""
+
+
+class ToolCall(BaseModel):
+    """One recorded tool call: what an agent asked, what the world answered."""
+
+    seq: int
+    agent: str
+    tool: str
+    args: dict[str, Any]
+    status: Literal["success", "error", "denied", "not_recorded"]
+    result: Any = None
+    error: str = ""
+    mutating: bool = False
+    duration_ms: float = 0.0
+
+
+class Finding(BaseModel):
+    """One piece of evidence from diagnosis or review."""
+
+    kind: str = Field(description="metric | log | event | audit | release | code | data")
+    title: str
+    detail: str = ""
+    severity: Literal["info", "warning", "critical"] = "info"
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    query: str | None = Field(default=None, description="PromQL that showed it, if any.")
+
+
+class Diagnosis(BaseModel):
+    """What the diagnosis concluded."""
+
+    summary: str
+    root_cause: str = ""
+    suspected_release: str | None = None
+    known_good_release: str | None = None
+    release_confidence: float = Field(default=0.0, ge=0, le=1)
+    signal_value: float | None = Field(default=None, description="The alert's signal at diagnosis.")
+    entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
+
+
+class ReviewResult(BaseModel):
+    """What the release review concluded."""
+
+    status: Literal["reviewed", "skipped", "failed"]
+    reason: str = ""
+    release: str | None = None
+    pulls: list[int] = Field(default_factory=list)
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PlannedAction(BaseModel):
+    """The planner's choice for the next attempt."""
+
+    rung: int
+    rung_name: str
+    operation: str | None
+    params: dict[str, Any] = Field(default_factory=dict)
+    reversible: bool = False
+    reason: str = ""
+
+
+class GuardDecision(BaseModel):
+    """The guard's verdict on a planned action."""
+
+    allowed: bool
+    reason: str = ""
+    dry_run: bool = False
+    needs_approval: bool = False
+    approved_by: str | None = None
+
+
+class Attempt(BaseModel):
+    """One rung tried: written before the executor call, completed after verify."""
+
+    n: int
+    rung: int
+    action: str | None
+    params: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str
+    started_at: datetime
+    result: dict[str, Any] | None = None
+    verified: bool | None = None
+    signal_before: float | None = None
+    signal_after: float | None = None
+    undone: bool = False
+    note: str = ""
+
+
+class Decision(BaseModel):
+    """A decision any node took, in order, for the timeline and the audit trail."""
+
+    at: datetime
+    node: str
+    summary: str
+
+
+class IncidentState(BaseModel):
+    """Everything the graph knows about one incident; checkpointed after every node."""
+
+    incident_id: str
+    alert: Alert
+    alerts_seen: int = 1
+    status: IncidentStatus = "open"
+    dry_run: bool = False
+    triage: TriageResult | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    review: ReviewResult | None = None
+    report: Report | None = None
+    pending: PlannedAction | None = None
+    guard: GuardDecision | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    notifications: list[dict[str, Any]] = Field(default_factory=list)
+    escalation_reason: str = ""
+
+    @property
+    def budget_left(self) -> int:
+        """Attempts still allowed by triage's budget."""
+        budget = self.triage.budget if self.triage else 0
+        return max(0, budget - len(self.attempts))

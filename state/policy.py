@@ -1,0 +1,120 @@
+"""Policy as data: triage weights and tiers, the rollback ladder, and guard limits.
+
+Everything here is configuration with safe defaults; the code that applies it lives in
+agents/ (pure functions) and tools/guard.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+Operation = Literal["restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"]
+MUTATING_OPERATIONS: tuple[str, ...] = (
+    "restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"
+)  # fmt: skip
+
+
+class TriageWeights(BaseModel):
+    """Weights of the four triage dimensions; they must sum to 1."""
+
+    impact: float = 0.4
+    severity: float = 0.3
+    business: float = 0.2
+    time_sensitivity: float = 0.1
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> TriageWeights:
+        total = self.impact + self.severity + self.business + self.time_sensitivity
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"triage weights must sum to 1, got {total:.3f}")
+        return self
+
+
+class Tier(BaseModel):
+    """A score band and the attempt budget it earns."""
+
+    name: str
+    min_score: int = Field(ge=0, le=100)
+    budget: int = Field(ge=1, le=6)
+
+
+DEFAULT_TIERS = [
+    Tier(name="P0", min_score=90, budget=6),
+    Tier(name="P1", min_score=70, budget=4),
+    Tier(name="P2", min_score=50, budget=3),
+    Tier(name="P3", min_score=30, budget=2),
+    Tier(name="P4", min_score=0, budget=1),
+]
+
+
+class WorkingHours(BaseModel):
+    """Local working hours; alerts inside them are more time-sensitive."""
+
+    start_hour: int = Field(default=9, ge=0, le=23)
+    end_hour: int = Field(default=19, ge=1, le=24)
+    utc_offset_hours: float = 8.0
+    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+
+class TriagePolicy(BaseModel):
+    """How an alert is scored and which budget it gets."""
+
+    weights: TriageWeights = Field(default_factory=TriageWeights)
+    tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS))
+    severity_scores: dict[str, int] = Field(
+        default_factory=lambda: {"critical": 95, "warning": 60, "info": 20, "none": 0}
+    )
+    default_criticality: int = Field(default=50, ge=0, le=100)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    noop_severities: list[str] = Field(default_factory=lambda: ["info", "none"])
+
+    @model_validator(mode="after")
+    def _tiers_cover_zero(self) -> TriagePolicy:
+        if not any(t.min_score == 0 for t in self.tiers):
+            raise ValueError("triage.tiers must include a tier with min_score 0")
+        self.tiers = sorted(self.tiers, key=lambda t: t.min_score, reverse=True)
+        return self
+
+
+class Rung(BaseModel):
+    """One step of the progressive rollback ladder."""
+
+    level: int = Field(ge=1, le=6)
+    name: str
+    operation: Operation | None = Field(default=None, description="Executor operation; None means human intervention.")
+    params: dict[str, object] = Field(default_factory=dict)
+    reversible: bool = False
+
+
+DEFAULT_LADDER = [
+    Rung(level=1, name="light: restart", operation="restart", reversible=False),
+    Rung(level=2, name="medium: scale out", operation="scale", params={"delta": 2}, reversible=True),
+    Rung(level=3, name="version rollback", operation="version_rollback", reversible=True),
+    Rung(level=4, name="isolate the service", operation="isolate", reversible=True),
+    Rung(level=5, name="full rollback", operation="full_rollback", reversible=False),
+    Rung(level=6, name="human intervention", operation=None),
+]
+
+
+class Policy(BaseModel):
+    """Limits and choices the planner and the guard apply."""
+
+    verify_after_s: float = Field(default=60.0, ge=0)
+    release_confidence: float = Field(default=0.7, ge=0, le=1)
+    approval_from_rung: int = Field(default=3, ge=1, le=7)
+    max_actions_per_hour: int = Field(default=6, ge=0)
+    freeze_windows: list[str] = Field(default_factory=list, description="Cron expressions; a match means no changes.")
+    freeze_duration_min: int = 60
+    allowed_namespaces: list[str] = Field(default_factory=list, description="Empty = any.")
+    allowed_clusters: list[str] = Field(default_factory=list, description="Empty = any.")
+    dry_run: bool = False
+    ladder: list[Rung] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+
+    def rung(self, level: int) -> Rung:
+        """The rung at ``level`` (1-6)."""
+        for rung in self.ladder:
+            if rung.level == level:
+                return rung
+        raise KeyError(f"policy.ladder has no rung {level}")

@@ -1,0 +1,214 @@
+"""The incident store (SQLAlchemy): incidents, their audit trail, on SQLite or PostgreSQL.
+
+Checkpoints live beside these tables in the same database (graph/checkpoint.py); this
+store keeps what people query: one row per incident with its latest public document,
+and an append-only audit trail of decisions and actions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+OPEN_STATUSES = ("open", "awaiting_approval")
+
+
+def utcnow() -> datetime:
+    """Aware UTC now (the store's one clock)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class IncidentRow(Base):
+    """One incident; ``doc`` is its latest public JSON document."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(512), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    service: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    severity: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditRow(Base):
+    """An append-only audit record: who did what to which incident, when."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout so readers never block."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Incidents and audit records; one instance per process, passed to whoever needs it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        Base.metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Open (and create) the store at ``url``."""
+        return cls(make_engine(url))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    # ------------------------------------------------------------------ incidents
+
+    def new_incident_id(self) -> str:
+        """A fresh, sortable incident id."""
+        return f"inc-{utcnow():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+    def create_incident(self, incident_id: str, dedup_key: str, doc: dict[str, Any]) -> None:
+        """Insert a new incident row from its first public document."""
+        alert = doc["alert"]
+        now = utcnow()
+        with self.session() as session:
+            session.add(
+                IncidentRow(
+                    id=incident_id,
+                    dedup_key=dedup_key,
+                    status=doc.get("status", "open"),
+                    source=alert["source"],
+                    name=alert["name"],
+                    service=alert.get("service"),
+                    severity=alert.get("severity", "warning"),
+                    created_at=now,
+                    updated_at=now,
+                    doc=doc,
+                )
+            )
+
+    def save_doc(self, incident_id: str, doc: dict[str, Any]) -> None:
+        """Replace the incident's public document and status."""
+        with self.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                raise KeyError(incident_id)
+            row.doc = doc
+            row.status = doc.get("status", row.status)
+            row.updated_at = utcnow()
+
+    def get(self, incident_id: str) -> dict[str, Any] | None:
+        """The public document of ``incident_id``, or None."""
+        with self.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            return dict(row.doc) if row else None
+
+    def find_open(self, dedup_key: str) -> str | None:
+        """The open incident with ``dedup_key``, if any."""
+        with self.session() as session:
+            stmt = (
+                select(IncidentRow.id)
+                .where(IncidentRow.dedup_key == dedup_key, IncidentRow.status.in_(OPEN_STATUSES))
+                .order_by(IncidentRow.created_at.desc())
+                .limit(1)
+            )
+            return session.scalar(stmt)
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Incident summaries, newest first."""
+        with self.session() as session:
+            stmt = select(IncidentRow).order_by(IncidentRow.created_at.desc()).limit(limit)
+            if status:
+                stmt = stmt.where(IncidentRow.status == status)
+            return [
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "source": row.source,
+                    "name": row.name,
+                    "service": row.service,
+                    "severity": row.severity,
+                    "created_at": row.created_at.isoformat(),
+                    "updated_at": row.updated_at.isoformat(),
+                    "score": (row.doc.get("triage") or {}).get("score"),
+                    "attempts": len(row.doc.get("attempts") or []),
+                }
+                for row in session.scalars(stmt)
+            ]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(self, incident_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
+        """Append one audit record."""
+        with self.session() as session:
+            session.add(
+                AuditRow(
+                    incident_id=incident_id,
+                    at=utcnow(),
+                    actor=actor,
+                    kind=kind,
+                    detail=json.dumps(detail, ensure_ascii=False, default=str),
+                )
+            )
+
+    def audit_trail(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's audit records, oldest first."""
+        with self.session() as session:
+            stmt = select(AuditRow).where(AuditRow.incident_id == incident_id).order_by(AuditRow.id)
+            return [
+                {
+                    "at": row.at.isoformat(),
+                    "actor": row.actor,
+                    "kind": row.kind,
+                    "detail": json.loads(row.detail),
+                }
+                for row in session.scalars(stmt)
+            ]

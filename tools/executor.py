@@ -1,0 +1,139 @@
+"""Executor clients (dry-run, local process, HTTP) and the mutating devops tools.
+
+The wire protocol is shared/reference/executor-protocol.md: ``POST /mcp`` with
+``{"method": ..., "params": "<JSON string>"}``, ``X-Auth-Token`` and an optional
+``Idempotency-Key``; the answer is ``{"status", "detail", "execution_time", "error"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from state.config import ExecutorConfig, Settings
+from state.policy import MUTATING_OPERATIONS
+from tools.registry import Tool, ToolError
+from tools.world import World
+
+
+class ExecutionResult(BaseModel):
+    """The executor's answer to one operation."""
+
+    status: str
+    detail: str = ""
+    execution_time: float = 0.0
+    error: str = ""
+
+
+class Executor(Protocol):
+    """Runs one operation on the target, at most once per idempotency key."""
+
+    def execute(self, method: str, params: dict[str, Any], idempotency_key: str | None) -> ExecutionResult:
+        """Run ``method`` with ``params``."""
+        ...
+
+
+class DryRunExecutor:
+    """Says what it would do and does nothing."""
+
+    def execute(self, method: str, params: dict[str, Any], idempotency_key: str | None) -> ExecutionResult:
+        """Describe the operation without running it."""
+        return ExecutionResult(
+            status="success",
+            detail=f"dry-run: would run {method} {json.dumps(params, sort_keys=True)}",
+        )
+
+
+class ProcessExecutor:
+    """The local process backend: drives the demo service's deployment in its world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def execute(self, method: str, params: dict[str, Any], idempotency_key: str | None) -> ExecutionResult:
+        """Apply the operation to the world (once per key)."""
+        started = time.perf_counter()
+        try:
+            outcome = self.world.apply(method, params, idempotency_key)
+        except ValueError as exc:
+            outcome = {"status": "error", "detail": "", "error": str(exc)}
+        return ExecutionResult(**outcome, execution_time=round(time.perf_counter() - started, 4))
+
+
+class HttpExecutor:
+    """A remote executor service speaking the executor protocol."""
+
+    def __init__(self, url: str, token: str | None, timeout_s: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout_s = timeout_s
+
+    def execute(self, method: str, params: dict[str, Any], idempotency_key: str | None) -> ExecutionResult:
+        """POST the operation to ``{url}/mcp``."""
+        import httpx
+
+        headers = {"X-Auth-Token": self.token or ""}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        body = {"method": method, "params": json.dumps(params)}
+        try:
+            response = httpx.post(f"{self.url}/mcp", json=body, headers=headers, timeout=self.timeout_s)
+        except httpx.HTTPError as exc:
+            raise ToolError(f"executor at {self.url} unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ToolError(f"executor answered HTTP {response.status_code}: {response.text[:200]}")
+        return ExecutionResult.model_validate(response.json())
+
+
+def make_executor(settings: Settings, world: World | None) -> Executor:
+    """The executor the config asks for."""
+    config: ExecutorConfig = settings.executor
+    if settings.policy.dry_run or config.backend == "dry-run":
+        return DryRunExecutor()
+    if config.backend == "process":
+        if world is None:
+            raise ValueError("executor.backend: 'process' needs a scenario world (world: in config)")
+        return ProcessExecutor(world)
+    if not config.url:
+        raise ValueError("executor.url: required when executor.backend is 'http'")
+    return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s)
+
+
+class OperationArgs(BaseModel):
+    """Arguments of a mutating operation."""
+
+    service: str = Field(min_length=1)
+    namespace: str | None = None
+    target: str | None = Field(default=None, description="Version to roll back to.")
+    revision: int | None = Field(default=None, ge=1)
+    replicas: int | None = Field(default=None, ge=0)
+    delta: int | None = None
+    undo: bool = False
+    idempotency_key: str | None = None
+
+
+_DESCRIPTIONS = {
+    "restart": "Restart the service's pods (rolling).",
+    "config_refresh": "Reload the service's configuration.",
+    "scale": "Scale the service out (delta) or to a replica count.",
+    "version_rollback": "Roll the service back to a version (target) or revision.",
+    "isolate": "Take the service out of traffic (undo=true puts it back).",
+    "full_rollback": "Roll back every component of the release.",
+}
+
+
+def devops_tools(executor: Executor) -> list[Tool]:
+    """The mutating operations as tools; only the guarded execute node may call them."""
+
+    def make(method: str) -> Tool:
+        def run(**args: Any) -> dict[str, Any]:
+            key = args.pop("idempotency_key", None)
+            params = {k: v for k, v in args.items() if v not in (None, False)}
+            return executor.execute(method, params, key).model_dump()
+
+        return Tool(method, _DESCRIPTIONS[method], OperationArgs, run, mutating=True)
+
+    return [make(method) for method in MUTATING_OPERATIONS]

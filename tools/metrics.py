@@ -1,0 +1,165 @@
+"""Metrics providers and the metrics tools (named as prometheus-mcp-server names them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from tools.registry import Tool, ToolError
+from tools.world import World
+
+
+class MetricsProvider(Protocol):
+    """A source of PromQL answers."""
+
+    def instant(self, query: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Instant vector for ``query``."""
+        ...
+
+    def range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
+        """Range matrix for ``query``."""
+        ...
+
+    def metric_names(self) -> list[str]:
+        """Every metric name the source knows."""
+        ...
+
+
+class PrometheusMetrics:
+    """A real Prometheus HTTP API, through prometheus-api-client."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        from prometheus_api_client import PrometheusConnect  # heavy: imported on use
+
+        self.url = url
+        self.timeout_s = timeout_s
+        self._client = PrometheusConnect(url=url, disable_ssl=True, retry=None)
+
+    def _run(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import requests
+        from prometheus_api_client import PrometheusApiClientException
+
+        try:
+            return fn(*args, **kwargs)
+        except PrometheusApiClientException as exc:
+            raise ToolError(f"Prometheus at {self.url} rejected {what}: {exc}") from None
+        except requests.RequestException as exc:
+            raise ToolError(f"Prometheus at {self.url} is unreachable: {type(exc).__name__}") from None
+
+    def instant(self, query: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Instant vector for ``query``."""
+        params = {"time": str(at.timestamp())} if at else None
+        result: list[dict[str, Any]] = self._run(
+            query, self._client.custom_query, query=query, params=params, timeout=self.timeout_s
+        )
+        return result
+
+    def range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
+        """Range matrix for ``query``."""
+        result: list[dict[str, Any]] = self._run(
+            query,
+            self._client.custom_query_range,
+            query=query,
+            start_time=start,
+            end_time=end,
+            step=f"{max(step_s, 1):g}s",
+            timeout=self.timeout_s,
+        )
+        return result
+
+    def metric_names(self) -> list[str]:
+        """Every metric name Prometheus knows."""
+        names: list[str] = self._run("label values", self._client.all_metrics)
+        return names
+
+
+class WorldMetrics:
+    """Answers from a scenario world (demo, evals)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def instant(self, query: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Instant vector for ``query`` at the world's current state."""
+        return self.world.instant(query)
+
+    def range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
+        """Range matrix for ``query`` over the world's history."""
+        return self.world.range(query, start, end, step_s)
+
+    def metric_names(self) -> list[str]:
+        """Metric names the world's queries mention."""
+        return sorted({self.world.spec.version_metric, *(q.signal for q in self.world.spec.queries)})
+
+
+class ExecuteQuery(BaseModel):
+    """Arguments of ``execute_query``."""
+
+    query: str = Field(min_length=1, description="PromQL expression.")
+    time: str | None = Field(default=None, description="RFC 3339 or Unix time; default now.")
+
+
+class ExecuteRangeQuery(BaseModel):
+    """Arguments of ``execute_range_query``."""
+
+    query: str = Field(min_length=1, description="PromQL expression.")
+    start: str = Field(description="RFC 3339 or Unix time.")
+    end: str = Field(description="RFC 3339 or Unix time.")
+    step: str = Field(default="60s", description="Resolution, e.g. 15s, 1m.")
+
+
+class NoArgs(BaseModel):
+    """No arguments."""
+
+
+def parse_when(value: str) -> datetime:
+    """RFC 3339 or Unix seconds into aware UTC."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ToolError(f"not a timestamp: {value!r} (use RFC 3339 or Unix seconds)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_step(step: str) -> float:
+    """``15s``, ``1m``, ``1h`` or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = step.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ToolError(f"not a step: {step!r} (e.g. 15s, 1m)") from None
+
+
+def metrics_tools(provider: MetricsProvider) -> list[Tool]:
+    """The read-only metrics tools over ``provider``."""
+
+    def execute_query(query: str, time: str | None = None) -> dict[str, Any]:
+        at = parse_when(time) if time else None
+        return {"resultType": "vector", "result": provider.instant(query, at)}
+
+    def execute_range_query(query: str, start: str, end: str, step: str = "60s") -> dict[str, Any]:
+        result = provider.range(query, parse_when(start), parse_when(end), parse_step(step))
+        return {"resultType": "matrix", "result": result}
+
+    def list_metrics() -> list[str]:
+        return provider.metric_names()
+
+    return [
+        Tool("execute_query", "Run an instant PromQL query.", ExecuteQuery, execute_query),
+        Tool(
+            "execute_range_query",
+            "Run a PromQL range query.",
+            ExecuteRangeQuery,
+            execute_range_query,
+        ),
+        Tool("list_metrics", "List metric names.", NoArgs, list_metrics),
+    ]
