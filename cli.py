@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
+mcp_app = typer.Typer(help="Serve alertpilot's tools over MCP.", no_args_is_help=True)
+app.add_typer(mcp_app, name="mcp")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -329,6 +331,33 @@ def demo(
         print_incident(doc)
         out.print(f"\nstate: {base}  (ALERTPILOT_HOME={base} alertpilot incidents show {doc['id']})")
     raise typer.Exit(0 if doc["status"] == "resolved" else 1)
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    name: Annotated[str, typer.Argument(help="Server: see tools/mcp SERVERS.")],
+    transport: Annotated[str, typer.Option(help="stdio or http (streamable HTTP).")] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve one of alertpilot's MCP servers (stdio for assistants, http for agents)."""
+    from tools.mcp import build_server
+
+    if transport not in ("stdio", "http"):
+        raise fail(f"--transport: expected stdio or http, got {transport!r}")
+    with guarded():
+        settings = load(config)
+        try:
+            server = build_server(name, settings)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    server.settings.host = host
+    server.settings.port = port
+    server.run("streamable-http")
 
 
 if __name__ == "__main__":

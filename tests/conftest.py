@@ -1,0 +1,146 @@
+"""Shared fixtures: an isolated ALERTPILOT_HOME, the CLI as a subprocess, real servers.
+
+Integration tests need real binaries (Prometheus, Alertmanager, PostgreSQL, Chromium).
+Locally a missing binary skips the test; under CI (``CI=true``) it fails, because
+``.ci/run`` installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+DEMO_CASE = ROOT / "evals" / "cases" / "checkout-bad-release"
+
+
+def require_binary(*names: str) -> str:
+    """Path of the first binary found; skip locally, fail under CI, when none is."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    message = f"needs {' or '.join(names)} (installed by .ci/run)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Block until something listens on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for running the CLI from this checkout with an isolated home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTPILOT_")}
+    env.update({"ALERTPILOT_HOME": str(home), "PYTHONPATH": str(ROOT), **extra})
+    return env
+
+
+def run_cli(*args: str, home: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``alertpilot ARGS`` from this checkout as a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=cli_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ALERTPILOT_HOME for this test (and no config from the environment)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    for key in list(os.environ):
+        if key.startswith("ALERTPILOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ALERTPILOT_HOME", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def _pg_bin(name: str) -> str | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server for this session: $ALERTPILOT_TEST_POSTGRES_URL, or a throwaway cluster."""
+    given = os.environ.get("ALERTPILOT_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        require_binary("initdb")
+    assert initdb and pg_ctl
+    data = tmp_path_factory.mktemp("pgdata")
+    port = free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(data, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_postgres, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-o",
+            f"-p {port} -k /tmp -c listen_addresses=127.0.0.1",
+            "-w",
+            "start",
+            "-l",
+            str(data / "log"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+
+
+@pytest.fixture
+def pg_database(postgres_url: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
