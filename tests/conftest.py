@@ -72,6 +72,13 @@ def run_cli(*args: str, home: Path, timeout: float = 120, **env: str) -> subproc
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real model calls are impossible in the suite: no provider key reaches a test."""
+    for key in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "DEEPSEEK_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ALERTPILOT_HOME for this test (and no config from the environment)."""
