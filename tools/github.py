@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from tools.analyzers import language_of
 from tools.registry import ToolError
 from tools.release import (
     PullFile,
@@ -36,9 +37,9 @@ def _iso(value: Any) -> str | None:
 
 def describe_github_error(exc: Exception, what: str, token_env: str = "GITHUB_TOKEN") -> str:
     """One line saying what went wrong talking to GitHub, and what to do about it."""
-    from github import GithubException
+    from github import GithubException, RateLimitExceededException
 
-    if not isinstance(exc, GithubException.GithubException):
+    if not isinstance(exc, GithubException):
         return f"github: cannot reach the API while reading {what}: {exc}"
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     status = exc.status
@@ -48,7 +49,7 @@ def describe_github_error(exc: Exception, what: str, token_env: str = "GITHUB_TO
     if status == 401:
         return f"github: bad credentials (401) reading {what}; check the token in ${token_env}"
     if status in (403, 429) and (
-        isinstance(exc, GithubException.RateLimitExceededException)
+        isinstance(exc, RateLimitExceededException)
         or "retry-after" in headers
         or headers.get("x-ratelimit-remaining") == "0"
     ):
@@ -87,7 +88,7 @@ class GitHubSource:
 
         try:
             yield
-        except (GithubException.GithubException, RequestException) as exc:
+        except (GithubException, RequestException) as exc:
             raise ToolError(describe_github_error(exc, what, self._token_env)) from None
 
     def _repo(self, repo: str) -> Repository:
@@ -104,7 +105,7 @@ class GitHubSource:
             info = ReleaseInfo(
                 repo=repo,
                 tag=release.tag_name,
-                name=release.title or "",
+                name=release.name or "",
                 body=release.body or "",
                 url=release.html_url or "",
                 published_at=_iso(release.published_at),
@@ -182,8 +183,11 @@ class GitHubSource:
                     )
                 )
         for pull_file in files:
-            if not pull_file.patch_complete and pull_file.status != "removed":
-                pull_file.content = self.file_at(repo, pull_file.filename, head)
+            if not pull_file.patch_complete and pull_file.status != "removed" and language_of(pull_file.filename):
+                try:
+                    pull_file.content = self.file_at(repo, pull_file.filename, head)
+                except ToolError:
+                    pull_file.content = None  # the patch we have is still reviewed
         return files
 
     def pull_diff(self, repo: str, number: int) -> str:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from tools.registry import Tool, ToolError
+
+if TYPE_CHECKING:
+    from state.config import Settings
 
 PullsFrom = Literal["body", "compare", "none"]
 
@@ -31,14 +35,10 @@ _COMMIT_PR = (
 
 def pr_numbers_from_text(text: str | None) -> list[int]:
     """PR numbers a release body names (``#123``, ``.../pull/123``), in order of first mention."""
-    found: list[int] = []
-    for line in (text or "").splitlines():
-        for pattern in _PR_REFS:
-            for match in pattern.finditer(line):
-                number = int(match.group(1))
-                if number not in found:
-                    found.append(number)
-    return found
+    hits = sorted(
+        (match.start(), int(match.group(1))) for pattern in _PR_REFS for match in pattern.finditer(text or "")
+    )
+    return list(dict.fromkeys(number for _, number in hits))
 
 
 def pr_number_from_commit(message: str) -> int | None:
@@ -166,6 +166,16 @@ class SourceRouter:
         if self._api is None:
             self._api = self._api_factory()
         return self._api
+
+
+def router_from_settings(settings: Settings, clones: dict[str, Path] | None = None) -> SourceRouter:
+    """Sources from config: ``github.clones`` (plus ``clones``) read locally, the rest via ``github.url``."""
+    from tools.github import github_source_factory
+    from tools.gitlocal import LocalGitSource
+
+    paths = {**settings.github.clones, **(clones or {})}
+    local: dict[str, ReleaseSource] = {repo: LocalGitSource(path, repo) for repo, path in paths.items()}
+    return SourceRouter(github_source_factory(settings.github.url, settings.github.token_env, settings.secret), local)
 
 
 # ----------------------------------------------------------------------------- tools

@@ -46,12 +46,15 @@ def is_test_file(path: str) -> bool:
     return any(marker in lowered for marker in _TEST_MARKERS)
 
 
-def analyze_file(path: str, patch: str | None, head: str | None = None) -> list[CodeFinding]:
+def analyze_file(
+    path: str, patch: str | None, head: str | None = None, patch_complete: bool = True
+) -> list[CodeFinding]:
     """Findings on the lines ``patch`` added to ``path``, one per line and category, best first.
 
     ``head`` is the whole file at the PR's head; without it the analyzer reads the new
     side of the patch. Without a patch (GitHub left it out) every line of ``head`` counts
-    as changed, at lower confidence.
+    as changed, at lower confidence; a cut patch (``patch_complete=False``) blames its own
+    added lines and, at lower confidence, every line after the last hunk it shows.
     """
     entry = _BY_SUFFIX.get(PurePosixPath(path).suffix.lower())
     if entry is None or is_test_file(path):
