@@ -59,7 +59,8 @@ class LocalGitSource:
             raise ToolError(f"git: release {tag} of {repo} not found (no such tag)")
         index = tags.index(tag)
         previous = tags[index + 1] if index + 1 < len(tags) else None
-        body = self._git("tag", "--list", "--format=%(contents)", tag).strip()
+        annotated = self._git("cat-file", "-t", tag).strip() == "tag"  # a lightweight tag has no notes
+        body = self._git("tag", "--list", "--format=%(contents)", tag).strip() if annotated else ""
         subject = self._git("log", "-1", "--format=%s", tag).strip()
         info = ReleaseInfo(
             repo=repo,

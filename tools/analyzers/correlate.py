@@ -82,11 +82,11 @@ class IncidentContext:
                     if frame not in frames:
                         frames.append(frame)
             for category, pattern in SIGNATURES.items():
-                match = pattern.search(text)
-                if match:
+                hit = pattern.search(text)
+                if hit:
                     if category not in categories:
                         categories.append(category)
-                    signatures.append(match.group(0))
+                    signatures.append(hit.group(0))
         return cls(service, tuple(frames), tuple(categories), tuple(dict.fromkeys(signatures)))
 
 

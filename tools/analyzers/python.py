@@ -119,9 +119,10 @@ def null_dereferences(tree: ast.Module, path: str) -> list[CodeFinding]:
     for scope in _functions(tree):
         nodes = list(_own_nodes(scope))
         for node in nodes:
-            target = node.value if isinstance(node, ast.Attribute | ast.Subscript) else None
-            if target is not None and is_optional_call(target) and isinstance(node.ctx, ast.Load):
-                findings.append(_null(path, node.lineno, dotted(target.func) or "call", 0.8))  # type: ignore[attr-defined]
+            if not isinstance(node, ast.Attribute | ast.Subscript) or not isinstance(node.ctx, ast.Load):
+                continue
+            if isinstance(node.value, ast.Call) and is_optional_call(node.value):
+                findings.append(_null(path, node.lineno, dotted(node.value.func) or "call", 0.8))
         for node in nodes:
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
                 continue
@@ -129,7 +130,9 @@ def null_dereferences(tree: ast.Module, path: str) -> list[CodeFinding]:
                 continue
             name = node.targets[0].id
             derefs = sorted(
-                n.lineno for n in nodes if _deref_target(n) == name and n.lineno > node.lineno and _is_load(n)
+                n.lineno  # type: ignore[attr-defined]
+                for n in nodes
+                if _deref_target(n) == name and n.lineno > node.lineno and _is_load(n)  # type: ignore[attr-defined]
             )
             if not derefs:
                 continue
@@ -145,8 +148,12 @@ def _is_load(node: ast.AST) -> bool:
 
 def _reassigned(nodes: list[ast.AST], name: str, after: int, before: int) -> bool:
     for node in nodes:
-        store = isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-        if store and after < node.lineno <= before:
+        if (
+            isinstance(node, ast.Name)
+            and node.id == name
+            and isinstance(node.ctx, ast.Store)
+            and after < node.lineno <= before
+        ):
             return True
     return False
 

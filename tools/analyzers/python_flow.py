@@ -70,7 +70,7 @@ def _mutations(scope: ast.AST, is_shared: object) -> list[tuple[int, str]]:
             target = target.value
         name = dotted(target) if target is not None else ""
         if name and is_shared(name):  # type: ignore[operator]
-            found.append((node.lineno, name))
+            found.append((getattr(node, "lineno", 0), name))
     return found
 
 
@@ -197,7 +197,9 @@ def logic_errors(tree: ast.Module, path: str) -> list[CodeFinding]:
     for node in ast.walk(tree):
         off = _off_by_one(node)
         if off:
-            findings.append(_logic(path, node.lineno, off[1], "Stop at `len(...)` (or index with `- 1`).", 0.8))
+            findings.append(
+                _logic(path, getattr(node, "lineno", 0), off[1], "Stop at `len(...)` (or index with `- 1`).", 0.8)
+            )
         inverted = _inverted_none_check(node)
         if inverted:
             line, name = inverted
