@@ -360,5 +360,70 @@ def mcp_serve(
     server.run("streamable-http")
 
 
+@app.command()
+def review(
+    repo: Annotated[str, typer.Option("--repo", help="OWNER/NAME of the repository.")],
+    tag: Annotated[str, typer.Option("--tag", help="Release tag to review (its PRs and diffs).")],
+    github_url: Annotated[str | None, typer.Option("--github-url", help="GitHub (Enterprise) API URL.")] = None,
+    local: Annotated[Path | None, typer.Option("--local", help="Read a local clone's tags instead of GitHub.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Review a release's pull requests for fatal bugs (null deref, leaks, races, logic, swallowed errors)."""
+    with guarded():
+        owner, _, name = repo.partition("/")
+        if not owner or not name or "/" in name:
+            raise UsageError(f"--repo: expected OWNER/NAME, got {repo!r}")
+        if not tag.strip():
+            raise UsageError("--tag: must not be empty")
+        if local is not None and not (local / ".git").exists():
+            raise UsageError(f"--local: {local} is not a git clone")
+        settings = load(config)
+        from agents.brain import ModelConfigError, make_model
+        from agents.review_core import review_release
+        from tools.registry import ToolRegistry, ToolSession
+        from tools.release import release_tools, router_from_settings
+
+        if github_url:
+            settings.github.url = github_url
+        try:
+            model = make_model(settings)
+        except ModelConfigError as exc:
+            raise UsageError(str(exc)) from None
+        registry = ToolRegistry(release_tools(router_from_settings(settings, {repo: local} if local else None)))
+        session = ToolSession(registry, agent="review")
+        outcome = review_release(session, repo, tag)
+        if model is not None and outcome.release is not None:
+            from agents.review_llm import llm_review
+
+            outcome = llm_review(model, registry, session, outcome)
+    if as_json:
+        emit_json(outcome.as_dict())
+    elif outcome.error:
+        err.print(f"alertpilot: {outcome.error}", markup=False)
+    else:
+        _print_review(outcome.as_dict())
+    raise typer.Exit(1 if outcome.error else 0)
+
+
+def _print_review(doc: dict[str, Any]) -> None:
+    release = doc["release"]
+    out.print(
+        f"[bold]{doc['repo']} {release['tag']}[/] (previous {release['previous_tag'] or '-'}; "
+        f"PRs from {release['pulls_from']}): {len(doc['pulls'])} pull requests",
+        markup=True,
+    )
+    for pull in doc["pulls"]:
+        out.print(f"  #{pull['number']} {pull['title']} ({len(pull['files'])} files)", markup=False)
+    for finding in doc["findings"]:
+        out.print(
+            f"PR #{finding['pr']} {finding['file']}:{finding['line']} [{finding['category']}] "
+            f"conf {finding['confidence']:.2f}\n    {finding['problem']}\n    fix: {finding['fix']}",
+            markup=False,
+        )
+    for note in doc.get("notes", []):
+        out.print(f"note: {note}", markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -1,4 +1,8 @@
-"""Release review: read what shipped before the alert (the release and its pull requests)."""
+"""Release review node: read what shipped before the alert and find the change that could have broken it.
+
+The work is in :mod:`agents.review_core` (offline playbook) and :mod:`agents.review_llm`
+(model mode); this node decides whether to run, and records the result and the calls.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps
-from state.incident import Decision, IncidentState, ReviewResult
+from agents.deps import Deps, recorded
+from agents.review_core import code_findings, incident_context, review_release
+from state.incident import Decision, Finding, IncidentState, ReviewResult
 
 
 def implicated_release(state: IncidentState) -> str | None:
@@ -22,18 +27,42 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     release = implicated_release(state)
     repo = deps.settings.service(state.alert.service).repo
-    if repo is None:
-        result = ReviewResult(
-            status="skipped",
-            release=release,
-            reason=f"no repository configured (services.{state.alert.service}.repo)",
+    if repo is None or release is None:
+        reason = (
+            f"no repository configured (services.{state.alert.service}.repo)"
+            if repo is None
+            else "no release or tag named by the alert or the diagnosis"
         )
+        return _finish(state, deps, ReviewResult(status="skipped", release=release, reason=reason), [], [])
+    session = deps.session("review", state)
+    outcome = review_release(session, repo, release, incident_context(state))
+    if outcome.release is not None and deps.model is not None:
+        from agents.review_llm import llm_review
+
+        outcome = llm_review(deps.model, deps.tools, session, outcome)
+    if outcome.release is None:
+        result = ReviewResult(status="failed", release=release, reason=outcome.error)
     else:
-        result = ReviewResult(status="skipped", release=release, reason=f"review of {repo} is not available yet")
+        top = outcome.findings[0] if outcome.findings else None
+        summary = f"top: PR #{top.pr} {top.file}:{top.line} {top.category}" if top else "no findings"
+        result = ReviewResult(
+            status="reviewed",
+            release=outcome.release.get("tag"),
+            pulls=[p["number"] for p in outcome.pulls],
+            findings=[f.as_dict() for f in outcome.findings],
+            reason=f"{repo} {outcome.release.get('tag')}: {len(outcome.pulls)} PRs, "
+            f"{len(outcome.findings)} findings; {summary}" + ("; " + "; ".join(outcome.notes) if outcome.notes else ""),
+        )
+    deps.on_event("review", result.model_dump())
+    return _finish(state, deps, result, session.calls, code_findings(outcome))
+
+
+def _finish(
+    state: IncidentState, deps: Deps, result: ReviewResult, calls: list[Any], findings: list[Finding]
+) -> dict[str, Any]:
     return {
         "review": result,
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="review", summary=result.reason),
-        ],
+        "findings": [*state.findings, *findings],
+        "tool_calls": recorded(state, calls),
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="review", summary=result.reason)],
     }

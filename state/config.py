@@ -94,6 +94,7 @@ class GithubConfig(BaseModel):
 
     url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"
+    clones: dict[str, Path] = Field(default_factory=dict, description="OWNER/NAME → local clone read with git.")
 
 
 class ExecutorConfig(BaseModel):

@@ -26,4 +26,9 @@ def build_registry(settings: Settings, world: World | None = None) -> ToolRegist
             registry.add(tool)
     for tool in devops_tools(make_executor(settings, world)):
         registry.add(tool)
+    if settings.github.clones or any(service.repo for service in settings.services.values()):
+        from tools.release import release_tools, router_from_settings
+
+        for tool in release_tools(router_from_settings(settings)):
+            registry.add(tool)
     return registry

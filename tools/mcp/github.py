@@ -1,0 +1,22 @@
+"""``alertpilot mcp serve github``: release review tools under github-mcp-server's names.
+
+``get_release_by_tag``, ``get_latest_release``, ``pull_request_read`` (methods ``get``,
+``get_files``, ``get_diff``) and ``get_file_contents``, over GitHub (``github.url``) or the
+local clones in ``github.clones``.
+"""
+
+from __future__ import annotations
+
+from mcp.server.fastmcp import FastMCP
+
+from state.config import Settings
+from tools.mcp.expose import expose
+from tools.registry import ToolRegistry
+from tools.release import release_tools, router_from_settings
+
+
+def build(settings: Settings) -> FastMCP:
+    """The github server over the configured release sources."""
+    server = FastMCP("alertpilot-github")
+    expose(server, ToolRegistry(release_tools(router_from_settings(settings))))
+    return server
