@@ -307,7 +307,7 @@ def incidents_show(
 @app.command()
 def demo(
     as_json: JsonOpt = False,
-    home: Annotated[Path | None, typer.Option(help="Where to keep the demo's state.")] = None,
+    home: Annotated[Path | None, typer.Option(help="ALERTPILOT_HOME to use (the demo writes <home>/demo).")] = None,
 ) -> None:
     """Run the bundled checkout scenario end to end on embedded defaults."""
     import os
@@ -315,8 +315,10 @@ def demo(
     from state.alert import parse_alerts
     from state.config import load_settings
 
-    base = home or Path(os.environ.get("ALERTPILOT_HOME", "~/.alertpilot")).expanduser() / "demo"
-    shutil.rmtree(base / "world", ignore_errors=True)  # every demo starts from the bad release
+    # The demo keeps its own home under <home>/demo and starts afresh each time:
+    # the bad release running, no open incident to join.
+    base = (home or Path(os.environ.get("ALERTPILOT_HOME", "~/.alertpilot")).expanduser()) / "demo"
+    shutil.rmtree(base, ignore_errors=True)
     with guarded():
         settings = load_settings(DEMO_CASE / "config.yaml", home=base)
         alert = parse_alerts((DEMO_CASE / "alert.json").read_bytes())[0]
