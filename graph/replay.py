@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import zip_longest
 from typing import Any
@@ -504,6 +504,18 @@ def _copy(runner: IncidentRunner, incident_id: str, start: Checkpoint, thread: s
     saver.put(target, checkpoint, metadata, dict(checkpoint["channel_versions"]))  # type: ignore[arg-type, call-overload]
 
 
+def _answers(entries: list[Checkpoint], start: Checkpoint) -> list[tuple[Any, str | None]]:
+    """The approvals the original received from ``start`` on, each with the settings stamped after it."""
+    found = []
+    for index, entry in enumerate(entries):
+        if entry.step < start.step:
+            continue
+        later = entries[index + 1] if index + 1 < len(entries) else entry
+        for answer in entry.answers:
+            found.append((answer, later.metadata.get(RUN_SETTINGS_KEY) or entry.metadata.get(RUN_SETTINGS_KEY)))
+    return found
+
+
 def replay(
     runner: IncidentRunner,
     incident_id: str,
@@ -540,10 +552,12 @@ def replay(
         model=None,
         on_event=on_event or (lambda _kind, _data: None),
     )
-    answers = [a for c in entries if c.step >= start.step for a in c.answers]
     final, waiting = runner.run_side(thread, None, deps)
-    while waiting and answers:
-        final, waiting = runner.run_side(thread, Command(resume=answers.pop(0)), deps)
+    for answer, stamp in _answers(entries, start):  # each resume under the settings the original resumed with
+        if not waiting:
+            break
+        resumed = replace(deps, settings=apply_settings_edits(recorded_settings(base, stamp), settings_edits))
+        final, waiting = runner.run_side(thread, Command(resume=answer), resumed)
     original = outcome(entries[-1].state, entries[-1].waiting)
     result = outcome(final, waiting)
     diff = outcome_diff(original, result)
