@@ -418,15 +418,15 @@ def replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Show an incident's checkpoint timeline, or re-run / fork it from a checkpoint."""
+    if (sets or live) and not fork:
+        raise fail("--set/--live: only with --fork")
+    if fork and checkpoint is None:
+        raise fail("--fork: needs --checkpoint C")
     from graph.archive import ArchiveError
     from graph.replay import ReplayError, timeline
     from graph.replay import replay as rerun
 
     with guarded():
-        if (sets or live) and not fork:
-            raise UsageError("--set/--live: only with --fork")
-        if fork and checkpoint is None:
-            raise UsageError("--fork: needs --checkpoint C")
         settings = load(config)
         live_tools = None
         if live:
