@@ -544,14 +544,9 @@ def replay(
         tools = RecordedTools(calls, fallback=NearTimeTools(calls))
     values = {name: getattr(state, name) for name in type(state).model_fields}
     _copy(runner, incident_id, start, thread, values)
-    deps = Deps(
-        settings=settings,
-        tools=tools,
-        clock=_clock(entries, start),
-        sleep=lambda _seconds: None,
-        model=None,
-        on_event=on_event or (lambda _kind, _data: None),
-    )
+    deps = Deps(settings=settings, tools=tools, model=None, on_event=on_event or (lambda _kind, _data: None))
+    if live_tools is None:  # recorded world: recorded time, no waiting; a live fork lives in real time
+        deps = replace(deps, clock=_clock(entries, start), sleep=lambda _seconds: None)
     final, waiting = runner.run_side(thread, None, deps)
     for answer, stamp in _answers(entries, start):  # each resume under the settings the original resumed with
         if not waiting:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,6 +128,22 @@ def test_policy_fork_answers_unrecorded_calls_not_recorded(demo: tuple[str, Path
     assert "not recorded" in first["result"]["error"]
     assert result.diverged_at == {**result.diverged_at, "step": 6, "node": "plan", "field": "pending.rung"}
     assert world_files(tmp_path) == world_before
+
+
+def test_live_fork_acts_on_the_world_under_its_own_idempotency_keys(tmp_path: Path) -> None:
+    incident = run_case(CASE["checkout-bad-release"], tmp_path)
+    settings = load_settings(CASE["checkout-bad-release"] / "config.yaml", home=tmp_path)
+    for state_file in (tmp_path / "world").glob("*.json"):
+        state_file.unlink()  # back to the bad release
+    live = build_registry(settings, open_world(settings))
+    with plain_runner(tmp_path) as (runner, base):
+        start = after(timeline(runner, incident), "report")
+        edits = ["policy.release_confidence=1.0", "policy.verify_after_s=0"]
+        result = replay(runner, incident, start, base=base, sets=edits, live_tools=live)
+    assert [a["action"] for a in result.outcome["attempts"]] == ["restart", "scale", "version_rollback"]
+    assert result.outcome["status"] == "resolved"
+    operations = json.loads(next((tmp_path / "world").glob("*.json")).read_text())["operations"]
+    assert [op["key"] for op in operations] == [f"{result.thread}:{n}" for n in (1, 2, 3)]
 
 
 def test_approval_fork_stops_where_no_recorded_answer_exists(demo: tuple[str, Path]) -> None:
