@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from graph.compare import first_difference, outcome_diff
 from graph.recording import NULL_TASK_ID, NearTimeTools, RecordedClock, StepTime, near, recorded_answers
-from graph.replay import first_difference, outcome_diff
 from state.incident import ToolCall
 
 
