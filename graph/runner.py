@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from agents.deps import Deps
 from graph.builder import build_graph
@@ -20,6 +21,16 @@ from state.store import Store
 
 # Nodes after which the stored document is refreshed while a run is in progress.
 MILESTONES = frozenset({"triage", "report", "execute", "verify"})
+
+
+# Checkpoint metadata key holding the settings a step ran under (replay re-runs with them).
+RUN_SETTINGS_KEY = "alertpilot_settings"
+RECORDED_SETTINGS = frozenset({"language", "acting_user", "policy", "triage", "services", "users"})
+
+
+def run_settings(settings: Settings) -> str:
+    """The behaviour-relevant settings as JSON, stamped on every checkpoint of a run."""
+    return json.dumps(settings.model_dump(mode="json", include=set(RECORDED_SETTINGS)), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -116,10 +127,27 @@ class IncidentRunner:
         snapshot = self.graph.get_state(self._config(incident_id))
         return bool(snapshot.interrupts)
 
+    def history(self, thread_id: str) -> list[StateSnapshot]:
+        """Every checkpoint of a thread, oldest first (the replay timeline)."""
+        return list(reversed(list(self.graph.get_state_history(self._config(thread_id)))))
+
+    def run_side(self, thread_id: str, graph_input: Any, deps: Deps) -> tuple[IncidentState, bool]:
+        """Run a side thread (replay, fork) with its own collaborators; the store is not touched.
+
+        Returns the thread's final state and whether it stopped at an ``interrupt()``.
+        """
+        config = {**self._config(thread_id), "metadata": {RUN_SETTINGS_KEY: run_settings(deps.settings)}}
+        for _ in self.graph.stream(graph_input, config, context=deps, durability="sync", stream_mode="updates"):
+            pass
+        snapshot = self.graph.get_state(self._config(thread_id))
+        values = snapshot.values
+        state = values if isinstance(values, IncidentState) else IncidentState.model_validate(values)
+        return state, bool(snapshot.interrupts)
+
     # ------------------------------------------------------------------ internals
 
     def _run(self, incident_id: str, graph_input: Any) -> dict[str, Any]:
-        config = self._config(incident_id)
+        config = {**self._config(incident_id), "metadata": {RUN_SETTINGS_KEY: run_settings(self.deps.settings)}}
         interrupted = False
         latest: IncidentState | None = None
         # durability="sync": each checkpoint is on disk before the next node starts, so
