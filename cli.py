@@ -571,5 +571,38 @@ def incidents_import(
         out.print(f"imported {incident_id} ({len(document['checkpoints'])} checkpoints)", markup=False)
 
 
+logs_app = typer.Typer(help="Read and classify logs.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+
+
+@logs_app.command("classify")
+def logs_classify(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or directories (plain or gzip).")],
+    top: Annotated[int, typer.Option(help="How many error signatures to list.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count records by kind (business/event/audit/standard) and rank error signatures."""
+    from tools.logs.classify import LogSummary, feed
+    from tools.logs.reader import file_blocks, prefetched
+
+    if top < 1:
+        raise fail("--top: must be at least 1")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"PATH: no such file or directory {missing[0]}")
+    summary = LogSummary()
+    feed(summary, prefetched(file_blocks(paths, summary.issue)))
+    for problem in summary.issues:
+        err.print(f"alertpilot: {problem}", markup=False)
+    doc = summary.public(top)
+    if as_json:
+        emit_json(doc)
+        return
+    counts = doc["counts"]
+    out.print(", ".join(f"{kind} {n}" for kind, n in counts.items()) + f"; errors {doc['errors']}", markup=False)
+    for sig in doc["signatures"]:
+        out.print(f"{sig['count']:>8}  {sig['signature']}  ({sig['first_seen']} → {sig['last_seen']})", markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -15,16 +15,18 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, recorded
-from agents.signal import read_signal
+from agents.log_evidence import LogEvidence, gather
+from agents.metric_analysis import analyse, anomaly_findings, range_of
+from agents.signal import SignalReading, read_signal
 from state.alert import Alert
+from state.config import LogsConfig
 from state.incident import Decision, Diagnosis, Finding, IncidentState
-from tools.promql import split_comparison, with_labels
+from tools.promql import with_labels
 from tools.registry import ToolSession
 
 BASELINE = timedelta(minutes=60)
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
-STEP_S = 60
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,13 @@ def window_stats(values: list[list[Any]], split_at: datetime) -> tuple[float | N
     return (fmean(before) if before else None, fmean(after) if after else None)
 
 
-def release_changes(series: list[dict[str, Any]]) -> list[ReleaseChange]:
-    """Version changes in a ``{version=...}`` matrix, in time order."""
+def release_changes(series: list[dict[str, Any]], label: str = "version") -> list[ReleaseChange]:
+    """Changes of ``label`` (a version, or an image whose tag names the release) in a matrix, in time order."""
     first_seen: list[tuple[float, str]] = []
     for entry in series:
-        version = entry.get("metric", {}).get("version")
+        version = entry.get("metric", {}).get(label)
+        if version and label == "image":
+            version = version.rsplit(":", 1)[-1]
         if version and entry.get("values"):
             first_seen.append((min(float(t) for t, _ in entry["values"]), version))
     first_seen.sort()
@@ -73,82 +77,106 @@ def release_confidence(change: ReleaseChange, alert_start: datetime, signal_rose
 
 
 def _range(session: ToolSession, query: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    result = session.call(
-        "execute_range_query",
-        query=query,
-        start=start.isoformat(),
-        end=end.isoformat(),
-        step=f"{STEP_S}s",
+    return range_of(session, query, start, end)[0]
+
+
+def _signal_finding(alert: Alert, reading: SignalReading) -> Finding | None:
+    if reading.error:
+        return Finding(kind="data", title="signal unavailable", detail=reading.error, severity="warning")
+    if reading.value is None:
+        return None
+    return Finding(
+        kind="metric",
+        title=f"signal {alert.name} = {reading.value:g}",
+        detail=f"{reading.query} → {reading.value:g} (firing={reading.firing})",
+        severity="critical" if reading.firing else "info",
+        evidence={"value": reading.value, "firing": reading.firing},
+        query=reading.query,
     )
-    return (result.data or {}).get("result", []) if result.ok else []
+
+
+def _release_series(session: ToolSession, alert: Alert, version_metric: str, start: datetime, end: datetime) -> Any:
+    """Version changes from ``version_metric{service}``, else image changes from kube_pod_container_info."""
+    service = alert.service or alert.workload
+    if not service:
+        return [], None
+    version_query = with_labels(version_metric, {"service": service})
+    changes = release_changes(_range(session, version_query, start, end))
+    if changes:
+        return changes, version_query
+    pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
+    image_query = f"max by (image) (kube_pod_container_info{{{pod}}})"
+    return release_changes(_range(session, image_query, start, end), label="image"), image_query
 
 
 def investigate(
-    session: ToolSession, alert: Alert, version_metric: str, now: datetime
+    session: ToolSession, alert: Alert, version_metric: str, now: datetime, logs: LogsConfig | None = None
 ) -> tuple[Diagnosis, list[Finding]]:
-    """The offline playbook: signal, baseline comparison, release series."""
+    """The offline playbook: signal, RED/USE against baseline, release series, log trace chain."""
     findings: list[Finding] = []
     reading = read_signal(session, alert)
-    if reading.error:
-        findings.append(Finding(kind="data", title="signal unavailable", detail=reading.error, severity="warning"))
-    elif reading.value is not None:
-        findings.append(
-            Finding(
-                kind="metric",
-                title=f"signal {alert.name} = {reading.value:g}",
-                detail=f"{reading.query} → {reading.value:g} (firing={reading.firing})",
-                severity="critical" if reading.firing else "info",
-                evidence={"value": reading.value, "firing": reading.firing},
-                query=reading.query,
-            )
-        )
-
+    signal = _signal_finding(alert, reading)
+    if signal:
+        findings.append(signal)
     start = alert.starts_at - BASELINE
     end = min(now, alert.starts_at + ALERT_TAIL)
     split = alert.starts_at - ALERT_LEAD
-    signal_rose = False
-    if reading.query:
-        lhs, _, _ = split_comparison(reading.query)
-        series = _range(session, lhs, start, end)
-        if series:
-            baseline, during = window_stats(series[0].get("values", []), split)
-            if baseline is not None and during is not None:
-                signal_rose = during > baseline * 1.5 + 1e-9
-                findings.append(
-                    Finding(
-                        kind="metric",
-                        title=f"signal {'rose' if signal_rose else 'steady'}: {baseline:g} → {during:g}",
-                        detail=f"baseline mean {baseline:g} before {split:%H:%M}Z, {during:g} after",
-                        severity="critical" if signal_rose else "info",
-                        evidence={"baseline": baseline, "alert_window": during},
-                        query=lhs,
-                    )
-                )
-
-    service = alert.service or alert.workload
-    changes: list[ReleaseChange] = []
-    if service:
-        version_query = with_labels(version_metric, {"service": service})
-        changes = release_changes(_range(session, version_query, start, end))
-    suspect = _suspect(changes, alert, signal_rose)
+    anomalies, errors = analyse(session, alert, reading.query, start, split, end)
+    if errors:
+        findings.append(
+            Finding(kind="data", title="metrics partly unavailable", detail="; ".join(errors[:3]), severity="warning")
+        )
+    findings.extend(anomaly_findings(anomalies))
+    signal_rose = any(a.anomalous for a in anomalies if a.name in ("alert expression", "error_ratio"))
+    changes, release_query = _release_series(session, alert, version_metric, start, end)
+    evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
+    if evidence:
+        findings.extend(evidence.findings)
+    suspect = _suspect(changes, alert, signal_rose) or _audited_release(evidence, alert, signal_rose)
     if suspect:
         change, confidence = suspect
         findings.append(
             Finding(
                 kind="release",
                 title=f"release {change.version} deployed at {change.at:%H:%M}Z",
-                detail=f"{service} changed {change.previous} → {change.version} "
+                detail=f"{alert.service or alert.workload} changed {change.previous} → {change.version} "
                 f"{int((alert.starts_at - change.at).total_seconds() // 60)} min before the alert",
                 severity="critical" if confidence >= 0.7 else "warning",
-                evidence={
-                    "version": change.version,
-                    "previous": change.previous,
-                    "confidence": confidence,
-                },
-                query=with_labels(version_metric, {"service": service or ""}),
+                evidence={"version": change.version, "previous": change.previous, "confidence": confidence},
+                query=release_query,
             )
         )
-    return _conclude(alert, reading.value, suspect, signal_rose, findings), findings
+    diagnosis = _conclude(alert, reading.value, suspect, signal_rose, findings)
+    _credit_deployer(diagnosis, evidence)
+    return diagnosis, findings
+
+
+def _audited_release(
+    evidence: LogEvidence | None, alert: Alert, signal_rose: bool
+) -> tuple[ReleaseChange, float] | None:
+    """A release named by an audited image change before the alert (when metrics name none)."""
+    for write in reversed(evidence.image_changes if evidence else []):
+        when = datetime.fromisoformat(str(write["when"]).replace("Z", "+00:00")) if write.get("when") else None
+        if when is None or when > alert.starts_at:
+            continue
+        tag = write["change"].rsplit(":", 1)[-1] if ":" in write["change"] else write["change"]
+        change = ReleaseChange(tag, None, when)
+        return change, round(min(0.8, release_confidence(change, alert.starts_at, signal_rose)), 2)
+    return None
+
+
+def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None:
+    """Name who shipped the suspected release, when an audit record shows it."""
+    if not evidence or not diagnosis.suspected_release:
+        return
+    for write in reversed(evidence.image_changes):
+        if write["change"].endswith(f":{diagnosis.suspected_release}"):
+            diagnosis.root_cause += (
+                f"; deployed by {write['who']} ({write['verb']} {write['resource']}/{write['name']} at {write['when']})"
+            )
+            if write["who"] not in diagnosis.entities:
+                diagnosis.entities.append(write["who"])
+            return
 
 
 def _suspect(changes: list[ReleaseChange], alert: Alert, signal_rose: bool) -> tuple[ReleaseChange, float] | None:
@@ -200,12 +228,22 @@ def _conclude(
     )
 
 
+def consult_model(
+    deps: Deps, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
+) -> tuple[Diagnosis, list[Finding]]:
+    """LLM mode: let the model investigate further from the playbook's evidence; fall back and say so."""
+    from agents.diagnosis_llm import ask_model
+
+    return ask_model(deps, session, alert, diagnosis, findings)
+
+
 def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Explain the alert from metrics before anything is changed."""
     deps = runtime.context
     session = deps.session("diagnosis", state)
     service = deps.settings.service(state.alert.service)
-    diagnosis, findings = investigate(session, state.alert, service.version_metric, deps.clock())
+    diagnosis, findings = investigate(session, state.alert, service.version_metric, deps.clock(), deps.settings.logs)
+    diagnosis, findings = consult_model(deps, session, state.alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     deps.on_event("diagnosis", diagnosis.model_dump())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,14 @@ class MetricsProvider(Protocol):
 
     def metric_names(self) -> list[str]:
         """Every metric name the source knows."""
+        ...
+
+    def metadata(self, metric: str | None = None) -> list[dict[str, Any]]:
+        """Metric metadata (type, help, unit)."""
+        ...
+
+    def targets(self, state: str | None = None) -> dict[str, Any]:
+        """Scrape targets."""
         ...
 
 
@@ -74,6 +82,16 @@ class PrometheusMetrics:
         names: list[str] = self._run("label values", self._client.all_metrics)
         return names
 
+    def metadata(self, metric: str | None = None) -> list[dict[str, Any]]:
+        """Type, help and unit of ``metric`` (or of every metric)."""
+        result: list[dict[str, Any]] = self._run("metadata", self._client.get_metric_metadata, metric=metric)
+        return result
+
+    def targets(self, state: str | None = None) -> dict[str, Any]:
+        """Scrape targets (active and dropped) with their health."""
+        result: dict[str, Any] = self._run("targets", self._client.get_targets, state=state)
+        return result
+
 
 class WorldMetrics:
     """Answers from a scenario world (demo, evals)."""
@@ -92,6 +110,16 @@ class WorldMetrics:
     def metric_names(self) -> list[str]:
         """Metric names the world's queries mention."""
         return sorted({self.world.spec.version_metric, *(q.signal for q in self.world.spec.queries)})
+
+    def metadata(self, metric: str | None = None) -> list[dict[str, Any]]:
+        """The world's metrics as gauges."""
+        names = [metric] if metric else self.metric_names()
+        return [{"metric_name": n, "type": "gauge", "help": "scenario world signal", "unit": ""} for n in names]
+
+    def targets(self, state: str | None = None) -> dict[str, Any]:
+        """One healthy pseudo-target for the world's service."""
+        target = {"labels": {"job": self.world.spec.service}, "health": "up", "scrapeUrl": "world://"}
+        return {"activeTargets": [target], "droppedTargets": []}
 
 
 class ExecuteQuery(BaseModel):
@@ -112,6 +140,18 @@ class ExecuteRangeQuery(BaseModel):
 
 class NoArgs(BaseModel):
     """No arguments."""
+
+
+class MetricMetadata(BaseModel):
+    """Arguments of ``get_metric_metadata``."""
+
+    metric: str | None = Field(default=None, description="Metric name; omit for every metric.")
+
+
+class GetTargets(BaseModel):
+    """Arguments of ``get_targets``."""
+
+    state: Literal["active", "dropped", "any"] | None = Field(default=None, description="Filter by target state.")
 
 
 def parse_when(value: str) -> datetime:
@@ -153,6 +193,12 @@ def metrics_tools(provider: MetricsProvider) -> list[Tool]:
     def list_metrics() -> list[str]:
         return provider.metric_names()
 
+    def get_metric_metadata(metric: str | None = None) -> list[dict[str, Any]]:
+        return provider.metadata(metric)
+
+    def get_targets(state: str | None = None) -> dict[str, Any]:
+        return provider.targets(state)
+
     return [
         Tool("execute_query", "Run an instant PromQL query.", ExecuteQuery, execute_query),
         Tool(
@@ -162,4 +208,6 @@ def metrics_tools(provider: MetricsProvider) -> list[Tool]:
             execute_range_query,
         ),
         Tool("list_metrics", "List metric names.", NoArgs, list_metrics),
+        Tool("get_metric_metadata", "Type, help and unit of a metric.", MetricMetadata, get_metric_metadata),
+        Tool("get_targets", "Scrape targets and their health.", GetTargets, get_targets),
     ]

@@ -41,9 +41,8 @@ class TencentAccess:
         from tencentcloud.common.profile.client_profile import ClientProfile
         from tencentcloud.common.profile.http_profile import HttpProfile
 
-        http = HttpProfile(endpoint=self.endpoint or default_host)
-        if self.endpoint:
-            http.protocol = "http"
+        # The scheme is fixed at construction (setting ``.protocol`` afterwards does nothing).
+        http = HttpProfile(protocol="http" if self.endpoint else "https", endpoint=self.endpoint or default_host)
         http.reqTimeout = 15
         return ClientProfile(httpProfile=http)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 SERVERS: dict[str, str] = {
     "devops": "tools.mcp.devops",
     "github": "tools.mcp.github",
+    "observability": "tools.mcp.observability",
 }
 
 

@@ -1,0 +1,140 @@
+"""Metric analysis: the alert's own expression plus RED/USE queries, alert window against baseline.
+
+Each query's mean over a baseline window is compared with its mean over the alert
+window; anomalies are ranked by relative change. Queries that return nothing (the
+metric does not exist here) are skipped silently: they are probes, not failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import fmean
+from typing import Any
+
+from state.alert import Alert
+from state.incident import Finding
+from tools.promql import normalize, split_comparison
+from tools.registry import ToolSession
+
+STEP_S = 60
+# RED (rate, errors, duration) and USE (utilisation, saturation, errors) probes for one service.
+PROBES: dict[str, str] = {
+    "error_ratio": 'sum(rate(http_requests_total{{{svc},code=~"5.."}}[5m]))'
+    " / sum(rate(http_requests_total{{{svc}}}[5m]))",
+    "latency_p99_s": "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{svc}}}[5m])))",
+    "request_rate": "sum(rate(http_requests_total{{{svc}}}[5m]))",
+    "cpu_saturation": "sum(rate(container_cpu_usage_seconds_total{{{pod}}}[5m]))"
+    ' / sum(kube_pod_container_resource_limits{{{pod},resource="cpu"}})',
+    "restarts": "sum(increase(kube_pod_container_status_restarts_total{{{pod}}}[5m]))",
+    "memory_bytes": "sum(container_memory_working_set_bytes{{{pod}}})",
+}
+RISE = 1.5  # "anomalous" = alert-window mean above 1.5x the baseline mean (or from zero to non-zero)
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One query's baseline and alert-window means."""
+
+    name: str
+    query: str
+    baseline: float
+    during: float
+
+    @property
+    def score(self) -> float:
+        """Relative change (alert window vs baseline); large when rising from ~0."""
+        return (self.during - self.baseline) / max(abs(self.baseline), 1e-9)
+
+    @property
+    def anomalous(self) -> bool:
+        """Whether the change is large enough to report as evidence."""
+        return self.during > self.baseline * RISE + 1e-9 or (self.name == "restarts" and self.during > 0)
+
+
+def probe_queries(alert: Alert) -> list[tuple[str, str]]:
+    """RED/USE queries for the alert's service (none when the alert names no service)."""
+    service = alert.service or alert.workload
+    if not service:
+        return []
+    svc = f'service="{service}"'
+    pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
+    return [(name, template.format(svc=svc, pod=pod)) for name, template in PROBES.items()]
+
+
+def range_of(session: ToolSession, query: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:
+    """A range query through the session: ``(series, error)``."""
+    result = session.call(
+        "execute_range_query", query=query, start=start.isoformat(), end=end.isoformat(), step=f"{STEP_S}s"
+    )
+    if not result.ok:
+        return [], result.error
+    return (result.data or {}).get("result", []) or [], ""
+
+
+def window_means(series: list[dict[str, Any]], split_at: datetime) -> tuple[float | None, float | None]:
+    """Mean of all series' values before and after ``split_at`` (NaN samples ignored)."""
+    cut = split_at.timestamp()
+    before: list[float] = []
+    after: list[float] = []
+    for entry in series:
+        for stamp, text in entry.get("values", []):
+            value = float(text)
+            if value == value:  # not NaN
+                (before if float(stamp) < cut else after).append(value)
+    return (fmean(before) if before else None, fmean(after) if after else None)
+
+
+def analyse(
+    session: ToolSession, alert: Alert, own_query: str | None, start: datetime, split: datetime, end: datetime
+) -> tuple[list[Anomaly], list[str]]:
+    """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``."""
+    queries: list[tuple[str, str]] = []
+    if own_query:
+        queries.append(("alert expression", split_comparison(own_query)[0]))
+    seen = {normalize(q) for _, q in queries}
+    for name, query in probe_queries(alert):
+        if normalize(query) not in seen:
+            queries.append((name, query))
+            seen.add(normalize(query))
+    results: list[Anomaly] = []
+    errors: list[str] = []
+    for name, query in queries:
+        series, error = range_of(session, query, start, end)
+        if error:
+            errors.append(f"{name}: {error}")
+            if "unreachable" in error:
+                break  # Prometheus is down: one finding says so, no need to probe further
+            continue
+        baseline, during = window_means(series, split)
+        if baseline is not None and during is not None:
+            results.append(Anomaly(name, query, baseline, during))
+    own = [a for a in results if a.name == "alert expression"]
+    rest = sorted((a for a in results if a.name != "alert expression"), key=lambda a: -a.score)
+    return own + rest, errors
+
+
+def anomaly_findings(anomalies: list[Anomaly]) -> list[Finding]:
+    """Findings for the alert expression (always) and each anomalous probe, ranked."""
+    findings = []
+    for rank, item in enumerate(anomalies, start=1):
+        if item.name != "alert expression" and not item.anomalous:
+            continue
+        rose = item.anomalous
+        verb = "rose" if rose else "steady"
+        findings.append(
+            Finding(
+                kind="metric",
+                title=f"{item.name} {verb}: {item.baseline:.4g} → {item.during:.4g}",
+                detail=f"baseline mean {item.baseline:.4g}, alert-window mean {item.during:.4g} "
+                f"(change {item.score:+.0%}, rank {rank})",
+                severity="critical"
+                if rose and item.name in ("alert expression", "error_ratio")
+                else "warning"
+                if rose
+                else "info",
+                evidence={"baseline": item.baseline, "alert_window": item.during, "score": round(item.score, 4)},
+                query=item.query,
+            )
+        )
+    return findings

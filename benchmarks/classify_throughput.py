@@ -1,0 +1,189 @@
+"""Classify + signatures on a generated COS-style gzip archive, next to ``gzip -dc > /dev/null``.
+
+Usage::
+
+    python benchmarks/classify_throughput.py [--size-mb 1024] [--file /tmp/alertpilot-bench.jsonl.gz]
+
+The archive (one JSON record a line, values that may be escaped JSON strings, the way
+CLS ships to COS) is generated once in /tmp and reused. Each side runs in its own
+process so its peak RSS is its own. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PODS = [f"checkout-7d9f8b6c5-{s}" for s in ("x2x4q", "b9kzt", "m4c7w")] + ["payment-5b6d7c9f4-qq2lp"]
+ERRORS = [
+    "order {n} failed: upstream payment timeout after {ms}ms",
+    "db connection to 10.0.{a}.{b}:5432 refused",
+    "NullPointerException at CartService.total(CartService.java:{n})",
+    "request {uuid} rejected: token 0x{hex} expired",
+]
+
+
+def _business(rng: random.Random, ts: int) -> str:
+    pod = rng.choice(PODS)
+    if rng.random() < 0.05:
+        message = rng.choice(ERRORS).format(
+            n=rng.randint(1, 99999),
+            ms=rng.randint(100, 9000),
+            a=rng.randint(0, 255),
+            b=rng.randint(0, 255),
+            uuid=f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4abc-8def-{rng.getrandbits(48):012x}",
+            hex=f"{rng.getrandbits(32):x}",
+        )
+        level = "error"
+    else:
+        message = f"handled cart {rng.randint(1, 10**6)} in {rng.randint(1, 400)}ms for user {rng.randint(1, 10**5)}"
+        level = "info"
+    inner = {"time": ts, "level": level, "message": message, "trace_id": f"{rng.getrandbits(64):016x}"}
+    return json.dumps(
+        {
+            "__TIMESTAMP__": ts,
+            "__SOURCE__": "10.1.2.3",
+            "__TAG__": {"pod_name": pod, "namespace": "shop", "container_name": "app"},
+            "content": json.dumps(inner),
+        }
+    )
+
+
+def _access(rng: random.Random, ts: int) -> str:
+    line = (
+        f"10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)} - - [20/Nov/2026:03:0{rng.randint(0, 9)}:00 +0000] "
+        f'"GET /api/cart/{rng.randint(1, 10**6)} HTTP/1.1" '
+        f"{rng.choice((200, 200, 200, 404, 502))} {rng.randint(80, 9000)}"
+    )
+    return json.dumps({"__TIMESTAMP__": ts, "__TAG__": {"pod_name": "ingress-nginx-abcde"}, "content": line})
+
+
+def _event(rng: random.Random, ts: int) -> str:
+    pod = rng.choice(PODS)
+    reason = rng.choice(("BackOff", "Unhealthy", "OOMKilling", "Pulled"))
+    event = {
+        "kind": "Event",
+        "apiVersion": "v1",
+        "metadata": {"name": f"{pod}.{rng.getrandbits(40):x}", "namespace": "shop"},
+        "involvedObject": {"kind": "Pod", "name": pod, "namespace": "shop"},
+        "reason": reason,
+        "message": f"{reason} for container app",
+        "type": "Warning",
+        "lastTimestamp": "2026-11-20T03:05:00Z",
+        "count": rng.randint(1, 30),
+    }
+    return json.dumps({"__TIMESTAMP__": ts, "content": json.dumps(event)})
+
+
+def _audit(rng: random.Random, ts: int) -> str:
+    audit = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": f"{rng.getrandbits(128):032x}",
+        "stage": "ResponseComplete",
+        "verb": rng.choice(("get", "list", "watch", "patch")),
+        "user": {"username": "system:serviceaccount:kube-system:deployment-controller"},
+        "objectRef": {"resource": "deployments", "namespace": "shop", "name": "checkout", "apiGroup": "apps"},
+        "responseStatus": {"code": 200},
+        "requestReceivedTimestamp": "2026-11-20T02:58:00.000000Z",
+    }
+    return json.dumps({"__TIMESTAMP__": ts, "content": json.dumps(audit)})
+
+
+def generate(path: Path, size_mb: int, seed: int = 7) -> None:
+    """Write a gzip archive of about ``size_mb`` MB uncompressed (through the gzip binary, level 6)."""
+    rng = random.Random(seed)
+    pool = []
+    base = 1_795_000_000_000
+    for i in range(20_000):
+        pick = rng.random()
+        make = _business if pick < 0.70 else _access if pick < 0.88 else _event if pick < 0.96 else _audit
+        pool.append(make(rng, base + i * 37) + "\n")
+    target = size_mb * 1024 * 1024
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        gz = subprocess.Popen(["gzip", "-6", "-c"], stdin=subprocess.PIPE, stdout=out)
+        assert gz.stdin is not None
+        written = 0
+        while written < target:
+            block = "".join(rng.choices(pool, k=5000)).encode()
+            gz.stdin.write(block)
+            written += len(block)
+        gz.stdin.close()
+        gz.wait()
+    tmp.replace(path)
+
+
+def _child(argv: list[str]) -> tuple[float, int, str]:
+    """Run ``argv``; wall seconds, the child's peak RSS in KiB, its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before), done.stdout
+
+
+def worker(path: Path) -> None:
+    """The measured side: classify + signatures over the archive, print the summary."""
+    from tools.logs.classify import LogSummary, feed
+    from tools.logs.reader import file_blocks, prefetched
+
+    summary = LogSummary()
+    feed(summary, prefetched(file_blocks([path], summary.issue)))
+    doc = summary.public(top=5)
+    doc["issues"] = summary.issues
+    print(json.dumps(doc))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--file", type=Path, default=Path("/tmp/alertpilot-bench.jsonl.gz"))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.file)
+        return
+    if not args.file.exists():
+        started = time.perf_counter()
+        generate(args.file, args.size_mb)
+        print(f"generated {args.file} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    size = int(subprocess.run(f"gzip -dc {args.file} | wc -c", shell=True, capture_output=True, text=True).stdout)
+    gzip_s, gzip_rss, _ = _child(["sh", "-c", f"gzip -dc {args.file} > /dev/null"])
+    ours_s, ours_rss, out = _child([sys.executable, __file__, "--worker", "--file", str(args.file)])
+    summary = json.loads(out)
+    mb = size / 1e6
+    print(
+        json.dumps(
+            {
+                "uncompressed_mb": round(mb, 1),
+                "compressed_mb": round(args.file.stat().st_size / 1e6, 1),
+                "gzip_dc": {"seconds": round(gzip_s, 2), "mb_per_s": round(mb / gzip_s, 1)},
+                "classify": {
+                    "seconds": round(ours_s, 2),
+                    "mb_per_s": round(mb / ours_s, 1),
+                    "peak_rss_mb": round(ours_rss / 1024, 1),
+                },
+                "ratio_to_gzip": round(gzip_s / ours_s, 3),
+                "counts": summary["counts"],
+                "errors": summary["errors"],
+                "top_signatures": [(s["count"], s["signature"]) for s in summary["signatures"]],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Logs: streaming readers (files, COS, CLS), classification, error signatures and the trace chain."""

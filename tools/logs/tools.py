@@ -1,0 +1,168 @@
+"""Read-only log tools: ``search_logs``, ``classify_logs``, ``trace_chain`` (registry tools, MCP-exposed).
+
+Every answer carries ``issues``: what could not be read (a truncated gzip, a non-JSON
+line, an SDK error code), so the diagnosis can say so instead of stopping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.logs.classify import KINDS, LogSummary, classify, feed
+from tools.logs.records import NotJson, decode, iso, record_time
+from tools.logs.sources import LogSources, SourceName
+from tools.logs.trace import TraceCollector, build_chains
+from tools.metrics import parse_when
+from tools.registry import Tool, ToolError
+
+MAX_MATCH_CHARS = 2_000
+
+
+class _Window(BaseModel):
+    source: SourceName = Field(default="files", description="files (logs.files), cos (archives) or cls (topics).")
+    start: str | None = Field(default=None, description="RFC 3339 or Unix time; default end - logs.window_min.")
+    end: str | None = Field(default=None, description="RFC 3339 or Unix time; default now.")
+    paths: list[str] | None = Field(default=None, description="Files or directories instead of logs.files.")
+
+
+class SearchLogs(_Window):
+    """Arguments of ``search_logs``."""
+
+    query: str = Field(default="", description="Substring (files, COS) or CLS query; empty = everything.")
+    kind: Literal["business", "event", "audit", "standard"] | None = Field(default=None, description="Only this kind.")
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ClassifyLogs(_Window):
+    """Arguments of ``classify_logs``."""
+
+    top: int = Field(default=10, ge=1, le=200, description="How many error signatures to return.")
+
+
+class TraceChain(_Window):
+    """Arguments of ``trace_chain``."""
+
+    service: str | None = Field(default=None, description="Workload to match when error records name no pod.")
+    top: int = Field(default=3, ge=1, le=20, description="How many error signatures to trace.")
+    around_min: float = Field(default=10, ge=0, le=240, description="Events this close to the errors.")
+    before_min: float = Field(default=30, ge=0, le=1440, description="Audit writes this long before the errors.")
+
+
+def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
+    """The read-only log tools over ``sources``."""
+    now = clock or (lambda: datetime.now(UTC))
+
+    def window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+        stop = parse_when(end) if end else now()
+        begin = parse_when(start) if start else stop - timedelta(minutes=sources.config.window_min)
+        if begin > stop:
+            raise ToolError(f"start: {start} is after end {end}")
+        return begin, stop
+
+    def search_logs(
+        source: SourceName,
+        start: str | None,
+        end: str | None,
+        paths: list[str] | None,
+        query: str,
+        kind: Any,
+        limit: int,
+    ) -> dict[str, Any]:
+        begin, stop = window(start, end)
+        summary = LogSummary()
+        needle = query.lower().encode()
+        matches: list[dict[str, Any]] = []
+        scanned = 0
+        blocks = sources.blocks(source, begin, stop, summary.issue, paths=paths, query=query, limit=limit * 4)
+        for name, block in blocks:
+            for line in block.split(b"\n"):
+                if not line.strip():
+                    continue
+                scanned += 1
+                if source != "cls" and needle and needle not in line.lower():
+                    continue
+                match = _match(name, line, kind, begin.timestamp(), stop.timestamp())
+                if match is not None:
+                    matches.append(match)
+                    if len(matches) >= limit:
+                        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+
+    def classify_logs(
+        source: SourceName, start: str | None, end: str | None, paths: list[str] | None, top: int
+    ) -> dict[str, Any]:
+        begin, stop = window(start, end)
+        summary = LogSummary()
+        feed(summary, sources.blocks(source, begin, stop, summary.issue, paths=paths))
+        return _summary_doc(summary, top, source)
+
+    def trace_chain(
+        source: SourceName,
+        start: str | None,
+        end: str | None,
+        paths: list[str] | None,
+        service: str | None,
+        top: int,
+        around_min: float,
+        before_min: float,
+    ) -> dict[str, Any]:
+        begin, stop = window(start, end)
+        around, before = around_min * 60, before_min * 60
+        summary = LogSummary()
+        collector = TraceCollector(begin.timestamp() - before - around, stop.timestamp() + around)
+        feed(summary, sources.blocks(source, begin, stop, summary.issue, paths=paths), hook=collector)
+        chains = build_chains(summary, collector, service=service, top=top, around_s=around, before_s=before)
+        doc = _summary_doc(summary, top, source)
+        doc.update(chains=chains, events_seen=len(collector.events), audit_writes_seen=len(collector.audits))
+        return doc
+
+    return [
+        Tool("search_logs", "Find log records (files, COS archives or CLS) by text and kind.", SearchLogs, search_logs),
+        Tool(
+            "classify_logs",
+            "Count log records by kind (business/event/audit/standard) and rank normalized error signatures.",
+            ClassifyLogs,
+            classify_logs,
+        ),
+        Tool(
+            "trace_chain",
+            "For each top business-error signature: k8s events of the same workload around it, then the audit "
+            "records (who, verb, resource, change) that modified it just before.",
+            TraceChain,
+            trace_chain,
+        ),
+    ]
+
+
+def _summary_doc(summary: LogSummary, top: int, source: str) -> dict[str, Any]:
+    doc = summary.public(top)
+    doc.update(source=source, malformed=summary.malformed, issues=summary.issues, overflow=summary.overflow)
+    return doc
+
+
+def _match(name: str, line: bytes, kind: str | None, lo: float, hi: float) -> dict[str, Any] | None:
+    try:
+        record = decode(line)
+    except NotJson:
+        record = None
+    if record is None:
+        if kind not in (None, "standard"):
+            return None
+        return {
+            "source": name,
+            "kind": "standard",
+            "time": None,
+            "text": line[:MAX_MATCH_CHARS].decode("utf-8", "replace"),
+        }
+    found = classify(record)
+    when = record_time(record)
+    if (kind and found != kind) or (when is not None and not lo <= when <= hi):
+        return None
+    text = line[:MAX_MATCH_CHARS].decode("utf-8", "replace")
+    return {"source": name, "kind": found, "time": iso(when), "text": text}
+
+
+__all__ = ["KINDS", "log_tools"]

@@ -1,0 +1,23 @@
+"""``alertpilot mcp serve observability``: metrics (prometheus-mcp-server's tool names) and log tools.
+
+Tools: ``execute_query``, ``execute_range_query``, ``list_metrics``,
+``get_metric_metadata``, ``get_targets`` (so an agent configured for
+prometheus-mcp-server works unchanged), plus ``search_logs``, ``classify_logs`` and
+``trace_chain``. All read-only.
+"""
+
+from __future__ import annotations
+
+from mcp.server.fastmcp import FastMCP
+
+from state.config import Settings
+from tools.catalog import observability_tools, open_world
+from tools.mcp.expose import expose
+from tools.registry import ToolRegistry
+
+
+def build(settings: Settings) -> FastMCP:
+    """The observability server over the configured Prometheus (or world) and log sources."""
+    server = FastMCP("alertpilot-observability")
+    expose(server, ToolRegistry(observability_tools(settings, open_world(settings))))
+    return server
