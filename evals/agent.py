@@ -23,7 +23,14 @@ from tools.registry import ToolBackend, ToolResult, ToolSession
 
 MAX_TURNS = 16
 MAX_RESULT_CHARS = 6_000
-OPERATION_RUNG = {"restart": 1, "config_refresh": 1, "scale": 2, "version_rollback": 3, "isolate": 4, "full_rollback": 5}
+OPERATION_RUNG = {
+    "restart": 1,
+    "config_refresh": 1,
+    "scale": 2,
+    "version_rollback": 3,
+    "isolate": 4,
+    "full_rollback": 5,
+}
 
 SYSTEM_PROMPT = """You are alertpilot, an on-call incident agent. You receive one alert.
 1. Investigate with the read tools (PromQL: execute_query, execute_range_query, ...): read the
@@ -43,8 +50,8 @@ class GuardedTools:
     """A backend whose mutating calls pass ``tools.guard.check`` first (like the graph's guard node)."""
 
     def __init__(self, inner: ToolBackend, case: Case, world: CaseWorld, incident_id: str) -> None:
-        from agents.triage import assess
         from agents.deps import utc_now
+        from agents.triage import assess
 
         self.inner = inner
         self.case = case

@@ -6,6 +6,7 @@ the incident ended.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,11 +19,17 @@ from evals.worlds import CaseWorld, WorldMode, open_world
 MAX_APPROVAL_ROUNDS = 6
 
 
+def scratch_dir() -> str | None:
+    """Episode state is throwaway: keep it in memory (/dev/shm) when the machine has it."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def run_case(
     case: Case, model: Any, trial: int, mode: WorldMode = "live", prometheus_url: str | None = None
 ) -> Episode:
     """One episode of ``case`` (``model`` None = the offline playbook) in a fresh world."""
-    with tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-", dir=scratch_dir()) as tmp:
         home = Path(tmp)
         with open_world(case, home, mode, prometheus_url) as world:
             started = time.perf_counter()

@@ -112,9 +112,13 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
         registry = build_registry(settings, world)
         yield CaseWorld(settings, registry, registry, world)
         return
-    recorded = RecordedTools(load_recording(case))
+    recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
     catalog = build_registry(settings, world) if world else static_catalog()
     yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+
+
+def _without_key(call: ToolCall) -> ToolCall:
+    return call.model_copy(update={"args": {k: v for k, v in call.args.items() if k != "idempotency_key"}})
 
 
 class _ApplyingRecording:
@@ -137,7 +141,8 @@ class _ApplyingRecording:
 
     def invoke(self, name: str, args: dict[str, Any]) -> Any:
         """The recorded answer (and its effect on the simulated world)."""
-        result = self.recorded.invoke(name, args)
+        # idempotency keys name the incident, which differs on every run: match without them
+        result = self.recorded.invoke(name, {k: v for k, v in args.items() if k != "idempotency_key"})
         if self.world is not None and result.ok and self.recorded.is_mutating(name):
             params = {k: v for k, v in args.items() if k != "idempotency_key" and v not in (None, False)}
             # the recording said it worked; when the simulation cannot follow, the oracle will say so

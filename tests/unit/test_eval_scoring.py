@@ -74,7 +74,9 @@ def test_perfect_model_scores_one_everywhere() -> None:
 
 def test_a_tool_that_does_not_exist_is_one_incorrect_call_not_a_crash() -> None:
     # 6 made calls, 5 of them correct; the union has 6 elements → 5/6. Names: 5 of 6 valid.
-    doc = run(DEMO, turn(call("get_pod_logs", pod="checkout-0")), INVESTIGATE, ROLLBACK, VERIFY, answer("checkout", "v2.2"))
+    doc = run(
+        DEMO, turn(call("get_pod_logs", pod="checkout-0")), INVESTIGATE, ROLLBACK, VERIFY, answer("checkout", "v2.2")
+    )
     assert doc["mcp_call_accuracy"] == pytest.approx(5 / 6)
     assert doc["valid_tool_name_rate"] == pytest.approx(5 / 6)
     assert doc["schema_validity"] == 1.0  # measured over calls to tools that exist
