@@ -18,6 +18,9 @@ from state.config import Settings
 from state.incident import Decision, IncidentState
 from state.store import Store
 
+# Nodes after which the stored document is refreshed while a run is in progress.
+MILESTONES = frozenset({"triage", "report", "execute", "verify"})
+
 
 @dataclass(frozen=True)
 class StartResult:
@@ -48,6 +51,9 @@ class IncidentRunner:
         if existing is not None:
             return StartResult(existing, True, self.join(existing, alert))
         incident_id = self.store.new_incident_id()
+        settings = self.deps.settings
+        # With the dry-run executor nothing can change, so the incident is a dry run too.
+        dry_run = dry_run or settings.policy.dry_run or settings.executor.backend == "dry-run"
         state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
         self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
         self.store.audit(
@@ -114,11 +120,26 @@ class IncidentRunner:
 
     def _run(self, incident_id: str, graph_input: Any) -> dict[str, Any]:
         config = self._config(incident_id)
+        interrupted = False
+        latest: IncidentState | None = None
         # durability="sync": each checkpoint is on disk before the next node starts, so
         # the attempt written by the guard exists before execute calls the executor.
-        for _ in self.graph.stream(graph_input, config, context=self.deps, durability="sync", stream_mode="updates"):
-            self._save(incident_id)
-        return self._save(incident_id)
+        stream = self.graph.stream(
+            graph_input, config, context=self.deps, durability="sync", stream_mode=["updates", "values"]
+        )
+        for mode, chunk in stream:
+            if mode == "values":
+                latest = chunk if isinstance(chunk, IncidentState) else IncidentState.model_validate(chunk)
+            elif "__interrupt__" in chunk:
+                interrupted = True
+            elif latest is not None and MILESTONES & chunk.keys():
+                # Keep the public document current at the steps people watch (not every node).
+                self.store.save_doc(incident_id, document(latest, interrupted=False))
+        if latest is None:  # nothing ran (a finished thread): report what is stored
+            return self._save(incident_id)
+        doc = document(latest, interrupted=interrupted)
+        self.store.save_doc(incident_id, doc)
+        return doc
 
     def _save(self, incident_id: str) -> dict[str, Any]:
         state = self.state(incident_id)

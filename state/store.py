@@ -26,10 +26,12 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-OPEN_STATUSES = ("open", "awaiting_approval")
+# An escalated incident stays open for a human: repeats of its alert join it.
+OPEN_STATUSES = ("open", "awaiting_approval", "escalated")
 
 
 def utcnow() -> datetime:
@@ -136,14 +138,15 @@ class Store:
             )
 
     def save_doc(self, incident_id: str, doc: dict[str, Any]) -> None:
-        """Replace the incident's public document and status."""
-        with self.session() as session:
-            row = session.get(IncidentRow, incident_id)
-            if row is None:
+        """Replace the incident's public document and status (one UPDATE)."""
+        stmt = (
+            update(IncidentRow)
+            .where(IncidentRow.id == incident_id)
+            .values(doc=doc, status=doc.get("status", "open"), updated_at=utcnow())
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(stmt).rowcount == 0:
                 raise KeyError(incident_id)
-            row.doc = doc
-            row.status = doc.get("status", row.status)
-            row.updated_at = utcnow()
 
     def get(self, incident_id: str) -> dict[str, Any] | None:
         """The public document of ``incident_id``, or None."""
