@@ -107,7 +107,9 @@ def capture(settings: Settings, incident_id: str, cases_dir: Path) -> Path:
     path.mkdir(parents=True)
     (path / "alert.json").write_text(json.dumps(_payload(state), indent=2, ensure_ascii=False, default=str) + "\n")
     config = settings.model_dump(mode="json", exclude={"home", "database", "world", "executor", "prometheus", "logs"})
-    config["executor"] = {"backend": "dry-run"}  # a captured case is replayed, never acted on
+    # A captured case is only replayed: the recording answers every call, this executor is never
+    # reached (dry-run would make the guard skip the recorded actions).
+    config["executor"] = {"backend": "http", "url": "http://127.0.0.1:9/replay-only"}
     note = (
         "# Captured from a real incident; replay with --world recorded. Review expect.yaml, then set confirmed: true.\n"
     )
