@@ -1,0 +1,151 @@
+"""The worlds a case runs in: live or recorded.
+
+Live: the simulated world (world.yaml) behind the metrics tools and the process
+executor, or a real Prometheus loaded from the case's OpenMetrics. Recorded: the tool
+answers captured from a live run (``recording.json``); an unrecorded call answers
+``not_recorded``, which the scorer counts.
+
+A world gives the harness three things: settings for this run, the tool backend the
+agents call, and an oracle reading (the signal and the running version) at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evals.case import Case, CaseError
+from state.config import Settings, load_settings
+from state.incident import ToolCall
+from tools.registry import RecordedTools, ToolBackend, ToolRegistry
+from tools.world import World, WorldSpec
+
+WorldMode = Literal["live", "recorded"]
+
+
+@dataclass
+class CaseWorld:
+    """One prepared world for one episode."""
+
+    settings: Settings
+    backend: ToolBackend
+    catalog: ToolRegistry
+    world: World | None  # the simulated world whose state the oracle reads
+
+    def oracle(self, signal: str | None) -> tuple[float | None, str | None]:
+        """(signal value, running version) at the end of the episode."""
+        if self.world is None:
+            return None, None
+        state = self.world.state()
+        return (self.world.signal(signal, state) if signal else None), state.version
+
+
+def static_catalog() -> ToolRegistry:
+    """Every tool alertpilot can offer, for names and input schemas (no provider behind them)."""
+    from tools.executor import DryRunExecutor, devops_tools
+    from tools.metrics import metrics_tools
+
+    class _Nothing:
+        def instant(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
+            return []
+
+        def range(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
+            return []
+
+        def metric_names(self) -> list[str]:
+            return []
+
+    return ToolRegistry([*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor())])
+
+
+def schemas_of(*catalogs: ToolRegistry) -> dict[str, dict[str, Any]]:
+    """Tool name → input JSON schema over ``catalogs`` (later ones win)."""
+    out: dict[str, dict[str, Any]] = {}
+    for catalog in catalogs:
+        out.update({tool.name: tool.input_schema() for tool in catalog.tools()})
+    return out
+
+
+def case_settings(case: Case, home: Path, **overrides: Any) -> Settings:
+    """The case's config with its state in ``home``."""
+    from state.config import ConfigError
+
+    try:
+        return load_settings(case.config_path, home=home, **overrides)
+    except ConfigError as exc:
+        raise CaseError(f"{case.config_path}: {exc}") from None
+
+
+def load_recording(case: Case) -> list[ToolCall]:
+    """The tool calls captured for ``case``."""
+    path = case.recording_path
+    if not path.is_file():
+        raise CaseError(
+            f"{case.id}: no {path.name}; record one with `alertpilot eval record --cases {case.path}` "
+            "on a machine that can run the live world"
+        )
+    data = json.loads(path.read_text())
+    return [ToolCall.model_validate(c) for c in data.get("calls", [])]
+
+
+@contextmanager
+def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | None = None) -> Iterator[CaseWorld]:
+    """Prepare ``case``'s world under ``home`` (fresh state every time)."""
+    from tools.catalog import build_registry
+
+    shutil.rmtree(home / "world", ignore_errors=True)
+    overrides: dict[str, Any] = {}
+    if prometheus_url:
+        overrides["prometheus"] = {"url": prometheus_url}
+    settings = case_settings(case, home, **overrides)
+    world = World(WorldSpec.load(case.path), home / "world" / "state.json") if case.has_world else None
+    if mode == "live":
+        if world is None:
+            raise CaseError(
+                f"{case.id}: a live run needs world.yaml (this case can only be replayed: --world recorded)"
+            )
+        registry = build_registry(settings, world)
+        yield CaseWorld(settings, registry, registry, world)
+        return
+    recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
+    catalog = build_registry(settings, world) if world else static_catalog()
+    yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+
+
+def _without_key(call: ToolCall) -> ToolCall:
+    return call.model_copy(update={"args": {k: v for k, v in call.args.items() if k != "idempotency_key"}})
+
+
+class _ApplyingRecording:
+    """Recorded answers; a recorded mutating call that succeeded also changes the simulated world.
+
+    The oracle then sees its effect (when the case has a world).
+    """
+
+    def __init__(self, recorded: RecordedTools, world: World | None) -> None:
+        self.recorded = recorded
+        self.world = world
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` was recorded."""
+        return self.recorded.has(name)
+
+    def is_mutating(self, name: str) -> bool:
+        """Whether ``name`` was recorded as mutating."""
+        return self.recorded.is_mutating(name)
+
+    def invoke(self, name: str, args: dict[str, Any]) -> Any:
+        """The recorded answer (and its effect on the simulated world)."""
+        # idempotency keys name the incident, which differs on every run: match without them
+        result = self.recorded.invoke(name, {k: v for k, v in args.items() if k != "idempotency_key"})
+        if self.world is not None and result.ok and self.recorded.is_mutating(name):
+            params = {k: v for k, v in args.items() if k != "idempotency_key" and v not in (None, False)}
+            # the recording said it worked; when the simulation cannot follow, the oracle will say so
+            with suppress(ValueError):
+                self.world.apply(name, params, args.get("idempotency_key"))
+        return result
