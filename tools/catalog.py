@@ -5,6 +5,7 @@ from __future__ import annotations
 from state.config import Settings
 from tools.executor import devops_tools, make_executor
 from tools.metrics import PrometheusMetrics, WorldMetrics, metrics_tools
+from tools.notify.tool import notify_tools
 from tools.registry import ToolRegistry
 from tools.world import World, load_world
 
@@ -25,5 +26,7 @@ def build_registry(settings: Settings, world: World | None = None) -> ToolRegist
         for tool in metrics_tools(WorldMetrics(world)):
             registry.add(tool)
     for tool in devops_tools(make_executor(settings, world)):
+        registry.add(tool)
+    for tool in notify_tools(settings):
         registry.add(tool)
     return registry
