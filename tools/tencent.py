@@ -44,6 +44,7 @@ class TencentAccess:
         http = HttpProfile(endpoint=self.endpoint or default_host)
         if self.endpoint:
             http.protocol = "http"
+            http.scheme = "http"  # the SDK reads `scheme` (copied from `protocol` only at construction)
         http.reqTimeout = 15
         return ClientProfile(httpProfile=http)
 

@@ -240,6 +240,11 @@ class Assistant:
         speaker = self.who(user)
         if isinstance(speaker, dict):
             return speaker
+        if not speaker.tencent_secret_id_env or not speaker.tencent_secret_key_env:
+            return self.say(
+                f"抱歉，{speaker.name}，你的腾讯云凭据还没有配置，我不能替你查询。",
+                f"Sorry, {speaker.name}, no Tencent Cloud credentials are configured for you.",
+            )
         try:
             access = access_for(
                 self.env, speaker.tencent_secret_id_env, speaker.tencent_secret_key_env, region, endpoint
