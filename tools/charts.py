@@ -69,9 +69,10 @@ def render_png(title: str, series: list[Series], *, marker: datetime | None = No
     figure, axes = plt.subplots(figsize=(8, 3.2), dpi=100)
     try:
         for item in series:
-            axes.plot([p[0] for p in item.points], [p[1] for p in item.points], label=item.label[:80], linewidth=1.6)
+            stamps = mdates.date2num([p[0] for p in item.points])
+            axes.plot(stamps, [p[1] for p in item.points], label=item.label[:80], linewidth=1.6)
         if marker is not None:
-            axes.axvline(marker, color="tab:red", linestyle="--", linewidth=1, label="alert")
+            axes.axvline(float(mdates.date2num(marker)), color="tab:red", linestyle="--", linewidth=1, label="alert")
         axes.set_title(title[:90], fontsize=10)
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
         axes.set_xlabel("UTC")
