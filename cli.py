@@ -711,5 +711,96 @@ def eval_capture(
     out.print(f"wrote {path} (confirmed: false — review expect.yaml)")
 
 
+def _briefing_day(text: str | None, settings: Settings) -> Any:
+    from datetime import UTC, date, datetime
+
+    from agents.briefing import local_day
+
+    if text is None:
+        return local_day(settings, datetime.now(UTC))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _speak_to_wav(text: str, language: str, wav: Path) -> None:
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise UsageError("--wav: espeak-ng is not installed")
+    voice = "cmn" if language == "zh" else "en"
+    done = subprocess.run([espeak, "-v", voice, "-w", str(wav), text], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise UsageError(f"--wav: espeak-ng failed: {done.stderr.strip()[:200]}")
+
+
+def _print_briefing(doc: dict[str, Any]) -> None:
+    if doc["status"] == "already_given":
+        previous = doc.get("previous") or {}
+        out.print(
+            f"{doc['user']}: already briefed for {doc['day']} ({previous.get('trigger')} at {previous.get('at')}); "
+            "nothing sent (--force to send again)",
+            markup=False,
+        )
+        return
+    out.print(doc["speech"], markup=False)
+    for path in doc["files"]:
+        err.print(f"saved {path}", markup=False)
+    for delivery in doc["deliveries"]:
+        err.print(
+            f"sent {doc['user']} via {delivery['channel']}: {delivery['status']} {delivery['detail']}", markup=False
+        )
+
+
+@app.command()
+def briefing(
+    user: Annotated[str | None, typer.Option(help="Only this configured user (default: every user).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day of the briefing, YYYY-MM-DD (covers the day before).")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="Send it over the user's channels (once a day).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Send again even if already given that day.")] = False,
+    wav: Annotated[Path | None, typer.Option("--wav", help="Also speak it into this WAV file (espeak-ng).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Yesterday's incidents as a spoken-style briefing and Markdown; optionally send it."""
+    from agents.brain import ModelConfigError, make_model
+    from agents.briefing import BriefingError, checkpoint_calls, give, resolve_user
+    from state.store import Store
+
+    docs: list[dict[str, Any]] = []
+    with guarded():
+        settings = load(config)
+        try:
+            when = _briefing_day(day, settings)
+            readers = [resolve_user(settings, user)] if user else (settings.users or [resolve_user(settings, None)])
+            if send and not settings.users:
+                raise UsageError("users: no users configured to send the briefing to")
+            model = make_model(settings)
+        except (BriefingError, ModelConfigError) as exc:
+            raise UsageError(str(exc)) from None
+        store = Store.from_url(settings.db_url)
+        with checkpoint_calls(settings) as calls_for:
+            for reader in readers:
+                outcome = give(
+                    settings, store, reader, when, trigger="cli", send=send, force=force, gated=send,
+                    model=model, calls_for=calls_for,
+                )  # fmt: skip
+                docs.append(outcome.document())
+        spoken = next((d["speech"] for d in docs if d.get("speech")), None)
+        if wav is not None and spoken:
+            _speak_to_wav(spoken, settings.language, wav)
+    if as_json:
+        emit_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for doc in docs:
+            _print_briefing(doc)
+    failed = any(d["status"] == "failed" for doc in docs for d in doc["deliveries"])
+    raise typer.Exit(1 if failed else 0)
+
+
 if __name__ == "__main__":
     app()

@@ -66,6 +66,39 @@ def notify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     }
     deps.on_event("notify", record)
     update: dict[str, Any] = {"notifications": [*state.notifications, record]}
+    if closing == "escalated":
+        update.update(_push_escalation(state, deps, [*state.notifications, record]))
     if closing != state.status:
         update["status"] = closing
     return update
+
+
+def _push_escalation(state: IncidentState, deps: Deps, notifications: list[dict[str, Any]]) -> dict[str, Any]:
+    """Push the escalation to the users' channels through the recorded ``notify_people`` tool."""
+    from agents.deps import recorded
+    from agents.escalation import escalation_text
+
+    settings = deps.settings
+    if not deps.tools.has("notify_people") or not any(u.channels for u in settings.users):
+        return {}
+    doc = {
+        "id": state.incident_id,
+        "alert": state.alert.model_dump(mode="json", exclude={"raw"}),
+        "escalation_reason": state.escalation_reason,
+        "attempts": [a.n for a in state.attempts],
+        "report": state.report.public() if state.report else None,
+    }
+    subject, text, markdown = escalation_text(doc, settings.language)
+    session = deps.session("notify", state)
+    result = session.call(
+        "notify_people", incident_id=state.incident_id, kind="escalation", subject=subject, text=text,
+        markdown=markdown,
+    )  # fmt: skip
+    at = deps.clock().isoformat()
+    pushed = [
+        {"at": at, "channel": d["channel"], "user": d["user"], "status": d["status"], "message": subject}
+        for d in (result.data or {}).get("deliveries", [])
+    ] or [{"at": at, "channel": "push", "status": result.status, "message": result.error or subject}]
+    for record in pushed:
+        deps.on_event("notify", {**record, "message": f"{record['channel']}: {record['status']}"})
+    return {"notifications": [*notifications, *pushed], "tool_calls": recorded(state, session.calls)}

@@ -136,7 +136,16 @@ class NotifyConfig(BaseModel):
     dingtalk_webhook_env: str | None = None
     dingtalk_secret_env: str | None = None
     feishu_webhook_env: str | None = None
+    feishu_secret_env: str | None = None
     escalation_reminder_h: float = 12.0
+
+
+class AssistantConfig(BaseModel):
+    """The voice assistant's MCP server: Tencent Cloud defaults and the speaker cache."""
+
+    region: str = "ap-guangzhou"
+    tke_endpoint: str | None = Field(default=None, description="host:port override (tests).")
+    session_ttl_s: float = Field(default=900.0, gt=0, description="How long a named speaker is remembered.")
 
 
 class Settings(BaseSettings):
@@ -160,6 +169,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     schedule: dict[str, str] = Field(default_factory=dict)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     world: Path | None = Field(default=None, description="Scenario world for demo/eval runs.")
 
     @classmethod

@@ -9,6 +9,7 @@ from tools.executor import devops_tools, make_executor
 from tools.logs.sources import LogSources
 from tools.logs.tools import log_tools
 from tools.metrics import PrometheusMetrics, WorldMetrics, metrics_tools
+from tools.notify.tool import notify_tools
 from tools.registry import Tool, ToolRegistry
 from tools.world import World, load_world
 
@@ -42,6 +43,8 @@ def build_registry(settings: Settings, world: World | None = None) -> ToolRegist
 
         for tool in release_tools(router_from_settings(settings)):
             registry.add(tool)
+    for tool in notify_tools(settings):
+        registry.add(tool)
     if settings.mcp_servers:
         from tools.mcp.external import external_tools
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 SERVERS: dict[str, str] = {
     "devops": "tools.mcp.devops",
+    "assistant": "tools.mcp.assistant",
     "github": "tools.mcp.github",
     "observability": "tools.mcp.observability",
 }
