@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -31,10 +33,17 @@ class StartResult:
 class IncidentRunner:
     """Runs incident threads against a checkpointer, keeping the store's documents current."""
 
-    def __init__(self, deps: Deps, store: Store, checkpointer: BaseCheckpointSaver[str]) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        store: Store,
+        checkpointer: BaseCheckpointSaver[str],
+        on_step: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.deps = deps
         self.store = store
         self.graph = build_graph().compile(checkpointer=checkpointer)
+        self.on_step = on_step  # (node, seconds) after each graph step, for latency metrics
 
     @staticmethod
     def _config(incident_id: str) -> dict[str, Any]:
@@ -42,12 +51,16 @@ class IncidentRunner:
 
     # ------------------------------------------------------------------ commands
 
-    def start(self, alert: Alert, *, dry_run: bool = False) -> StartResult:
-        """Open an incident for ``alert`` and run it, or join the open incident it belongs to."""
+    def start(self, alert: Alert, *, dry_run: bool = False, incident_id: str | None = None) -> StartResult:
+        """Open an incident for ``alert`` and run it, or join the open incident it belongs to.
+
+        ``incident_id`` lets a queue worker choose (and record) the id before the run, so a
+        worker killed mid-run leaves an id the next worker can resume.
+        """
         existing = self.store.find_open(alert.dedup_key)
         if existing is not None:
             return StartResult(existing, True, self.join(existing, alert))
-        incident_id = self.store.new_incident_id()
+        incident_id = incident_id or self.store.new_incident_id()
         state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
         self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
         self.store.audit(
@@ -63,6 +76,7 @@ class IncidentRunner:
         current = self.state(incident_id)
         if current is None:
             raise KeyError(incident_id)
+        waiting = self.pending_interrupt(incident_id) is not None
         note = f"alert {alert.status} again (#{current.alerts_seen + 1})"
         update: dict[str, Any] = {
             "alerts_seen": current.alerts_seen + 1,
@@ -80,12 +94,32 @@ class IncidentRunner:
             "alert",
             {"fingerprint": alert.fingerprint, "status": alert.status, "joined": True},
         )
+        if waiting and alert.status == "resolved":
+            return self.stop(incident_id, "the alert resolved while the ladder waited")
+        if waiting:  # the update cleared the pending interrupt: re-run the node to wait again
+            return self._run(incident_id, None)
         return self._save(incident_id)
 
     def resume(self, incident_id: str) -> dict[str, Any]:
         """Continue a thread from its last checkpoint (after a crash or a durable wait)."""
         if self.state(incident_id) is None:
             raise KeyError(incident_id)
+        pending = self.pending_interrupt(incident_id)
+        if pending is not None and pending.get("kind") == "timer":
+            return self._run(incident_id, Command(resume={"kind": "timer", "fired_at": self.deps.clock().isoformat()}))
+        if pending is not None:  # waiting for a person: nothing to do until they answer
+            return self._save(incident_id)
+        return self._run(incident_id, None)
+
+    def stop(self, incident_id: str, reason: str) -> dict[str, Any]:
+        """End a waiting ladder (timer or approval) as resolved: the alert cleared on its own."""
+        current = self.state(incident_id)
+        if current is None:
+            raise KeyError(incident_id)
+        decision = Decision(at=self.deps.clock(), node="resolve", summary=reason)
+        update = {"status": "resolved", "pending": None, "decisions": [*current.decisions, decision]}
+        self.graph.update_state(self._config(incident_id), update, as_node="resolve")
+        self.store.audit(incident_id, "alertpilot", "stopped", {"reason": reason})
         return self._run(incident_id, None)
 
     def decide(self, incident_id: str, *, approved: bool, by: str, reason: str = "") -> dict[str, Any]:
@@ -105,10 +139,30 @@ class IncidentRunner:
         values = snapshot.values
         return values if isinstance(values, IncidentState) else IncidentState.model_validate(values)
 
-    def interrupted(self, incident_id: str) -> bool:
-        """Whether the thread waits on an ``interrupt()`` (approval)."""
+    def pending_interrupt(self, incident_id: str) -> dict[str, Any] | None:
+        """The value of the ``interrupt()`` the thread waits on (approval or timer), or None."""
         snapshot = self.graph.get_state(self._config(incident_id))
-        return bool(snapshot.interrupts)
+        if not snapshot.interrupts:
+            return None
+        value = snapshot.interrupts[0].value
+        return value if isinstance(value, dict) else {"value": value}
+
+    def interrupted(self, incident_id: str) -> bool:
+        """Whether the thread waits on a person (an approval ``interrupt()``, not a timer)."""
+        pending = self.pending_interrupt(incident_id)
+        return pending is not None and pending.get("kind") != "timer"
+
+    def waiting_until(self, incident_id: str) -> datetime | None:
+        """When a durable timer the thread waits on fires, or None."""
+        pending = self.pending_interrupt(incident_id)
+        if pending is None or pending.get("kind") != "timer":
+            return None
+        return datetime.fromisoformat(str(pending["not_before"]))
+
+    def running(self, incident_id: str) -> bool:
+        """Whether the thread stopped mid-run (a crash): it has a next step and waits on nothing."""
+        snapshot = self.graph.get_state(self._config(incident_id))
+        return bool(snapshot.next) and not snapshot.interrupts
 
     # ------------------------------------------------------------------ internals
 
@@ -116,7 +170,14 @@ class IncidentRunner:
         config = self._config(incident_id)
         # durability="sync": each checkpoint is on disk before the next node starts, so
         # the attempt written by the guard exists before execute calls the executor.
-        for _ in self.graph.stream(graph_input, config, context=self.deps, durability="sync", stream_mode="updates"):
+        started = time.perf_counter()
+        stream = self.graph.stream(graph_input, config, context=self.deps, durability="sync", stream_mode="updates")
+        for update in stream:
+            if self.on_step is not None:
+                now = time.perf_counter()
+                for node in update:
+                    self.on_step(node, now - started)
+                started = now
             self._save(incident_id)
         return self._save(incident_id)
 
@@ -124,6 +185,9 @@ class IncidentRunner:
         state = self.state(incident_id)
         assert state is not None
         doc = document(state, interrupted=self.interrupted(incident_id))
+        until = self.waiting_until(incident_id)
+        if until is not None:
+            doc["waiting_until"] = until.isoformat()
         self.store.save_doc(incident_id, doc)
         return doc
 
