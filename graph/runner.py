@@ -58,28 +58,31 @@ class IncidentRunner:
         worker killed mid-run leaves an id the next worker can resume.
         """
         existing = self.store.find_open(alert.dedup_key)
-        if existing is not None:
+        if existing is not None and existing != incident_id:
             return StartResult(existing, True, self.join(existing, alert))
         incident_id = incident_id or self.store.new_incident_id()
         state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
-        self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
-        self.store.audit(
-            incident_id,
-            "alertpilot",
-            "alert",
-            {"fingerprint": alert.fingerprint, "status": alert.status},
-        )
+        if existing is None:  # else: created by a worker that died before the first checkpoint
+            self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
+            self.store.audit(
+                incident_id,
+                "alertpilot",
+                "alert",
+                {"fingerprint": alert.fingerprint, "status": alert.status},
+            )
         return StartResult(incident_id, False, self._run(incident_id, state.model_dump()))
 
-    def join(self, incident_id: str, alert: Alert) -> dict[str, Any]:
-        """Fold a repeated (or resolving) alert into its open incident's thread."""
+    def join(self, incident_id: str, alert: Alert, count: int = 1) -> dict[str, Any]:
+        """Fold a repeated (or resolving) alert into its open incident's thread (``count`` at once in a storm)."""
         current = self.state(incident_id)
         if current is None:
             raise KeyError(incident_id)
         waiting = self.pending_interrupt(incident_id) is not None
-        note = f"alert {alert.status} again (#{current.alerts_seen + 1})"
+        note = f"alert {alert.status} again (#{current.alerts_seen + count})"
+        if count > 1:
+            note = f"{count} alerts {alert.status} again (#{current.alerts_seen + count})"
         update: dict[str, Any] = {
-            "alerts_seen": current.alerts_seen + 1,
+            "alerts_seen": current.alerts_seen + count,
             "decisions": [
                 *current.decisions,
                 Decision(at=self.deps.clock(), node="ingest", summary=note),

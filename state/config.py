@@ -138,6 +138,17 @@ class NotifyConfig(BaseModel):
     escalation_reminder_h: float = 12.0
 
 
+class ServerConfig(BaseModel):
+    """``alertpilot serve`` and ``alertpilot worker``: webhook auth, queue leases."""
+
+    token_env: str = Field(default="ALERTPILOT_WEBHOOK_TOKEN", description="Env var with the webhook/API token.")
+    hmac_secret_env: str = Field(
+        default="ALERTPILOT_WEBHOOK_SECRET", description="Env var with the generic webhook's HMAC key."
+    )
+    lease_s: float = Field(default=30.0, gt=0, description="A worker's hold on an incident, renewed while alive.")
+    poll_s: float = Field(default=0.5, gt=0, description="How often an idle worker looks for work.")
+
+
 class Settings(BaseSettings):
     """All of alertpilot's configuration."""
 
@@ -158,6 +169,7 @@ class Settings(BaseSettings):
     users: list[UserConfig] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     schedule: dict[str, str] = Field(default_factory=dict)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     world: Path | None = Field(default=None, description="Scenario world for demo/eval runs.")
 
