@@ -106,6 +106,10 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
+        # pytest's temp root is 0700 root-only; the postgres user needs a directory it can reach.
+        import tempfile
+
+        data = Path(tempfile.mkdtemp(prefix="alertpilot-pg-"))
         shutil.chown(data, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
@@ -131,6 +135,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
