@@ -200,6 +200,33 @@ class Worker:
         )
 
 
+def _create_schema(settings: Settings, tries: int = 5) -> None:
+    """Create tables and checkpoint migrations, retrying while another worker does the same.
+
+    Workers starting together on a fresh PostgreSQL database race on ``CREATE TABLE``; the
+    loser's error is harmless once the winner has committed.
+    """
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from graph.checkpoint import open_checkpointer
+    from state.store import Store
+
+    for attempt in range(tries):
+        try:
+            store = Store.from_url(settings.db_url)
+            Queue(store.engine)
+            store.engine.dispose()
+            with open_checkpointer(settings):
+                return
+        except (SQLAlchemyError, Exception) as exc:  # noqa: BLE001 - psycopg errors too; re-raised on the last try
+            if attempt == tries - 1:
+                raise
+            log.info("schema setup raced (%s); retrying", type(exc).__name__)
+            time.sleep(0.2 * (attempt + 1))
+
+
 def _firing_run(items: list[QueueItem], start: int) -> list[QueueItem]:
     """The firing alerts from ``start`` on, up to the first item of another kind."""
     run = []
@@ -225,6 +252,7 @@ def open_worker(
     from state.store import Store
     from tools.catalog import build_registry, open_world
 
+    _create_schema(settings)
     world = open_world(settings)
     on_event = metrics.on_event if metrics is not None else (lambda _kind, _data: None)
     deps = Deps(settings=settings, tools=build_registry(settings, world), durable_timers=True, on_event=on_event)

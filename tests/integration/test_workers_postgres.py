@@ -30,6 +30,7 @@ def test_two_workers_share_20_incidents_each_processed_once(pg_database: str, tm
                 "executor": {"backend": "process"},
                 "services": {"checkout": {"criticality": 90, "users": 40000}},
                 "policy": {"verify_after_s": 0.2, "approval_from_rung": 7},
+                "triage": {"tiers": [{"name": "P4", "min_score": 0, "budget": 1}]},  # one attempt, one timer
                 "server": {"lease_s": 10, "poll_s": 0.1},
             }
         )
@@ -48,17 +49,20 @@ def test_two_workers_share_20_incidents_each_processed_once(pg_database: str, tm
     try:
         store = Store.from_url(pg_database)
         queue = Queue(store.engine)
-        time.sleep(3)  # both processes have started polling
+        for w in workers:  # both processes are up (their banner is the first line) before work arrives
+            assert w.stderr is not None and "worker" in w.stderr.readline()
         for i in range(20):
             body = {"name": f"HighErrorRate{i}", "service": "checkout", "namespace": "shop", "severity": "critical"}
             queue.enqueue_alerts(parse_alerts({**body, "fingerprint": f"fp-{i}"}, "generic"))
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             rows = store.list(limit=100)
             settled = [r for r in rows if r["status"] in ("resolved", "escalated")]
             if len(settled) == 20 and queue.counts()["pending"] == 0:
                 break
-            assert all(w.poll() is None for w in workers), "a worker exited"
+            assert all(w.poll() is None for w in workers), [
+                w.stderr.read()[-1500:] for w in workers if w.poll() is not None
+            ]
             time.sleep(0.3)
         else:
             pytest.fail(f"not settled: {Counter(r['status'] for r in store.list(limit=100))}")
