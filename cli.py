@@ -802,5 +802,52 @@ def briefing(
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Intake and API only; run workers apart.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the webhook service (intake, incident API, web page, /metrics) with one worker."""
+    import logging
+
+    import uvicorn
+
+    from server.app import create_app
+    from server.scheduler import validate_schedule
+
+    with guarded():
+        settings = load(config)
+        if not settings.secret(settings.server.token_env):
+            raise UsageError(f"server.token_env: environment variable {settings.server.token_env} is not set")
+        validate_schedule(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def worker(
+    name: Annotated[str | None, typer.Option(help="Worker name in the audit trail (default host:pid).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Claim and run incidents from the durable queue until interrupted."""
+    import logging
+    import signal
+    import threading
+
+    from server.worker import open_worker
+
+    with guarded():
+        settings = load(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_worker(settings, name=name) as running:
+        err.print(f"worker {running.name} on {settings.db_url.split('@')[-1]}")
+        running.run(stop)
+
+
 if __name__ == "__main__":
     app()

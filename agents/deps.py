@@ -34,6 +34,7 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
     model: Any = None
+    durable_timers: bool = False  # under `serve`/`worker`: waits become interrupts a worker resumes later
     on_event: Callable[[str, dict[str, Any]], None] = field(default=lambda _kind, _data: None)
 
     def session(self, agent: str, state: IncidentState) -> ToolSession:

@@ -9,6 +9,7 @@ re-run execute from acting twice.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -221,8 +222,15 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         checked = attempt.model_copy(update={"verified": False, "note": "action failed; not verified"})
         return {"attempts": [*state.attempts[:-1], checked]}
     dry_run = bool(state.guard and state.guard.dry_run)
-    if not dry_run:  # a dry run changed nothing: there is nothing to wait for
-        deps.sleep(deps.settings.policy.verify_after_s)
+    wait_s = deps.settings.policy.verify_after_s
+    if dry_run:
+        pass  # a dry run changed nothing: there is nothing to wait for
+    elif deps.durable_timers:  # a worker releases the incident; any worker resumes it after the wait
+        # Counted from the execute decision, so a re-run of this node re-arms the same timer.
+        executed_at = next((d.at for d in reversed(state.decisions) if d.node == "execute"), deps.clock())
+        interrupt({"kind": "timer", "not_before": (executed_at + timedelta(seconds=wait_s)).isoformat()})
+    else:
+        deps.sleep(wait_s)
     session = ToolSession(
         deps.tools,
         agent="verify",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -47,10 +49,17 @@ class StartResult:
 class IncidentRunner:
     """Runs incident threads against a checkpointer, keeping the store's documents current."""
 
-    def __init__(self, deps: Deps, store: Store, checkpointer: BaseCheckpointSaver[str]) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        store: Store,
+        checkpointer: BaseCheckpointSaver[str],
+        on_step: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.deps = deps
         self.store = store
         self.graph = build_graph().compile(checkpointer=checkpointer)
+        self.on_step = on_step  # (node, seconds) after each graph step, for latency metrics
 
     @staticmethod
     def _config(incident_id: str) -> dict[str, Any]:
@@ -58,33 +67,41 @@ class IncidentRunner:
 
     # ------------------------------------------------------------------ commands
 
-    def start(self, alert: Alert, *, dry_run: bool = False) -> StartResult:
-        """Open an incident for ``alert`` and run it, or join the open incident it belongs to."""
+    def start(self, alert: Alert, *, dry_run: bool = False, incident_id: str | None = None) -> StartResult:
+        """Open an incident for ``alert`` and run it, or join the open incident it belongs to.
+
+        ``incident_id`` lets a queue worker choose (and record) the id before the run, so a
+        worker killed mid-run leaves an id the next worker can resume.
+        """
         existing = self.store.find_open(alert.dedup_key)
-        if existing is not None:
+        if existing is not None and existing != incident_id:
             return StartResult(existing, True, self.join(existing, alert))
-        incident_id = self.store.new_incident_id()
+        incident_id = incident_id or self.store.new_incident_id()
         settings = self.deps.settings
         # With the dry-run executor nothing can change, so the incident is a dry run too.
         dry_run = dry_run or settings.policy.dry_run or settings.executor.backend == "dry-run"
         state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
-        self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
-        self.store.audit(
-            incident_id,
-            "alertpilot",
-            "alert",
-            {"fingerprint": alert.fingerprint, "status": alert.status},
-        )
+        if existing is None:  # else: created by a worker that died before the first checkpoint
+            self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
+            self.store.audit(
+                incident_id,
+                "alertpilot",
+                "alert",
+                {"fingerprint": alert.fingerprint, "status": alert.status},
+            )
         return StartResult(incident_id, False, self._run(incident_id, state.model_dump()))
 
-    def join(self, incident_id: str, alert: Alert) -> dict[str, Any]:
-        """Fold a repeated (or resolving) alert into its open incident's thread."""
+    def join(self, incident_id: str, alert: Alert, count: int = 1) -> dict[str, Any]:
+        """Fold a repeated (or resolving) alert into its open incident's thread (``count`` at once in a storm)."""
         current = self.state(incident_id)
         if current is None:
             raise KeyError(incident_id)
-        note = f"alert {alert.status} again (#{current.alerts_seen + 1})"
+        waiting = self.pending_interrupt(incident_id) is not None
+        note = f"alert {alert.status} again (#{current.alerts_seen + count})"
+        if count > 1:
+            note = f"{count} alerts {alert.status} again (#{current.alerts_seen + count})"
         update: dict[str, Any] = {
-            "alerts_seen": current.alerts_seen + 1,
+            "alerts_seen": current.alerts_seen + count,
             "decisions": [
                 *current.decisions,
                 Decision(at=self.deps.clock(), node="ingest", summary=note),
@@ -99,12 +116,32 @@ class IncidentRunner:
             "alert",
             {"fingerprint": alert.fingerprint, "status": alert.status, "joined": True},
         )
+        if waiting and alert.status == "resolved":
+            return self.stop(incident_id, "the alert resolved while the ladder waited")
+        if waiting:  # the update cleared the pending interrupt: re-run the node to wait again
+            return self._run(incident_id, None)
         return self._save(incident_id)
 
     def resume(self, incident_id: str) -> dict[str, Any]:
         """Continue a thread from its last checkpoint (after a crash or a durable wait)."""
         if self.state(incident_id) is None:
             raise KeyError(incident_id)
+        pending = self.pending_interrupt(incident_id)
+        if pending is not None and pending.get("kind") == "timer":
+            return self._run(incident_id, Command(resume={"kind": "timer", "fired_at": self.deps.clock().isoformat()}))
+        if pending is not None:  # waiting for a person: nothing to do until they answer
+            return self._save(incident_id)
+        return self._run(incident_id, None)
+
+    def stop(self, incident_id: str, reason: str) -> dict[str, Any]:
+        """End a waiting ladder (timer or approval) as resolved: the alert cleared on its own."""
+        current = self.state(incident_id)
+        if current is None:
+            raise KeyError(incident_id)
+        decision = Decision(at=self.deps.clock(), node="resolve", summary=reason)
+        update = {"status": "resolved", "pending": None, "decisions": [*current.decisions, decision]}
+        self.graph.update_state(self._config(incident_id), update, as_node="resolve")
+        self.store.audit(incident_id, "alertpilot", "stopped", {"reason": reason})
         return self._run(incident_id, None)
 
     def decide(self, incident_id: str, *, approved: bool, by: str, reason: str = "") -> dict[str, Any]:
@@ -124,10 +161,30 @@ class IncidentRunner:
         values = snapshot.values
         return values if isinstance(values, IncidentState) else IncidentState.model_validate(values)
 
-    def interrupted(self, incident_id: str) -> bool:
-        """Whether the thread waits on an ``interrupt()`` (approval)."""
+    def pending_interrupt(self, incident_id: str) -> dict[str, Any] | None:
+        """The value of the ``interrupt()`` the thread waits on (approval or timer), or None."""
         snapshot = self.graph.get_state(self._config(incident_id))
-        return bool(snapshot.interrupts)
+        if not snapshot.interrupts:
+            return None
+        value = snapshot.interrupts[0].value
+        return value if isinstance(value, dict) else {"value": value}
+
+    def interrupted(self, incident_id: str) -> bool:
+        """Whether the thread waits on a person (an approval ``interrupt()``, not a timer)."""
+        pending = self.pending_interrupt(incident_id)
+        return pending is not None and pending.get("kind") != "timer"
+
+    def waiting_until(self, incident_id: str) -> datetime | None:
+        """When a durable timer the thread waits on fires, or None."""
+        pending = self.pending_interrupt(incident_id)
+        if pending is None or pending.get("kind") != "timer":
+            return None
+        return datetime.fromisoformat(str(pending["not_before"]))
+
+    def running(self, incident_id: str) -> bool:
+        """Whether the thread stopped mid-run (a crash): it has a next step and waits on nothing."""
+        snapshot = self.graph.get_state(self._config(incident_id))
+        return bool(snapshot.next) and not snapshot.interrupts
 
     def history(self, thread_id: str) -> list[StateSnapshot]:
         """Every checkpoint of a thread, oldest first (the replay timeline)."""
@@ -150,31 +207,46 @@ class IncidentRunner:
 
     def _run(self, incident_id: str, graph_input: Any) -> dict[str, Any]:
         config = {**self._config(incident_id), "metadata": {RUN_SETTINGS_KEY: run_settings(self.deps.settings)}}
-        interrupted = False
         latest: IncidentState | None = None
+        waiting: dict[str, Any] | None = None  # the interrupt() value the run stopped at
         # durability="sync": each checkpoint is on disk before the next node starts, so
         # the attempt written by the guard exists before execute calls the executor.
+        started = time.perf_counter()
+        milestone = False
         stream = self.graph.stream(
             graph_input, config, context=self.deps, durability="sync", stream_mode=["updates", "values"]
         )
         for mode, chunk in stream:
             if mode == "values":
                 latest = chunk if isinstance(chunk, IncidentState) else IncidentState.model_validate(chunk)
+                if milestone:  # keep the public document current at the steps people watch
+                    self.store.save_doc(incident_id, document(latest, interrupted=False))
+                    milestone = False
             elif "__interrupt__" in chunk:
-                interrupted = True
-            elif latest is not None and MILESTONES & chunk.keys():
-                # Keep the public document current at the steps people watch (not every node).
-                self.store.save_doc(incident_id, document(latest, interrupted=False))
+                value = chunk["__interrupt__"][0].value
+                waiting = value if isinstance(value, dict) else {"value": value}
+            else:
+                milestone = bool(MILESTONES & chunk.keys())
+                if self.on_step is not None:
+                    now = time.perf_counter()
+                    for node in chunk:
+                        self.on_step(node, now - started)
+                    started = now
         if latest is None:  # nothing ran (a finished thread): report what is stored
             return self._save(incident_id)
-        doc = document(latest, interrupted=interrupted)
-        self.store.save_doc(incident_id, doc)
-        return doc
+        return self._publish(incident_id, latest, waiting)
 
     def _save(self, incident_id: str) -> dict[str, Any]:
         state = self.state(incident_id)
         assert state is not None
-        doc = document(state, interrupted=self.interrupted(incident_id))
+        return self._publish(incident_id, state, self.pending_interrupt(incident_id))
+
+    def _publish(self, incident_id: str, state: IncidentState, waiting: dict[str, Any] | None) -> dict[str, Any]:
+        """Store and return the public document; a timer wait is not a wait for a person."""
+        timer = waiting is not None and waiting.get("kind") == "timer"
+        doc = document(state, interrupted=waiting is not None and not timer)
+        if timer and waiting is not None:
+            doc["waiting_until"] = str(waiting["not_before"])
         self.store.save_doc(incident_id, doc)
         return doc
 

@@ -148,6 +148,17 @@ class AssistantConfig(BaseModel):
     session_ttl_s: float = Field(default=900.0, gt=0, description="How long a named speaker is remembered.")
 
 
+class ServerConfig(BaseModel):
+    """``alertpilot serve`` and ``alertpilot worker``: webhook auth, queue leases."""
+
+    token_env: str = Field(default="ALERTPILOT_WEBHOOK_TOKEN", description="Env var with the webhook/API token.")
+    hmac_secret_env: str = Field(
+        default="ALERTPILOT_WEBHOOK_SECRET", description="Env var with the generic webhook's HMAC key."
+    )
+    lease_s: float = Field(default=30.0, gt=0, description="A worker's hold on an incident, renewed while alive.")
+    poll_s: float = Field(default=0.5, gt=0, description="How often an idle worker looks for work.")
+
+
 class Settings(BaseSettings):
     """All of alertpilot's configuration."""
 
@@ -168,6 +179,7 @@ class Settings(BaseSettings):
     users: list[UserConfig] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     schedule: dict[str, str] = Field(default_factory=dict)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     world: Path | None = Field(default=None, description="Scenario world for demo/eval runs.")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     update,
 )
@@ -164,6 +165,23 @@ class Store:
                 .limit(1)
             )
             return session.scalar(stmt)
+
+    def find_latest(self, dedup_key: str) -> str | None:
+        """The newest incident with ``dedup_key`` whatever its status (a late resolved notice finds it)."""
+        with self.session() as session:
+            stmt = (
+                select(IncidentRow.id)
+                .where(IncidentRow.dedup_key == dedup_key)
+                .order_by(IncidentRow.created_at.desc())
+                .limit(1)
+            )
+            return session.scalar(stmt)
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many incidents are in each status."""
+        with self.session() as session:
+            stmt = select(IncidentRow.status, func.count()).group_by(IncidentRow.status)
+            return {status: int(n) for status, n in session.execute(stmt)}
 
     def list(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Incident summaries, newest first."""

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the service: alerts received, incidents by status, actions, step latency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from state.store import Store
+
+
+class _IncidentsByStatus(Collector):
+    """Reads incident counts from the store at scrape time (so every worker's work shows)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One gauge sample per incident status."""
+        family = GaugeMetricFamily("alertpilot_incidents", "Incidents by status.", labels=["status"])
+        for status, count in sorted(self.store.count_by_status().items()):
+            family.add_metric([status], count)
+        yield family
+
+
+class Metrics:
+    """One registry per service instance (tests build several apps in one process)."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.alerts = Counter(
+            "alertpilot_alerts_received",
+            "Alerts received by webhook, by source and outcome (accepted, duplicate, rejected).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "alertpilot_actions",
+            "Ladder actions executed by this process's workers, by operation and result.",
+            ["action", "result"],
+            registry=self.registry,
+        )
+        self.steps = Histogram(
+            "alertpilot_graph_step_seconds",
+            "Latency of one incident-graph step (node), in this process's workers.",
+            ["node"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        if store is not None:
+            self.registry.register(_IncidentsByStatus(store))
+
+    def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        """A ``Deps.on_event`` hook: count executed actions by result."""
+        if kind == "execute":
+            result = data.get("result") or {}
+            self.actions.labels(str(data.get("action")), str(result.get("status", "unknown"))).inc()
+
+    def on_step(self, node: str, seconds: float) -> None:
+        """An ``IncidentRunner.on_step`` hook: observe one node's latency."""
+        self.steps.labels(node).observe(seconds)
