@@ -274,14 +274,15 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     if attempt.result and attempt.result.get("status") != "success":
         checked = attempt.model_copy(update={"verified": False, "note": "action failed; not verified"})
         return {"attempts": [*state.attempts[:-1], checked]}
-
-    deps.sleep(deps.settings.policy.verify_after_s)
+    dry_run = bool(state.guard and state.guard.dry_run)
+    if not dry_run:  # a dry run changed nothing: there is nothing to wait for
+        deps.sleep(deps.settings.policy.verify_after_s)
 
     session = ToolSession(
         deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=len(state.tool_calls)
     )
     worse = False
-    if state.guard and state.guard.dry_run:
+    if dry_run:
         cleared, after = False, None
         note = "dry-run: nothing changed, signal not re-checked"
     else:

@@ -48,6 +48,9 @@ class IncidentRunner:
         if existing is not None:
             return StartResult(existing, True, self.join(existing, alert))
         incident_id = self.store.new_incident_id()
+        settings = self.deps.settings
+        # With the dry-run executor nothing can change, so the incident is a dry run too.
+        dry_run = dry_run or settings.policy.dry_run or settings.executor.backend == "dry-run"
         state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
         self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
         self.store.audit(

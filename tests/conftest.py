@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,13 @@ def run_cli(*args: str, home: Path, timeout: float = 120, **env: str) -> subproc
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real model calls are impossible in the suite: no provider key reaches a test."""
+    for key in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "DEEPSEEK_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ALERTPILOT_HOME for this test (and no config from the environment)."""
@@ -92,7 +100,7 @@ def _pg_bin(name: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A PostgreSQL server for this session: $ALERTPILOT_TEST_POSTGRES_URL, or a throwaway cluster."""
     given = os.environ.get("ALERTPILOT_TEST_POSTGRES_URL")
     if given:
@@ -102,7 +110,8 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not initdb or not pg_ctl:
         require_binary("initdb")
     assert initdb and pg_ctl
-    data = tmp_path_factory.mktemp("pgdata")
+    # Not under pytest's tmp dir: initdb runs as the postgres user, who cannot enter root's 0700 dirs.
+    data = Path(tempfile.mkdtemp(prefix="alertpilot-pg-"))
     port = free_port()
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
@@ -131,6 +140,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
