@@ -152,3 +152,8 @@ def test_preview_shows_what_changes() -> None:
     assert shown["change"]["to"] == "v2.1"
     assert shown["rung"] == 3
     assert preview(state, action("scale", 2, delta=2), Policy())["change"] == {"replicas": None, "delta": 2}
+
+
+def test_dry_run_needs_no_rollback_permission() -> None:
+    assert check(action(), incident(dry_run=True), ctx(can=False)).allowed
+    assert not check(action(), incident(), ctx(can=False)).allowed
