@@ -170,8 +170,8 @@ class KubernetesBackend:
                  dry_run: bool = False) -> None:  # fmt: skip
         from kubernetes import client
 
-        self.apps = client.AppsV1Api(api_client)
-        self.networking = client.NetworkingV1Api(api_client)
+        self.apps: Any = client.AppsV1Api(api_client)  # raw JSON calls (_preload_content=False)
+        self.networking: Any = client.NetworkingV1Api(api_client)
         self.namespace = namespace
         self.default_service = default_service
         self.dry_run = dry_run
