@@ -221,6 +221,9 @@ def _decide(
     with guarded():
         settings = load(config)
         by = user or settings.acting_user
+        approver = settings.user(by)
+        if approver is None or not approver.rollback_permission:
+            raise UsageError(f"--user: {by!r} has no rollback_permission (users: in config)")
         with runner_for(settings, narrate=not as_json) as runner:
             try:
                 doc = runner.decide(incident_id, approved=approved, by=by, reason=reason)
@@ -847,6 +850,66 @@ def worker(
     with open_worker(settings, name=name) as running:
         err.print(f"worker {running.name} on {settings.db_url.split('@')[-1]}")
         running.run(stop)
+
+
+executor_app = typer.Typer(help="The executor service that applies actions on the target host.", no_args_is_help=True)
+app.add_typer(executor_app, name="executor")
+audit_app = typer.Typer(help="The executor's hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@executor_app.command("serve")
+def executor_serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8780,
+    backend: Annotated[
+        str | None, typer.Option(help="dry-run, process, kubernetes or tke (default: executor.backend).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN."""
+    import os
+
+    with guarded():
+        settings = load(config)
+        token = os.environ.get("ALERTPILOT_EXECUTOR_TOKEN", "")
+        if not token:
+            raise UsageError("ALERTPILOT_EXECUTOR_TOKEN: required (the token clients send as X-Auth-Token)")
+        name = backend or settings.executor.backend
+        if name == "http":
+            raise UsageError("--backend: 'http' is the client side; choose dry-run, process, kubernetes or tke")
+        from server.executor_app import build_service, create_app
+        from tools.backends import make_backend
+        from tools.catalog import open_world
+
+        try:
+            executor = make_backend(name, settings, open_world(settings) if name == "process" else None)
+        except (ValueError, FileNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
+        service = build_service(executor, name, token, settings.home, settings.executor.audit_path)
+    import uvicorn
+
+    err.print(f"executor ({name}) on http://{host}:{port}/mcp, audit log {service.audit.path}")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path, typer.Argument(help="audit.jsonl to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the hash chain; exit 1 on any edited, removed or reordered record."""
+    from server.audit_log import verify
+
+    verdict = verify(file)
+    if as_json:
+        emit_json({"ok": verdict.ok, "records": verdict.records, "problem": verdict.problem})
+    elif verdict.ok:
+        out.print(f"ok: {verdict.records} records, chain intact")
+    else:
+        err.print(f"alertpilot: {file}: {verdict.problem}", markup=False)
+    if not verdict.ok:
+        raise typer.Exit(2 if verdict.problem.startswith("FILE:") else 1)
 
 
 if __name__ == "__main__":

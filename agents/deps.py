@@ -10,6 +10,7 @@ from typing import Any
 
 from state.config import Settings
 from state.incident import IncidentState, ToolCall
+from tools.guard import ActionLog
 from tools.registry import ToolBackend, ToolSession
 
 # Read-only tools each agent may call; mutating tools are reached only via the guard.
@@ -36,6 +37,7 @@ class Deps:
     model: Any = None
     durable_timers: bool = False  # under `serve`/`worker`: waits become interrupts a worker resumes later
     on_event: Callable[[str, dict[str, Any]], None] = field(default=lambda _kind, _data: None)
+    actions: ActionLog | None = None  # executed actions per service (rate limit); None = this incident's only
 
     def session(self, agent: str, state: IncidentState) -> ToolSession:
         """A recording tool session for ``agent`` continuing the state's call sequence."""

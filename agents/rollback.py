@@ -1,10 +1,12 @@
-"""The rollback ladder: plan the next rung, guard it, execute it once, verify it.
+"""The rollback ladder: plan the next rung, guard it, execute it once, verify it (and undo it).
 
-Attempt n takes rung n, unless diagnosis implicates a release with enough confidence,
-in which case the ladder starts at the version rollback. The attempt is written into
-checkpointed state by the guard node *before* the execute node calls the executor, so
-a crash never re-spends budget and the idempotency key ``{incident}:{attempt}`` keeps a
-re-run execute from acting twice.
+Attempt n takes rung n, unless diagnosis or review implicates a release with enough
+confidence, in which case the ladder starts at the version rollback to the last
+known-good version. The attempt is written into checkpointed state by the guard node
+*before* the execute node calls the executor, so a crash never re-spends budget and the
+idempotency key ``{incident}:{attempt}`` keeps a re-run execute from acting twice. When
+a model is configured it may propose the action instead of the playbook; either way the
+proposal goes through the same guard.
 """
 
 from __future__ import annotations
@@ -17,24 +19,46 @@ from langgraph.types import interrupt
 
 from agents.deps import Deps, recorded
 from agents.signal import read_signal
-from state.incident import Attempt, Decision, GuardDecision, IncidentState, PlannedAction
+from state.config import Settings
+from state.incident import Attempt, Decision, GuardDecision, IncidentState, PlannedAction, ToolCall
 from state.policy import Policy
 from tools import guard as guard_policy
 from tools.registry import ToolSession
 
 VERSION_ROLLBACK_RUNG = 3
-WORSE_FACTOR = 1.2
+
+
+# ---------------------------------------------------------------------- planner (pure)
+
+
+def implicated_release(state: IncidentState, policy: Policy) -> str | None:
+    """The release diagnosis or review blames with confidence >= ``policy.release_confidence``."""
+    diagnosis = state.diagnosis
+    if diagnosis and diagnosis.suspected_release and diagnosis.release_confidence >= policy.release_confidence:
+        return diagnosis.suspected_release
+    review = state.review
+    if review and review.status == "reviewed" and review.release:
+        confident = [f for f in review.findings if float(f.get("confidence", 0) or 0) >= policy.release_confidence]
+        if confident:
+            return review.release
+    return None
 
 
 def start_rung(state: IncidentState, policy: Policy) -> int:
-    """Rung of the first attempt: 3 when a release is implicated with enough confidence."""
-    diagnosis = state.diagnosis
-    if diagnosis and diagnosis.suspected_release and diagnosis.release_confidence >= policy.release_confidence:
-        return VERSION_ROLLBACK_RUNG
-    return 1
+    """Rung of the first attempt: the version rollback when a release is implicated, else 1."""
+    return VERSION_ROLLBACK_RUNG if implicated_release(state, policy) else 1
 
 
-def plan_next(state: IncidentState, policy: Policy) -> PlannedAction | None:
+def known_good(state: IncidentState, settings: Settings | None) -> str | None:
+    """The version to roll back to: diagnosis's known-good release, else the service's configured one."""
+    if state.diagnosis and state.diagnosis.known_good_release:
+        return state.diagnosis.known_good_release
+    if settings is not None:
+        return settings.service(guard_policy.incident_service(state)).known_good_version
+    return None
+
+
+def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = None) -> PlannedAction | None:
     """The next action, or None when the ladder reaches a human or the budget is spent."""
     if state.triage is None or state.budget_left <= 0:
         return None
@@ -44,14 +68,13 @@ def plan_next(state: IncidentState, policy: Policy) -> PlannedAction | None:
     rung = policy.rung(rung_level)
     if rung.operation is None:
         return None
-    alert = state.alert
-    params: dict[str, Any] = {"service": alert.workload or alert.service or alert.name}
-    if alert.namespace:
-        params["namespace"] = alert.namespace
+    params: dict[str, Any] = {"service": guard_policy.incident_service(state)}
+    if state.alert.namespace:
+        params["namespace"] = state.alert.namespace
     params.update(rung.params)
     reason = f"attempt {len(state.attempts) + 1}: rung {rung.level} ({rung.name})"
-    if rung.operation in ("version_rollback", "full_rollback") and state.diagnosis:
-        target = state.diagnosis.known_good_release
+    if rung.operation in ("version_rollback", "full_rollback"):
+        target = known_good(state, settings)
         if target:
             params["target"] = target
             reason += f", back to {target}"
@@ -65,10 +88,19 @@ def plan_next(state: IncidentState, policy: Policy) -> PlannedAction | None:
     )
 
 
+# ---------------------------------------------------------------------- nodes
+
+
 def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Choose the next rung of the ladder, or hand over to a human."""
+    """Choose the next rung of the ladder (or let the model propose one), or hand over to a human."""
     deps = runtime.context
-    action = plan_next(state, deps.settings.policy)
+    action = plan_next(state, deps.settings.policy, deps.settings)
+    note = ""
+    if action is not None and deps.model is not None:
+        from agents.rollback_model import propose
+
+        proposed, note = propose(deps.model, state, deps.settings.policy, action)
+        action = proposed or action
     if action is None:
         why = "attempt budget spent" if state.budget_left <= 0 else "the ladder reached human intervention"
         return {
@@ -77,51 +109,58 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             "decisions": [*state.decisions, Decision(at=deps.clock(), node="plan", summary=why)],
         }
     deps.on_event("plan", action.model_dump())
+    summary = action.reason + (f" ({note})" if note else "")
     return {
         "pending": action,
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="plan", summary=action.reason),
-        ],
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="plan", summary=summary)],
     }
+
+
+def guard_context(deps: Deps, state: IncidentState, service: str) -> guard_policy.GuardContext:
+    """What the guard needs to know besides the action: who acts, when, and the service's recent actions."""
+    settings = deps.settings
+    now = deps.clock()
+    user = settings.user(settings.acting_user)
+    since = now - guard_policy.RATE_WINDOW
+    if deps.actions is not None:
+        recent = deps.actions.count(service, since)
+    else:
+        recent = sum(1 for a in state.attempts if a.started_at >= since and a.result is not None)
+    return guard_policy.GuardContext(
+        policy=settings.policy,
+        actor=settings.acting_user,
+        actor_can_rollback=bool(user and user.rollback_permission),
+        now=now,
+        recent_actions=recent,
+    )
 
 
 def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Check the planned action against policy; ask for approval when policy says so.
 
     Nothing before ``interrupt()`` has side effects: on resume this node runs again
-    from the top and must reach the same decision.
+    from the top and must reach the same decision. A denied action is recorded as a
+    denied tool call and never reaches the executor.
     """
     deps = runtime.context
     action = state.pending
     assert action is not None, "guard runs only after plan chose an action"
-    decision = guard_policy.check(action, state, deps.settings.policy)
+    policy = deps.settings.policy
+    ctx = guard_context(deps, state, str(action.params.get("service")))
+    decision = guard_policy.check(action, state, ctx)
     if decision.allowed and decision.needs_approval and not decision.dry_run:
         answer = interrupt(
             {
                 "incident_id": state.incident_id,
                 "action": action.model_dump(),
-                "preview": _preview(state, action),
+                "preview": guard_policy.preview(state, action, policy),
             }
         )
-        approved = bool(answer.get("approved"))
-        decision = GuardDecision(
-            allowed=approved,
-            needs_approval=True,
-            approved_by=answer.get("by"),
-            reason=(
-                f"approved by {answer.get('by')}"
-                if approved
-                else f"rejected by {answer.get('by')}: {answer.get('reason', '')}"
-            ),
-        )
+        decision = _answered(deps.settings, answer)
     update: dict[str, Any] = {
         "guard": decision,
         "status": "open",
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="guard", summary=decision.reason),
-        ],
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="guard", summary=decision.reason)],
     }
     if decision.allowed:
         n = len(state.attempts) + 1
@@ -134,28 +173,49 @@ def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 params=action.params,
                 idempotency_key=f"{state.incident_id}:{n}",
                 started_at=deps.clock(),
-                signal_before=state.diagnosis.signal_value if state.diagnosis else None,
+                signal_before=_signal_now(state),
             ),
         ]
     else:
         update["escalation_reason"] = f"guard denied {action.operation}: {decision.reason}"
+        update["tool_calls"] = [*state.tool_calls, _denied_call(state, "rollback", action, decision.reason)]
     deps.on_event("guard", decision.model_dump())
     return update
 
 
-def _preview(state: IncidentState, action: PlannedAction) -> dict[str, Any]:
-    diagnosis = state.diagnosis
-    return {
-        "operation": action.operation,
-        "scope": {
-            "namespace": state.alert.namespace,
-            "cluster": state.alert.cluster,
-            "service": action.params.get("service"),
-        },
-        "from": diagnosis.suspected_release if diagnosis else None,
-        "to": action.params.get("target"),
-        "params": action.params,
-    }
+def _answered(settings: Settings, answer: Any) -> GuardDecision:
+    """The guard's decision after a person answered the approval request."""
+    answer = answer if isinstance(answer, dict) else {}
+    by = str(answer.get("by") or "")
+    approver = settings.user(by) if by else None
+    if answer.get("approved") and (approver is None or not approver.rollback_permission):
+        return GuardDecision(
+            allowed=False, needs_approval=True, reason=f"approval by {by!r} refused: no rollback_permission"
+        )
+    approved = bool(answer.get("approved"))
+    reason = f"approved by {by}" if approved else f"rejected by {by}: {answer.get('reason', '')}"
+    return GuardDecision(allowed=approved, needs_approval=True, approved_by=by or None, reason=reason)
+
+
+def _signal_now(state: IncidentState) -> float | None:
+    """The latest known value of the alert's signal (after the last attempt, or at diagnosis)."""
+    for attempt in reversed(state.attempts):
+        latest = attempt.signal_after_undo if attempt.undone else attempt.signal_after
+        if latest is not None:
+            return latest
+    return state.diagnosis.signal_value if state.diagnosis else None
+
+
+def _denied_call(state: IncidentState, agent: str, action: PlannedAction, reason: str, offset: int = 0) -> ToolCall:
+    return ToolCall(
+        seq=len(state.tool_calls) + offset,
+        agent=agent,
+        tool=action.operation or "human_intervention",
+        args=action.params,
+        status="denied",
+        error=reason,
+        mutating=True,
+    )
 
 
 def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -166,10 +226,7 @@ def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         return {}
     assert attempt.action is not None
     session = ToolSession(
-        deps.tools,
-        agent="rollback",
-        allowed=frozenset({attempt.action}),
-        start_seq=len(state.tool_calls),
+        deps.tools, agent="rollback", allowed=frozenset({attempt.action}), start_seq=len(state.tool_calls)
     )
     dry_run = state.guard.dry_run if state.guard else False
     if dry_run:
@@ -180,40 +237,37 @@ def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             "execution_time": 0.0,
         }
     else:
+        if deps.actions is not None:
+            deps.actions.record(
+                str(attempt.params.get("service")), attempt.idempotency_key, state.incident_id, deps.clock()
+            )
         result = session.call(attempt.action, **attempt.params, idempotency_key=attempt.idempotency_key)
-        outcome = (
-            result.data
-            if result.ok
-            else {"status": "error", "detail": "", "error": result.error, "execution_time": 0.0}
-        )
+        outcome = _outcome(result)
     done = attempt.model_copy(update={"result": outcome})
-    deps.on_event(
-        "execute",
-        {"attempt": done.n, "action": done.action, "params": done.params, "result": outcome},
-    )
+    deps.on_event("execute", {"attempt": done.n, "action": done.action, "params": done.params, "result": outcome})
+    summary = f"{done.action}: {outcome.get('status')} {outcome.get('detail') or outcome.get('error')}"
     return {
         "attempts": [*state.attempts[:-1], done],
         "tool_calls": recorded(state, session.calls),
-        "decisions": [
-            *state.decisions,
-            Decision(
-                at=deps.clock(),
-                node="execute",
-                summary=f"{done.action}: {outcome.get('status')} {outcome.get('detail') or outcome.get('error')}",
-            ),
-        ],
+        "decisions": [*state.decisions, Decision(at=deps.clock(), node="execute", summary=summary)],
     }
 
 
-def judge(before: float | None, after: float | None, firing: bool | None) -> tuple[bool, bool]:
+def _outcome(result: Any) -> dict[str, Any]:
+    if result.ok:
+        return dict(result.data)
+    return {"status": "error", "detail": "", "error": result.error, "execution_time": 0.0}
+
+
+def judge(before: float | None, after: float | None, firing: bool | None, factor: float = 1.2) -> tuple[bool, bool]:
     """(cleared, worse) from the signal before and after an action."""
     cleared = firing is False
-    worse = before is not None and after is not None and after > before * WORSE_FACTOR
+    worse = before is not None and after is not None and after > before * factor
     return cleared, worse
 
 
 def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Wait, then re-read the alert's own signal to see whether the action worked."""
+    """Wait, then re-read the alert's own signal; undo a reversible action that made it worse."""
     deps = runtime.context
     attempt = state.attempts[-1]
     if attempt.verified is not None:
@@ -231,27 +285,67 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         interrupt({"kind": "timer", "not_before": (executed_at + timedelta(seconds=wait_s)).isoformat()})
     else:
         deps.sleep(wait_s)
+
     session = ToolSession(
-        deps.tools,
-        agent="verify",
-        allowed=frozenset({"execute_query"}),
-        start_seq=len(state.tool_calls),
+        deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=len(state.tool_calls)
     )
+    worse = False
     if dry_run:
-        cleared, worse, after = False, False, None
+        cleared, after = False, None
         note = "dry-run: nothing changed, signal not re-checked"
     else:
         reading = read_signal(session, state.alert)
         after = reading.value
-        cleared, worse = judge(attempt.signal_before, after, reading.firing)
+        cleared, worse = judge(attempt.signal_before, after, reading.firing, deps.settings.policy.worse_factor)
         note = reading.error or ("cleared" if cleared else "worse" if worse else "still firing")
+        if worse:
+            note = f"worse: {attempt.signal_before} → {after}"
     checked = attempt.model_copy(update={"verified": cleared, "signal_after": after, "note": note})
-    deps.on_event("verify", {"attempt": checked.n, "verified": cleared, "signal_after": after, "note": note})
+    calls = list(session.calls)
+    decisions = [*state.decisions, Decision(at=deps.clock(), node="verify", summary=f"attempt {checked.n}: {note}")]
+    if worse and not cleared:
+        checked, undo_calls, summary = _undo(deps, state, checked, len(state.tool_calls) + len(calls))
+        calls.extend(undo_calls)
+        decisions.append(Decision(at=deps.clock(), node="verify", summary=summary))
+    deps.on_event("verify", {"attempt": checked.n, "verified": cleared, "signal_after": after, "note": checked.note})
     return {
         "attempts": [*state.attempts[:-1], checked],
-        "tool_calls": recorded(state, session.calls),
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="verify", summary=f"attempt {checked.n}: {note}"),
-        ],
+        "tool_calls": [*state.tool_calls, *calls],
+        "decisions": decisions,
     }
+
+
+def _undo(deps: Deps, state: IncidentState, attempt: Attempt, start_seq: int) -> tuple[Attempt, list[ToolCall], str]:
+    """Reverse an attempt that made the signal worse, through the guard, once (key ``{key}:undo``)."""
+    policy = deps.settings.policy
+    rung = next((r for r in policy.ladder if r.level == attempt.rung), None)
+    if attempt.action is None or rung is None or not rung.reversible:
+        note = f"{attempt.note}; {attempt.action} is not reversible, not undone"
+        return attempt.model_copy(update={"note": note}), [], f"attempt {attempt.n}: {note}"
+    action = PlannedAction(
+        rung=attempt.rung,
+        rung_name=rung.name,
+        operation=attempt.action,
+        params={**attempt.params, "undo": True},
+        reversible=True,
+        reason=f"undo attempt {attempt.n}",
+    )
+    decision = guard_policy.check(
+        action, state, guard_context(deps, state, str(attempt.params.get("service"))), undo=True
+    )
+    if not decision.allowed:
+        denied = _denied_call(state, "rollback", action, decision.reason, start_seq - len(state.tool_calls))
+        note = f"{attempt.note}; undo denied: {decision.reason}"
+        return attempt.model_copy(update={"note": note}), [denied], f"attempt {attempt.n}: {note}"
+    session = ToolSession(deps.tools, agent="rollback", allowed=frozenset({attempt.action}), start_seq=start_seq)
+    outcome = _outcome(session.call(attempt.action, **action.params, idempotency_key=f"{attempt.idempotency_key}:undo"))
+    reader = ToolSession(deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=start_seq + 1)
+    after_undo = read_signal(reader, state.alert).value if outcome.get("status") == "success" else None
+    undone = outcome.get("status") == "success"
+    note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
+    checked = attempt.model_copy(
+        update={"undone": undone, "undo_result": outcome, "signal_after_undo": after_undo, "note": note}
+    )
+    deps.on_event("undo", {"attempt": attempt.n, "action": attempt.action, "result": outcome})
+    summary = f"attempt {attempt.n}: undid {attempt.action} ({outcome.get('status')}), signal now {after_undo}"
+    return checked, [*session.calls, *reader.calls], summary

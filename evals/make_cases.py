@@ -496,6 +496,9 @@ def _expect(spec: Spec, query: str | None) -> dict[str, Any]:
 def _config(spec: Spec) -> dict[str, Any]:
     config: dict[str, Any] = {"language": "en", "world": ".", "executor": {"backend": "process"}}
     config["policy"] = {"verify_after_s": 0}
+    # The agent acts as the on-call automation account, which may roll back (the guard checks it).
+    config["acting_user"] = "alertpilot"
+    config["users"] = [{"name": "alertpilot", "rollback_permission": True}]
     for key, value in spec.config.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key] = config[key] | value

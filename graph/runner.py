@@ -278,6 +278,9 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
                 "signal_before": a.signal_before,
                 "signal_after": a.signal_after,
                 "note": a.note,
+                "undone": a.undone,
+                "undo_result": a.undo_result,
+                "signal_after_undo": a.signal_after_undo,
             }
             for a in state.attempts
         ],
@@ -297,6 +300,12 @@ def open_runner(settings: Settings, deps: Deps | None = None) -> Iterator[Incide
         world = open_world(settings)
         deps = Deps(settings=settings, tools=build_registry(settings, world))
     store = Store.from_url(settings.db_url)
+    if deps.actions is None:  # the per-service rate limit counts actions of every incident
+        from dataclasses import replace
+
+        from tools.guard import StoreActionLog
+
+        deps = replace(deps, actions=StoreActionLog(store))
     try:
         with open_checkpointer(settings) as saver:
             yield IncidentRunner(deps, store, saver)

@@ -97,14 +97,41 @@ class GithubConfig(BaseModel):
     clones: dict[str, Path] = Field(default_factory=dict, description="OWNER/NAME → local clone read with git.")
 
 
-class ExecutorConfig(BaseModel):
-    """How actions reach the target host."""
+class KubernetesConfig(BaseModel):
+    """The Kubernetes API the kubernetes executor backend acts on."""
 
-    backend: Literal["dry-run", "process", "http"] = "dry-run"
+    kubeconfig: Path | None = Field(default=None, description="None = in-cluster config, else ~/.kube/config.")
+    context: str | None = None
+    host: str | None = Field(default=None, description="API server URL; overrides the kubeconfig (tests).")
+    token_env: str | None = Field(default=None, description="Env var holding a bearer token (with host).")
+    verify_ssl: bool = True
+    namespace: str = "default"
+    dry_run: bool = Field(default=False, description="Server-side dry run (dryRun=All): validated, not persisted.")
+
+
+class TkeConfig(BaseModel):
+    """The TKE cluster whose Helm releases the tke executor backend rolls back."""
+
+    region: str = "ap-guangzhou"
+    cluster_id: str | None = None
+    cluster_type: str = "tke"
+    namespace: str = "default"
+    endpoint: str | None = Field(default=None, description="host:port override (tests).")
+    secret_id_env: str = "TENCENTCLOUD_SECRET_ID"
+    secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
+
+
+class ExecutorConfig(BaseModel):
+    """How actions reach the target host (client side) and what ``executor serve`` acts on."""
+
+    backend: Literal["dry-run", "process", "http", "kubernetes", "tke"] = "dry-run"
     url: str | None = None
     token_env: str = "ALERTPILOT_EXECUTOR_TOKEN"
     timeout_s: float = 30.0
     audit_path: Path | None = None
+    service: str | None = Field(default=None, description="Target when a request names no service.")
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    tke: TkeConfig = Field(default_factory=TkeConfig)
 
 
 class ServiceConfig(BaseModel):

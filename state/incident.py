@@ -106,6 +106,8 @@ class Attempt(BaseModel):
     signal_before: float | None = None
     signal_after: float | None = None
     undone: bool = False
+    undo_result: dict[str, Any] | None = Field(default=None, description="The executor's answer to the undo.")
+    signal_after_undo: float | None = None
     note: str = ""
 
 

@@ -89,7 +89,7 @@ class Rung(BaseModel):
 
 
 DEFAULT_LADDER = [
-    Rung(level=1, name="light: restart", operation="restart", reversible=False),
+    Rung(level=1, name="light: restart", operation="restart", reversible=True),
     Rung(level=2, name="medium: scale out", operation="scale", params={"delta": 2}, reversible=True),
     Rung(level=3, name="version rollback", operation="version_rollback", reversible=True),
     Rung(level=4, name="isolate the service", operation="isolate", reversible=True),
@@ -111,6 +111,27 @@ class Policy(BaseModel):
     allowed_clusters: list[str] = Field(default_factory=list, description="Empty = any.")
     dry_run: bool = False
     ladder: list[Rung] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+    freeze_timezone: str = Field(default="UTC", description="IANA zone the freeze_windows cron expressions run in.")
+    worse_factor: float = Field(default=1.2, gt=1, description="After > before x this = the action made it worse.")
+    agent_tools: dict[str, list[str]] = Field(
+        default_factory=lambda: {"rollback": list(MUTATING_OPERATIONS)},
+        description="Mutating tools each agent may call; an agent not listed may call none.",
+    )
+    max_scale_delta: int = Field(default=10, ge=1, description="Largest replica change one scale action may make.")
+
+    @model_validator(mode="after")
+    def _freeze_windows_parse(self) -> Policy:
+        from croniter import croniter
+
+        for expr in self.freeze_windows:
+            if not croniter.is_valid(expr):
+                raise ValueError(f"freeze_windows: {expr!r} is not a valid cron expression")
+        return self
+
+    def rung_of(self, operation: str) -> int | None:
+        """The lowest ladder rung that runs ``operation`` (None when no rung does)."""
+        levels = [rung.level for rung in self.ladder if rung.operation == operation]
+        return min(levels) if levels else None
 
     def rung(self, level: int) -> Rung:
         """The rung at ``level`` (1-6)."""

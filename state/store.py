@@ -233,3 +233,14 @@ class Store:
                 }
                 for row in session.scalars(stmt)
             ]
+
+    def count_audit(self, kind: str, since: datetime, **match: Any) -> int:
+        """Distinct ``detail["key"]`` values of ``kind`` records since ``since`` whose detail matches ``match``."""
+        keys: set[str] = set()
+        with self.session() as session:
+            stmt = select(AuditRow).where(AuditRow.kind == kind, AuditRow.at >= since)
+            for row in session.scalars(stmt):
+                detail = json.loads(row.detail)
+                if all(detail.get(k) == v for k, v in match.items()):
+                    keys.add(str(detail.get("key", row.id)))
+        return len(keys)

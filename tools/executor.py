@@ -97,6 +97,10 @@ def make_executor(settings: Settings, world: World | None) -> Executor:
         if world is None:
             raise ValueError("executor.backend: 'process' needs a scenario world (world: in config)")
         return ProcessExecutor(world)
+    if config.backend in ("kubernetes", "tke"):
+        from tools.backends import make_backend
+
+        return make_backend(config.backend, settings, world)
     if not config.url:
         raise ValueError("executor.url: required when executor.backend is 'http'")
     return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s)

@@ -196,8 +196,9 @@ class World:
         with self._locked() as state:
             if key and key in state.applied:
                 return state.applied[key]
-            result = self._apply(state, method, params)
-            state.operations.append({"key": key, "method": method, "params": params, **result})
+            before = _snapshot(state)
+            result = self._undo(state, method) if params.get("undo") else self._apply(state, method, params)
+            state.operations.append({"key": key, "method": method, "params": params, **result, "before": before})
             if key:
                 state.applied[key] = result
             return result
@@ -235,12 +236,42 @@ class World:
         raise ValueError(f"unknown operation {method!r}")
 
     @staticmethod
+    def _undo(state: WorldState, method: str) -> dict[str, Any]:
+        """Put back what the newest not-yet-undone ``method`` changed (its effects included)."""
+        for op in reversed(state.operations):
+            if op["method"] != method or op.get("status") != "success" or op.get("undone"):
+                continue
+            if op["params"].get("undo") or "before" not in op:
+                continue
+            before = op["before"]
+            op["undone"] = True
+            if state.version != before["version"]:
+                state.history.append(Release(version=before["version"], deployed_at=datetime.now(UTC)))
+            state.version = before["version"]
+            state.replicas = before["replicas"]
+            state.isolated = before["isolated"]
+            state.modifiers = dict(before["modifiers"])
+            state.overrides = dict(before["overrides"])
+            return {"status": "success", "detail": f"undid {method} ({op.get('detail', '')})", "error": ""}
+        raise ValueError(f"nothing to undo: no {method} was applied")
+
+    @staticmethod
     def _previous(state: WorldState) -> str:
         versions = [r.version for r in state.history]
         for version in reversed(versions):
             if version != state.version:
                 return version
         raise ValueError("no previous version to roll back to")
+
+
+def _snapshot(state: WorldState) -> dict[str, Any]:
+    return {
+        "version": state.version,
+        "replicas": state.replicas,
+        "isolated": state.isolated,
+        "modifiers": dict(state.modifiers),
+        "overrides": dict(state.overrides),
+    }
 
 
 def _holds(value: float, op: str, threshold: float) -> bool:

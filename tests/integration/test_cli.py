@@ -41,6 +41,7 @@ def _config(tmp_path: Path, **policy: object) -> Path:
         "language: en",
         "executor: {backend: process}",
         "services: {checkout: {criticality: 90}}",
+        "users: [{name: alertpilot, rollback_permission: true}]",  # the guard needs the acting user's permission
         "policy:",
         *[f"  {k}: {v}" for k, v in ({"verify_after_s": 0, "approval_from_rung": 7} | policy).items()],
     ]

@@ -30,6 +30,7 @@ def _config(tmp_path: Path) -> Path:
         "executor: {backend: process}\n"
         "services: {checkout: {criticality: 90}}\n"
         "policy: {verify_after_s: 60, release_confidence: 1.0, approval_from_rung: 7}\n"
+        "users: [{name: alertpilot, rollback_permission: true}]\n"  # the guard needs the acting user's permission
     )
     return path
 

@@ -1,0 +1,70 @@
+"""``alertpilot executor serve`` and ``alertpilot audit verify`` as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, run_cli, wait_for_port
+
+pytestmark = pytest.mark.integration
+TOKEN = "t-123"
+
+
+@pytest.fixture
+def executor(home: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "executor", "serve", "--port", str(port), "--backend", "process",
+         "--config", str(DEMO_CASE / "config.yaml")],
+        cwd=ROOT, env=cli_env(home, ALERTPILOT_EXECUTOR_TOKEN=TOKEN),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_seed_request_over_http_then_audit_verify(executor: str, home: Path) -> None:
+    seed = {"method": "version_rollback", "params": '{"target":"v2.1"}'}
+    headers = {"X-Auth-Token": TOKEN, "Idempotency-Key": "inc-1:1"}
+    first = httpx.post(f"{executor}/mcp", json=seed, headers=headers, timeout=10)
+    again = httpx.post(f"{executor}/mcp", json=seed, headers=headers, timeout=10)
+    assert first.status_code == 200 and first.json()["status"] == "success"
+    assert again.json() == first.json()
+    assert httpx.post(f"{executor}/mcp", json=seed, timeout=10).status_code == 401
+    world = json.loads((home / "world" / "checkout.json").read_text())
+    assert world["version"] == "v2.1" and len(world["operations"]) == 1
+
+    log = home / "audit.jsonl"
+    ok = run_cli("audit", "verify", str(log), home=home)
+    assert ok.returncode == 0, ok.stderr
+    assert "2 records" in ok.stdout
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text(lines[1])
+    failed = run_cli("audit", "verify", str(log), home=home)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().endswith("line 1: seq 2 where 1 was expected")
+
+
+def test_serve_refuses_to_start_without_a_token(home: Path) -> None:
+    result = run_cli("executor", "serve", "--backend", "dry-run", home=home, timeout=30)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "alertpilot: ALERTPILOT_EXECUTOR_TOKEN: required (the token clients send as X-Auth-Token)"
+    )
+
+
+def test_audit_verify_missing_file_is_usage_error(home: Path) -> None:
+    result = run_cli("audit", "verify", str(home / "nope.jsonl"), home=home)
+    assert result.returncode == 2 and "FILE: no such file" in result.stderr
