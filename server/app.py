@@ -139,6 +139,8 @@ def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small rout
             )
         except KeyError:
             return _problem(404, f"no incident {incident_id}")
+        except PermissionError as exc:
+            return _problem(403, str(exc))
         except LookupError as exc:
             return _problem(409, str(exc))
         except ValueError as exc:

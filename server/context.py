@@ -59,7 +59,11 @@ def authorized(request: Request, token: str) -> bool:
 
 
 def queue_decision(ctx: ServiceContext, incident_id: str, *, approved: bool, by: str, reason: str) -> dict[str, Any]:
-    """Queue an answer to a pending approval for a worker; raises LookupError/ValueError on bad requests."""
+    """Queue an answer to a pending approval for a worker.
+
+    Raises KeyError (no incident), LookupError (not waiting), ValueError (bad field) and
+    PermissionError (the approver may not roll back) instead of queueing.
+    """
     doc = ctx.store.get(incident_id)
     if doc is None:
         raise KeyError(incident_id)
@@ -67,6 +71,9 @@ def queue_decision(ctx: ServiceContext, incident_id: str, *, approved: bool, by:
         raise LookupError(f"incident {incident_id} is not waiting for approval (status {doc['status']})")
     if not approved and not reason.strip():
         raise ValueError("reason: required when rejecting")
+    approver = ctx.settings.user(by)
+    if approved and (approver is None or not approver.rollback_permission):
+        raise PermissionError(f"user {by!r} has no rollback_permission (users: in config)")
     lane = doc["alert"].get("group_key") or doc["alert"]["fingerprint"]
     queued = ctx.queue.enqueue(
         lane,

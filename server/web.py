@@ -81,6 +81,6 @@ def decide_form(
         message = f"{verdict} queued by {by}"
     except KeyError:
         return HTMLResponse(f"<h1>404</h1><p>no incident {incident_id}</p>", status_code=404)
-    except (LookupError, ValueError) as exc:
+    except (LookupError, ValueError, PermissionError) as exc:
         message = str(exc)
     return RedirectResponse(f"/ui/incidents/{incident_id}?message={message}", status_code=303)

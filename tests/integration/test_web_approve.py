@@ -25,6 +25,7 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
 
     config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
     config.update({"world": str(DEMO_CASE), "policy": {"verify_after_s": 0.2, "approval_from_rung": 3}})
+    config["users"].append({"name": "ana", "rollback_permission": True})
     (tmp_path / "alertpilot.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")

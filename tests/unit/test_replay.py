@@ -14,7 +14,7 @@ from graph.archive import ArchiveError, export_incident, import_incident
 from graph.replay import Checkpoint, ReplayError, replay, timeline
 from graph.runner import IncidentRunner, open_runner
 from state.alert import parse_alerts
-from state.config import Settings, load_settings
+from state.config import Settings, UserConfig, load_settings
 from tools.catalog import build_registry, open_world
 from tools.registry import ToolRegistry
 
@@ -159,6 +159,7 @@ def test_replay_answers_approvals_the_way_the_original_was_answered(tmp_path: Pa
     incident = run_case(CASE["checkout-bad-release"], tmp_path, approval_from_rung=3)
     settings = load_settings(CASE["checkout-bad-release"] / "config.yaml", home=tmp_path)
     settings = settings.model_copy(update={"policy": settings.policy.model_copy(update={"approval_from_rung": 3})})
+    settings.users.append(UserConfig(name="alice", rollback_permission=True))
     deps = Deps(settings=settings, tools=build_registry(settings, open_world(settings)))
     with open_runner(settings, deps) as live:
         assert live.interrupted(incident)
@@ -175,6 +176,7 @@ def test_a_resume_under_other_settings_is_replayed_under_those_settings(tmp_path
     # Started when approval was needed from rung 3, resumed after config moved it to rung 4.
     incident = run_case(CASE["checkout-bad-release"], tmp_path, approval_from_rung=3)
     settings = load_settings(CASE["checkout-bad-release"] / "config.yaml", home=tmp_path)
+    settings.users.append(UserConfig(name="alice", rollback_permission=True))
     deps = Deps(settings=settings, tools=build_registry(settings, open_world(settings)), sleep=lambda _s: None)
     with open_runner(settings, deps) as live:
         live.decide(incident, approved=True, by="alice")

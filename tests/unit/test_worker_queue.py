@@ -12,7 +12,7 @@ import pytest
 
 from server.worker import Worker, open_worker
 from state.alert import parse_alerts
-from state.config import Settings, load_settings
+from state.config import Settings, UserConfig, load_settings
 from state.queue import Queue
 from state.store import Store
 from tests.conftest import DEMO_CASE
@@ -20,6 +20,7 @@ from tests.conftest import DEMO_CASE
 
 def settings_for(home: Path, **policy: object) -> Settings:
     settings = load_settings(DEMO_CASE / "config.yaml", home=home)
+    settings.users.append(UserConfig(name="ana", rollback_permission=True))
     for key, value in policy.items():
         setattr(settings.policy, key, value)
     return settings
@@ -147,3 +148,23 @@ def test_an_approval_queued_by_the_api_is_applied_by_a_worker(home: Path) -> Non
         doc = w.store.get(incident_id)
     assert doc["status"] == "resolved"
     assert any(d["summary"] == "approved by ana" for d in doc["decisions"])
+
+
+def test_an_approval_by_a_user_without_rollback_permission_is_refused_and_not_queued(home: Path) -> None:
+    from server.context import ServiceContext, queue_decision
+
+    settings = settings_for(home, approval_from_rung=3, verify_after_s=0)
+    alert = parse_alerts((DEMO_CASE / "alert.json").read_bytes())[0]
+    with open_worker(settings, name="w", lease_s=5) as w:
+        w.queue.enqueue_alerts([alert])
+        drain(w)
+        incident_id = w.store.list()[0]["id"]
+        ctx = ServiceContext(settings, w.store, w.queue, None, "t", None)  # type: ignore[arg-type]
+        with pytest.raises(PermissionError, match="bob"):
+            queue_decision(ctx, incident_id, approved=True, by="bob", reason="")
+        drain(w)
+        assert w.store.get(incident_id)["status"] == "awaiting_approval"
+        # Anyone on the page may still stop a rollback.
+        assert queue_decision(ctx, incident_id, approved=False, by="bob", reason="not now")["queued"]
+        drain(w)
+        assert w.store.get(incident_id)["status"] == "escalated"
