@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "data" / "reference"  # copies of ../shared/reference samples
 DEMO_CASE = ROOT / "evals" / "cases" / "checkout-bad-release"
 
 
