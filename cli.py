@@ -779,8 +779,8 @@ def briefing(
         settings = load(config)
         try:
             when = _briefing_day(day, settings)
-            readers = [resolve_user(settings, user)] if user else (settings.users or [resolve_user(settings, None)])
-            if send and not settings.users:
+            readers = [resolve_user(settings, user)] if user else (settings.readers() or [resolve_user(settings, None)])
+            if send and not settings.readers():
                 raise UsageError("users: no users configured to send the briefing to")
             model = make_model(settings)
         except (BriefingError, ModelConfigError) as exc:

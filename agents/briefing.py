@@ -313,9 +313,8 @@ def resolve_user(settings: Settings, name: str | None) -> UserConfig:
             known = ", ".join(u.name for u in settings.users) or "none configured"
             raise BriefingError(f"--user: unknown user {name!r} (users: {known})")
         return user
-    if settings.users:
-        return settings.users[0]
-    return UserConfig(name="team")
+    readers = settings.readers()
+    return readers[0] if readers else UserConfig(name="team")
 
 
 def give(
@@ -369,11 +368,11 @@ def run_daily(
     claim makes each user's briefing happen once a day, whichever process gets there first.
     """
     if not in_window(settings, now):
-        return [BriefingOutcome(u.name, local_day(settings, now), "outside_window") for u in settings.users]
+        return [BriefingOutcome(u.name, local_day(settings, now), "outside_window") for u in settings.readers()]
     day = local_day(settings, now)
     outcomes = []
     with _calls(settings, calls_for) as reader:
-        for user in settings.users:
+        for user in settings.readers():
             outcomes.append(
                 give(
                     settings,

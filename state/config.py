@@ -243,6 +243,10 @@ class Settings(BaseSettings):
         wanted = name.strip().lower()
         return next((u for u in self.users if u.name.lower() == wanted), None)
 
+    def readers(self) -> list[UserConfig]:
+        """The people among ``users``: everyone but the account the agent acts as."""
+        return [u for u in self.users if u.name.lower() != self.acting_user.lower()]
+
     def secret(self, env_name: str | None) -> str | None:
         """Read a secret from the environment variable named ``env_name``."""
         return os.environ.get(env_name) if env_name else None

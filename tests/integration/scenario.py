@@ -23,6 +23,8 @@ def scenario_config(tmp: Path, extra: dict[str, Any]) -> Path:
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key].update(value)
+        elif key == "users":  # keep the acting user (it holds the rollback permission)
+            config[key] = [*config.get(key, []), *value]
         else:
             config[key] = value
     path = case / "config.yaml"
@@ -30,9 +32,21 @@ def scenario_config(tmp: Path, extra: dict[str, Any]) -> Path:
     return path
 
 
-def start_incident(config: Path, home: Path, **env: str) -> dict[str, Any]:
-    """Run the scenario's alert; with approval from rung 1 it stops waiting for approval."""
-    done = run_cli("run", str(config.parent / "alert.json"), "--config", str(config), "--json", home=home, **env)
+def start_incident(config: Path, home: Path, variant: str = "", **env: str) -> dict[str, Any]:
+    """Run the scenario's alert; with approval from rung 1 it stops waiting for approval.
+
+    A ``variant`` gives the alert its own fingerprint and group, so it opens a new
+    incident instead of joining an open (or escalated) one.
+    """
+    alert_path = config.parent / "alert.json"
+    if variant:
+        payload = json.loads(alert_path.read_text())
+        payload["groupKey"] += f"/{variant}"
+        for alert in payload["alerts"]:
+            alert["fingerprint"] += f"-{variant}"
+        alert_path = config.parent / f"alert-{variant}.json"
+        alert_path.write_text(json.dumps(payload))
+    done = run_cli("run", str(alert_path), "--config", str(config), "--json", home=home, **env)
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     assert doc["status"] == "awaiting_approval", doc["status"]

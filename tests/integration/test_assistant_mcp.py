@@ -127,7 +127,7 @@ async def _conversation(tmp_path: Path, home: Path, api: TencentApi, inbox: Inbo
         assert "已拒绝" in rejected and "已转交人工" in rejected
         assert _status(home, config, first["id"]) == "escalated"
 
-        second = start_incident(config, home)
+        second = start_incident(config, home, variant="second")
         refused = await _speak(session, "approve_rollback", incident_id=second["id"], user="bob")
         assert refused == "抱歉，bob，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。"
         assert _status(home, config, second["id"]) == "awaiting_approval"
