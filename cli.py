@@ -113,14 +113,20 @@ def _printer(enabled: bool) -> Any:
 @contextmanager
 def runner_for(settings: Settings, *, narrate: bool) -> Iterator[IncidentRunner]:
     """An incident runner with live tools and a narrating event hook."""
+    from agents.brain import make_model
     from agents.deps import Deps
     from graph.runner import open_runner
     from tools.catalog import build_registry, open_world
 
     try:
         world = open_world(settings)
-        deps = Deps(settings=settings, tools=build_registry(settings, world), on_event=_printer(narrate))
-    except (ValueError, FileNotFoundError) as exc:
+        deps = Deps(
+            settings=settings,
+            tools=build_registry(settings, world),
+            model=make_model(settings),
+            on_event=_printer(narrate),
+        )
+    except (ValueError, FileNotFoundError) as exc:  # ModelConfigError is a ValueError
         raise UsageError(str(exc)) from None
     with open_runner(settings, deps) as runner:
         yield runner

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agents.brain import ModelConfigError, make_model, run_agent
+from agents.brain import run_agent
 from agents.deps import Deps
 from state.alert import Alert
 from state.incident import Diagnosis, Finding
@@ -63,12 +63,7 @@ def ask_model(
     deps: Deps, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
 ) -> tuple[Diagnosis, list[Finding]]:
     """The model's diagnosis when a model is configured and answers; the playbook's otherwise."""
-    model = deps.model
-    if model is None and deps.settings.llm.model.strip() != "offline":
-        try:
-            model = make_model(deps.settings)
-        except ModelConfigError as exc:
-            return diagnosis, [*findings, _fallback(str(exc))]
+    model = deps.model  # built once at the entry point from llm.model (None = offline)
     if model is None:
         return diagnosis, findings
     if not isinstance(deps.tools, ToolRegistry):

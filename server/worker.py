@@ -255,7 +255,15 @@ def open_worker(
     _create_schema(settings)
     world = open_world(settings)
     on_event = metrics.on_event if metrics is not None else (lambda _kind, _data: None)
-    deps = Deps(settings=settings, tools=build_registry(settings, world), durable_timers=True, on_event=on_event)
+    from agents.brain import make_model
+
+    deps = Deps(
+        settings=settings,
+        tools=build_registry(settings, world),
+        model=make_model(settings),
+        durable_timers=True,
+        on_event=on_event,
+    )
     store = Store.from_url(settings.db_url)
     try:
         with open_checkpointer(settings) as saver:
