@@ -913,4 +913,4 @@ def audit_verify(
 
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="alertpilot")  # `python -m cli --help` reads "Usage: alertpilot ...", not "cli.py"
