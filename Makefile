@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 unit: $(DEV_STAMP)
@@ -35,6 +36,7 @@ integration: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/graph_overhead.py

@@ -919,4 +919,4 @@ def audit_verify(
 
 
 if __name__ == "__main__":
-    app(prog_name="alertpilot")
+    app(prog_name="alertpilot")  # `python -m cli --help` reads "Usage: alertpilot ...", not "cli.py"

@@ -40,11 +40,12 @@ def make_model(settings: Settings) -> Any | None:
     if not key:
         raise ModelConfigError(f"llm.api_key_env: environment variable {settings.llm.api_key_env} is not set")
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     return ChatOpenAI(
         model=name,
         base_url=settings.llm.base_url,
-        api_key=key,
+        api_key=SecretStr(key),
         temperature=settings.llm.temperature,
         max_retries=settings.llm.max_retries,
     )
@@ -100,17 +101,18 @@ def run_agent(
     fails the caller falls back to its playbook and says so.
     """
     from langchain.agents import create_agent
-    from langchain.agents.middleware import ModelCallLimitMiddleware, ToolCallLimitMiddleware
+    from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ToolCallLimitMiddleware
 
+    limits: list[AgentMiddleware[Any, Any, Any]] = [
+        ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
+        ModelCallLimitMiddleware(run_limit=max_tool_calls + 4, exit_behavior="end"),
+    ]
     agent = create_agent(
         model,
         session_tools(catalog, session, tool_names),
         system_prompt=system_prompt,
         response_format=output_model,
-        middleware=[
-            ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
-            ModelCallLimitMiddleware(run_limit=max_tool_calls + 4, exit_behavior="end"),
-        ],
+        middleware=limits,
     )
     try:
         result = agent.invoke({"messages": [{"role": "user", "content": task}]})

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from evals.case import Case
 from evals.scoring import Episode
 from evals.worlds import CaseWorld
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
 from tools.registry import ToolBackend, ToolResult, ToolSession
+
+if TYPE_CHECKING:
+    from tools.guard import GuardContext
 
 MAX_TURNS = 16
 MAX_RESULT_CHARS = 6_000
@@ -69,6 +73,20 @@ class GuardedTools:
         """Whether the tool changes the world."""
         return self.inner.is_mutating(name)
 
+    def _guard_context(self, now: datetime) -> GuardContext:
+        """The graph's guard facts: the acting user's permission and this episode's recent actions."""
+        from tools.guard import RATE_WINDOW, GuardContext
+
+        user = self.settings.user(self.settings.acting_user)
+        since = now - RATE_WINDOW
+        return GuardContext(
+            policy=self.settings.policy,
+            actor=self.settings.acting_user,
+            actor_can_rollback=bool(user and user.rollback_permission),
+            now=now,
+            recent_actions=sum(1 for a in self.attempts if a.started_at >= since),
+        )
+
     def invoke(self, name: str, args: dict[str, Any]) -> ToolResult:
         """Run a read directly; run a mutating call only when the guard allows it."""
         if not self.inner.is_mutating(name):
@@ -80,7 +98,7 @@ class GuardedTools:
         state = IncidentState(
             incident_id=self.incident_id, alert=self.case.alert, triage=self.triage, attempts=self.attempts
         )
-        decision = guard.check(action, state, self.settings.policy)
+        decision = guard.check(action, state, self._guard_context(utc_now()))
         human = self.case.expect.human
         if decision.allowed and decision.needs_approval and not human.approve:
             return ToolResult(status="denied", error=f"rejected by {human.by}: {human.reason}")

@@ -60,6 +60,12 @@ def static_catalog() -> ToolRegistry:
         def metric_names(self) -> list[str]:
             return []
 
+        def metadata(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
+            return []
+
+        def targets(self, *_: Any, **__: Any) -> dict[str, Any]:
+            return {}
+
     return ToolRegistry([*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor())])
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from state.incident import IncidentState
@@ -43,8 +44,8 @@ def export_incident(store: Store, saver: BaseCheckpointSaver[str], incident_id: 
         if row is None:
             raise KeyError(incident_id)
         meta = {"dedup_key": row.dedup_key, "created_at": row.created_at.isoformat(), "doc": row.doc}
-    config = {"configurable": {"thread_id": incident_id}}
-    tuples = list(reversed(list(saver.list(config))))  # type: ignore[arg-type]
+    config = RunnableConfig(configurable={"thread_id": incident_id})
+    tuples = list(reversed(list(saver.list(config))))
     if not tuples:
         raise KeyError(incident_id)
     checkpoints = []
@@ -108,7 +109,7 @@ def import_incident(store: Store, saver: BaseCheckpointSaver[str], document: dic
     with store.session() as session:
         if session.get(IncidentRow, incident_id) is not None:
             raise ArchiveError(f"incident: {incident_id} already exists in this home")
-    if saver.get_tuple({"configurable": {"thread_id": incident_id}}) is not None:  # type: ignore[arg-type]
+    if saver.get_tuple({"configurable": {"thread_id": incident_id}}) is not None:
         raise ArchiveError(f"incident: thread {incident_id} already exists in this home")
     try:
         _put_checkpoints(saver, incident_id, document["checkpoints"])
@@ -153,7 +154,7 @@ def _put_checkpoints(saver: BaseCheckpointSaver[str], incident_id: str, checkpoi
         if entry.get("parent"):
             configurable["checkpoint_id"] = entry["parent"]
         saved = saver.put(
-            {"configurable": configurable},  # type: ignore[arg-type]
+            {"configurable": configurable},
             checkpoint,
             entry["metadata"],
             dict(checkpoint["channel_versions"]),

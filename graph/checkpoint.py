@@ -40,22 +40,34 @@ def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver[str]]:
     """Open the configured saver for the duration of a command or a service's life."""
     url = settings.database.url
     if url and url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from psycopg import Connection
-        from psycopg.rows import dict_row
-
-        dsn = url.replace("postgresql+psycopg://", "postgresql://")
-        # autocommit=True: without it PostgresSaver never commits anything.
-        with Connection.connect(dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
-            saver = PostgresSaver(conn, serde=serializer())  # type: ignore[arg-type]
-            saver.setup()
+        with _postgres_saver(url.replace("postgresql+psycopg://", "postgresql://")) as saver:
             yield saver
         return
     if url and not url.startswith("sqlite"):
         raise ValueError(f"database.url: unsupported scheme in {url!r} (sqlite or postgresql)")
+    path = Path(url.removeprefix("sqlite:///")) if url else sqlite_path(settings)
+    with _sqlite_saver(path) as saver:
+        yield saver
+
+
+@contextmanager
+def _postgres_saver(dsn: str) -> Iterator[BaseCheckpointSaver[str]]:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
+    from psycopg.rows import DictRow, dict_row
+
+    # autocommit=True: without it PostgresSaver never commits anything.
+    conn: Connection[DictRow]
+    with Connection.connect(dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+        saver = PostgresSaver(conn, serde=serializer())
+        saver.setup()
+        yield saver
+
+
+@contextmanager
+def _sqlite_saver(path: Path) -> Iterator[BaseCheckpointSaver[str]]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    path = Path(url.removeprefix("sqlite:///")) if url else sqlite_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")

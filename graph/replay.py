@@ -15,8 +15,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import Checkpoint as LGCheckpoint
+from langgraph.checkpoint.base import CheckpointMetadata
 from langgraph.types import Command
 
 from agents.deps import Deps
@@ -95,13 +98,16 @@ def _copy(runner: IncidentRunner, incident_id: str, start: Checkpoint, thread: s
     """Copy checkpoint ``start`` into a new thread, with edited channel values (no pending writes)."""
     saver = runner.graph.checkpointer
     assert saver is not None and not isinstance(saver, bool)
-    source = {"configurable": {"thread_id": incident_id, "checkpoint_ns": "", "checkpoint_id": start.id}}
-    found = saver.get_tuple(source)  # type: ignore[arg-type]
+    source = RunnableConfig(configurable={"thread_id": incident_id, "checkpoint_ns": "", "checkpoint_id": start.id})
+    found = saver.get_tuple(source)
     assert found is not None
-    checkpoint = {**found.checkpoint, "channel_values": {**found.checkpoint["channel_values"], **values}}
-    metadata = {**found.metadata, "source": "fork", "forked_from": f"{incident_id}:{start.id}"}
-    target = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-    saver.put(target, checkpoint, metadata, dict(checkpoint["channel_versions"]))  # type: ignore[arg-type, call-overload]
+    checkpoint: LGCheckpoint = {**found.checkpoint, "channel_values": {**found.checkpoint["channel_values"], **values}}
+    # Checkpoint metadata carries extra keys (langgraph merges the run config's metadata in too).
+    metadata = cast(
+        CheckpointMetadata, {**found.metadata, "source": "fork", "forked_from": f"{incident_id}:{start.id}"}
+    )
+    target = RunnableConfig(configurable={"thread_id": thread, "checkpoint_ns": ""})
+    saver.put(target, checkpoint, metadata, dict(checkpoint["channel_versions"]))
 
 
 def _answers(entries: list[Checkpoint], start: Checkpoint) -> list[tuple[Any, str | None]]:

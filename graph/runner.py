@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command, StateSnapshot
 
@@ -62,8 +63,12 @@ class IncidentRunner:
         self.on_step = on_step  # (node, seconds) after each graph step, for latency metrics
 
     @staticmethod
-    def _config(incident_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": incident_id}}
+    def _config(incident_id: str, settings: Settings | None = None) -> RunnableConfig:
+        """The thread's config; with ``settings``, stamped on the checkpoints the run writes."""
+        config = RunnableConfig(configurable={"thread_id": incident_id})
+        if settings is not None:
+            config["metadata"] = {RUN_SETTINGS_KEY: run_settings(settings)}
+        return config
 
     # ------------------------------------------------------------------ commands
 
@@ -195,7 +200,7 @@ class IncidentRunner:
 
         Returns the thread's final state and whether it stopped at an ``interrupt()``.
         """
-        config = {**self._config(thread_id), "metadata": {RUN_SETTINGS_KEY: run_settings(deps.settings)}}
+        config = self._config(thread_id, deps.settings)
         for _ in self.graph.stream(graph_input, config, context=deps, durability="sync", stream_mode="updates"):
             pass
         snapshot = self.graph.get_state(self._config(thread_id))
@@ -206,7 +211,7 @@ class IncidentRunner:
     # ------------------------------------------------------------------ internals
 
     def _run(self, incident_id: str, graph_input: Any) -> dict[str, Any]:
-        config = {**self._config(incident_id), "metadata": {RUN_SETTINGS_KEY: run_settings(self.deps.settings)}}
+        config = self._config(incident_id, self.deps.settings)
         latest: IncidentState | None = None
         waiting: dict[str, Any] | None = None  # the interrupt() value the run stopped at
         # durability="sync": each checkpoint is on disk before the next node starts, so
@@ -216,6 +221,7 @@ class IncidentRunner:
         stream = self.graph.stream(
             graph_input, config, context=self.deps, durability="sync", stream_mode=["updates", "values"]
         )
+        chunk: Any  # with a list of stream modes, the stream yields (mode, chunk) pairs
         for mode, chunk in stream:
             if mode == "values":
                 latest = chunk if isinstance(chunk, IncidentState) else IncidentState.model_validate(chunk)

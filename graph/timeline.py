@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
 from graph.recording import recorded_answers
@@ -61,7 +62,8 @@ def timeline(runner: IncidentRunner, thread_id: str) -> list[Checkpoint]:
             continue
         state = _state(snapshot.values)
         node = _node(snapshot, previous)
-        writes = saver.get_tuple(snapshot.config).pending_writes if saver is not None else None  # type: ignore[union-attr]
+        saved = saver.get_tuple(snapshot.config) if isinstance(saver, BaseCheckpointSaver) else None
+        writes = saved.pending_writes if saved is not None else None
         entries.append(
             Checkpoint(
                 id=str(snapshot.config["configurable"]["checkpoint_id"]),

@@ -24,6 +24,10 @@ class TriageResult(BaseModel):
     reason: str = ""
 
 
+ToolStatus = Literal["success", "error", "denied", "not_recorded"]
+"""How a tool call ended: answered, failed, refused by policy, or missing from a recording."""
+
+
 class ToolCall(BaseModel):
     """One recorded tool call: what an agent asked, what the world answered."""
 
@@ -31,7 +35,7 @@ class ToolCall(BaseModel):
     agent: str
     tool: str
     args: dict[str, Any]
-    status: Literal["success", "error", "denied", "not_recorded"]
+    status: ToolStatus
     result: Any = None
     error: str = ""
     mutating: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 SECTION_KEYS = ("overview", "root_cause", "impact", "solution")
 HEADINGS: dict[str, dict[str, str]] = {
@@ -39,7 +39,9 @@ class Report(BaseModel):
 
     status: Literal["generating", "completed", "failed"] = "generating"
     language: Literal["zh", "en"] = "zh"
-    prom_ql: list[str] = Field(default_factory=list, alias="promQL")
+    prom_ql: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("promQL", "prom_ql"), serialization_alias="promQL"
+    )
     content: str = ""
     sections: ReportSections | None = None
     evidence: list[dict[str, Any]] = Field(default_factory=list)

@@ -7,6 +7,7 @@ and an append-only audit trail of decisions and actions.
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Iterator
@@ -220,7 +221,7 @@ class Store:
                 )
             )
 
-    def audit_trail(self, incident_id: str) -> list[dict[str, Any]]:
+    def audit_trail(self, incident_id: str) -> builtins.list[dict[str, Any]]:  # `list` here is Store.list
         """The incident's audit records, oldest first."""
         with self.session() as session:
             stmt = select(AuditRow).where(AuditRow.incident_id == incident_id).order_by(AuditRow.id)

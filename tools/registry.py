@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from state.incident import ToolCall
+from state.incident import ToolCall, ToolStatus
 
 
 class ToolError(Exception):
@@ -26,7 +26,7 @@ class ToolError(Exception):
 class ToolResult(BaseModel):
     """What a tool answered: a status, its data, and an actionable error message."""
 
-    status: str  # success | error | denied | not_recorded
+    status: ToolStatus
     data: Any = None
     error: str = ""
 

@@ -1,4 +1,5 @@
-"""The web page in headless Chromium: a waiting incident is approved by clicking the button."""
+"""The web page in headless Chromium: a waiting incident is approved by clicking the button,
+and the page shows its checkpoint timeline (as `alertpilot replay`) and its key-metric chart."""
 
 from __future__ import annotations
 
@@ -7,16 +8,45 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, require_binary, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, require_binary, run_cli, wait_for_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "web-token"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+SCREENSHOT = Path("/tmp/alertpilot-incident-page.png")
+
+
+def _assert_timeline_and_chart(page: Any, api: httpx.Client, incident_id: str, replayed: dict[str, Any]) -> None:
+    """The page lists the checkpoints `replay --json` lists, with what each changed, and the chart has loaded."""
+    rows = page.locator("#checkpoints tr.checkpoint")
+    expected = replayed["checkpoints"]
+    assert rows.count() == len(expected) >= 8
+    for index, checkpoint in enumerate(expected):
+        text = rows.nth(index).inner_text()
+        assert checkpoint["node"] in text and checkpoint["id"] in text, (checkpoint, text)
+        for key in checkpoint["changes"]:
+            assert key in text, (key, text)
+    timeline_text = page.inner_text("#timeline")
+    assert "waiting for approval of version_rollback" in timeline_text
+    assert "approved by ana" in timeline_text
+    image = page.locator("#chart-image")
+    assert image.is_visible()
+    image.evaluate("img => img.decode()")  # resolves once the PNG is loaded and decoded, rejects if it is broken
+    assert image.evaluate("img => img.naturalWidth") == 800
+    chart = page.request.get(f"{api.base_url}/ui/incidents/{incident_id}/chart.png")
+    assert chart.status == 200 and chart.headers["content-type"] == "image/png"
+    assert chart.body()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        api.get(f"/ui/incidents/{incident_id}/chart.png", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
 
 
 def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> None:
@@ -26,7 +56,8 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
     config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
     config.update({"world": str(DEMO_CASE), "policy": {"verify_after_s": 0.2, "approval_from_rung": 3}})
     config["users"].append({"name": "ana", "rollback_permission": True})
-    (tmp_path / "alertpilot.yaml").write_text(yaml.safe_dump(config))
+    config_file = tmp_path / "alertpilot.yaml"
+    config_file.write_text(yaml.safe_dump(config))
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
@@ -74,6 +105,10 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
             assert "cleared" in page.inner_text("#attempts")
             assert "ana" in page.inner_text("#approvals")
             assert "【问题概述】" in page.inner_text("#report")
+            replayed = run_cli("replay", incident_id, "--json", "--config", str(config_file), home=tmp_path / "home")
+            assert replayed.returncode == 0, replayed.stderr
+            _assert_timeline_and_chart(page, api, incident_id, json.loads(replayed.stdout))
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
             browser.close()
     finally:
         serve.terminate()

@@ -32,7 +32,7 @@ def day_prefix(prefix: str, day: datetime) -> str:
 def days(start: datetime, end: datetime) -> list[datetime]:
     """Each UTC day touched by [start, end] (at most 31)."""
     first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    out = []
+    out: list[datetime] = []
     while first <= end and len(out) < 31:
         out.append(first)
         first += timedelta(days=1)

@@ -73,7 +73,7 @@ def _change(ref: dict[str, Any], request: Any) -> str:
     if sub == "scale" or ("replicas" in spec and "template" not in spec):
         return f"scale to {spec.get('replicas')} replicas"
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    images = [c.get("image") for c in containers if isinstance(c, dict) and c.get("image")]
+    images = [str(c["image"]) for c in containers if isinstance(c, dict) and c.get("image")]
     if images:
         return "image → " + ", ".join(images)
     if resource in ("configmaps", "secrets"):

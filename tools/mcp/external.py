@@ -13,11 +13,14 @@ import asyncio
 import json
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
 from tools.registry import Tool, ToolError
+
+if TYPE_CHECKING:
+    from pydantic.v1 import BaseModel as V1BaseModel
 
 T = TypeVar("T")
 OUR_KEYS = ("tools",)
@@ -42,13 +45,15 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
-def input_model(name: str, schema: dict[str, Any] | type[BaseModel] | None) -> type[BaseModel]:
+def input_model(name: str, schema: dict[str, Any] | type[BaseModel] | type[V1BaseModel] | None) -> type[BaseModel]:
     """A permissive pydantic model for an MCP tool's JSON-schema arguments."""
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema
+    if isinstance(schema, type):  # a pydantic v1 model (langchain still allows them): use its JSON schema
+        schema = schema.schema()
     props = (schema or {}).get("properties") or {}
     required = set((schema or {}).get("required") or [])
     fields: dict[str, Any] = {key: (Any, ... if key in required else None) for key in props}
