@@ -80,10 +80,11 @@ class GuardedTools:
         state = IncidentState(
             incident_id=self.incident_id, alert=self.case.alert, triage=self.triage, attempts=self.attempts
         )
-        decision = guard.check(action, state, self.settings.policy)
-        human = self.case.expect.human
-        if decision.allowed and decision.needs_approval and not human.approve:
-            return ToolResult(status="denied", error=f"rejected by {human.by}: {human.reason}")
+        decision = guard.check(action, state, self._context(utc_now()))
+        if decision.allowed and decision.needs_approval and not decision.dry_run:
+            refusal = self._approval_refusal()
+            if refusal:
+                return ToolResult(status="denied", error=refusal)
         if not decision.allowed:
             return ToolResult(status="denied", error=f"guard: {decision.reason}")
         n = len(self.attempts) + 1
@@ -92,6 +93,30 @@ class GuardedTools:
         if decision.dry_run:
             return ToolResult(status="success", data={"status": "success", "detail": f"dry-run: {name} {args}"})
         return self.inner.invoke(name, {**args, "idempotency_key": key})
+
+    def _context(self, now: Any) -> Any:
+        """The guard's facts: the configured acting user, the clock, actions this episode already took."""
+        from tools.guard import GuardContext
+
+        settings = self.settings
+        user = settings.user(settings.acting_user)
+        return GuardContext(
+            policy=settings.policy,
+            actor=settings.acting_user,
+            actor_can_rollback=bool(user and user.rollback_permission),
+            now=now,
+            recent_actions=len(self.attempts),
+        )
+
+    def _approval_refusal(self) -> str:
+        """Why the case's human does not approve (empty = approved), as the graph's guard node decides."""
+        human = self.case.expect.human
+        if not human.approve:
+            return f"rejected by {human.by}: {human.reason}"
+        approver = self.settings.user(human.by) if human.by else None
+        if approver is None or not approver.rollback_permission:
+            return f"approval by {human.by!r} refused: no rollback_permission"
+        return ""
 
 
 def _langchain_tools(world: CaseWorld) -> list[Any]:
