@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, recorded
+from agents.diagnosis_rules import Facts, conclude, rising_proxy
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, read_signal
@@ -25,6 +26,7 @@ from tools.promql import with_labels
 from tools.registry import ToolSession
 
 BASELINE = timedelta(minutes=60)
+RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a leaking release may have shipped hours ago
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
 
@@ -127,8 +129,11 @@ def investigate(
             Finding(kind="data", title="metrics partly unavailable", detail="; ".join(errors[:3]), severity="warning")
         )
     findings.extend(anomaly_findings(anomalies))
-    signal_rose = any(a.anomalous for a in anomalies if a.name in ("alert expression", "error_ratio"))
-    changes, release_query = _release_series(session, alert, version_metric, start, end)
+    proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
+    signal_rose = proxy is not None or any(
+        a.anomalous for a in anomalies if a.name in ("alert expression", "error_ratio")
+    )
+    changes, release_query = _release_series(session, alert, version_metric, alert.starts_at - RELEASE_LOOKBACK, end)
     evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
     if evidence:
         findings.extend(evidence.findings)
@@ -146,7 +151,7 @@ def investigate(
                 query=release_query,
             )
         )
-    diagnosis = _conclude(alert, reading.value, suspect, signal_rose, findings)
+    diagnosis = conclude(Facts(alert, reading, anomalies, suspect, signal_rose, evidence, proxy))
     _credit_deployer(diagnosis, evidence)
     return diagnosis, findings
 
@@ -187,45 +192,6 @@ def _suspect(changes: list[ReleaseChange], alert: Alert, signal_rose: bool) -> t
     if alert.version:
         return ReleaseChange(alert.version, None, alert.starts_at), 0.4
     return None
-
-
-def _conclude(
-    alert: Alert,
-    value: float | None,
-    suspect: tuple[ReleaseChange, float] | None,
-    signal_rose: bool,
-    findings: list[Finding],
-) -> Diagnosis:
-    subject = alert.service or alert.workload or alert.name
-    if suspect and suspect[1] >= 0.5:
-        change, confidence = suspect
-        cause = f"release {change.version} of {subject}" + (
-            f" (previously {change.previous})" if change.previous else ""
-        )
-        return Diagnosis(
-            summary=f"{alert.name} on {subject} began after {change.version} shipped",
-            root_cause=cause,
-            suspected_release=change.version,
-            known_good_release=change.previous,
-            release_confidence=confidence,
-            signal_value=value,
-            entities=[e for e in (subject, change.version) if e],
-        )
-    if signal_rose:
-        return Diagnosis(
-            summary=f"{alert.name} on {subject}: signal rose with no release to blame",
-            root_cause="runtime degradation without a recent release",
-            signal_value=value,
-            release_confidence=suspect[1] if suspect else 0.0,
-            suspected_release=suspect[0].version if suspect else None,
-            entities=[subject],
-        )
-    return Diagnosis(
-        summary=f"{alert.name} on {subject}: no anomaly beyond the alert itself",
-        root_cause="undetermined from metrics",
-        signal_value=value,
-        entities=[subject],
-    )
 
 
 def consult_model(

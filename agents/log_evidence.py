@@ -8,6 +8,7 @@ a CLS error code, missing credentials) becomes a ``data`` finding that says so.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,33 @@ class LogEvidence:
 
     findings: list[Finding] = field(default_factory=list)
     image_changes: list[dict[str, Any]] = field(default_factory=list)
+    config_changes: list[dict[str, Any]] = field(default_factory=list)  # audited ConfigMap/Secret writes
+    dependencies: list[str] = field(default_factory=list)  # hosts the service's errors fail to reach
+
+
+CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
+WRITE_VERBS = frozenset({"patch", "update", "create"})
+# "dial tcp payments-db:5432: connect: connection refused", "connect to redis-billing:6379 timed out", ...
+_UNREACHABLE = re.compile(
+    r"(?:dial(?: tcp| udp)?|connect(?:ing)? to|lookup)\s+([A-Za-z0-9][A-Za-z0-9_.-]*)(?::\d+)?\b.*?"
+    r"(connection refused|i/o timeout|timed? ?out|no such host|connection reset|unreachable|unavailable)",
+    re.I,
+)
+
+
+def config_writes(audit: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audited writes to a ConfigMap or Secret (a config edit a restart would spread)."""
+    return [a for a in audit if a.get("resource") in CONFIG_RESOURCES and a.get("verb") in WRITE_VERBS]
+
+
+def unreachable_hosts(text: str, service: str | None) -> list[str]:
+    """Hosts an error message says could not be reached (never the service itself)."""
+    hosts = []
+    for match in _UNREACHABLE.finditer(text or ""):
+        host = match.group(1)
+        if host != service and not host.startswith(f"{service}.") and host not in hosts:
+            hosts.append(host)
+    return hosts
 
 
 def configured_sources(logs: LogsConfig) -> list[str]:
@@ -131,4 +159,8 @@ def gather(
         for chain in data.get("chains", []):
             evidence.findings.extend(_chain_findings(source, chain))
             evidence.image_changes.extend(a for a in chain["audit"] if a["change"].startswith("image"))
+            evidence.config_changes.extend(config_writes(chain["audit"]))
+            for host in unreachable_hosts(chain.get("example", ""), alert.service or alert.workload):
+                if host not in evidence.dependencies:
+                    evidence.dependencies.append(host)
     return evidence

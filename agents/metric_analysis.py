@@ -28,6 +28,9 @@ PROBES: dict[str, str] = {
     ' / sum(kube_pod_container_resource_limits{{{pod},resource="cpu"}})',
     "restarts": "sum(increase(kube_pod_container_status_restarts_total{{{pod}}}[5m]))",
     "memory_bytes": "sum(container_memory_working_set_bytes{{{pod}}})",
+    # USE saturation of memory: the fullest container's working set over its limit (OOM is near 1)
+    "memory_saturation": "max(container_memory_working_set_bytes{{{ctr}}})"
+    ' / max(kube_pod_container_resource_limits{{{ctr},resource="memory"}})',
 }
 RISE = 1.5  # "anomalous" = alert-window mean above 1.5x the baseline mean (or from zero to non-zero)
 
@@ -59,7 +62,8 @@ def probe_queries(alert: Alert) -> list[tuple[str, str]]:
         return []
     svc = f'service="{service}"'
     pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
-    return [(name, template.format(svc=svc, pod=pod)) for name, template in PROBES.items()]
+    ctr = (f'namespace="{alert.namespace}",' if alert.namespace else "") + f'container="{service}"'
+    return [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
 
 
 def range_of(session: ToolSession, query: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:

@@ -49,6 +49,23 @@ def start_rung(state: IncidentState, policy: Policy) -> int:
     return VERSION_ROLLBACK_RUNG if implicated_release(state, policy) else 1
 
 
+def rung_sequence(state: IncidentState, policy: Policy) -> list[int]:
+    """The rungs this incident walks, in order, from :func:`start_rung`.
+
+    A memory leak skips the scale-out rung: every new replica leaks too, so after the
+    restart buys time the next step is the version rollback.
+    """
+    levels = sorted({rung.level for rung in policy.ladder if rung.level >= start_rung(state, policy)})
+    if state.diagnosis and state.diagnosis.pattern == "leak":
+        levels = [level for level in levels if policy.rung(level).operation != "scale"]
+    return levels
+
+
+def abstention(state: IncidentState) -> str:
+    """Why no change may be made in this incident (diagnosis's verdict; empty = the ladder may act)."""
+    return state.diagnosis.abstain if state.diagnosis else ""
+
+
 def known_good(state: IncidentState, settings: Settings | None) -> str | None:
     """The version to roll back to: diagnosis's known-good release, else the service's configured one."""
     if state.diagnosis and state.diagnosis.known_good_release:
@@ -60,12 +77,12 @@ def known_good(state: IncidentState, settings: Settings | None) -> str | None:
 
 def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = None) -> PlannedAction | None:
     """The next action, or None when the ladder reaches a human or the budget is spent."""
-    if state.triage is None or state.budget_left <= 0:
+    if state.triage is None or state.budget_left <= 0 or abstention(state):
         return None
-    rung_level = start_rung(state, policy) + len(state.attempts)
-    if rung_level > 6:
+    sequence = rung_sequence(state, policy)
+    if len(state.attempts) >= len(sequence):
         return None
-    rung = policy.rung(rung_level)
+    rung = policy.rung(sequence[len(state.attempts)])
     if rung.operation is None:
         return None
     params: dict[str, Any] = {"service": guard_policy.incident_service(state)}
@@ -102,7 +119,13 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         proposed, note = propose(deps.model, state, deps.settings.policy, action)
         action = proposed or action
     if action is None:
-        why = "attempt budget spent" if state.budget_left <= 0 else "the ladder reached human intervention"
+        why = (
+            f"no change made: {abstention(state)}"
+            if abstention(state)
+            else "attempt budget spent"
+            if state.budget_left <= 0
+            else "the ladder reached human intervention"
+        )
         return {
             "pending": None,
             "escalation_reason": why,
@@ -294,7 +317,7 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         cleared, after = False, None
         note = "dry-run: nothing changed, signal not re-checked"
     else:
-        reading = read_signal(session, state.alert)
+        reading = read_signal(session, state.alert, state.diagnosis)
         after = reading.value
         cleared, worse = judge(attempt.signal_before, after, reading.firing, deps.settings.policy.worse_factor)
         note = reading.error or ("cleared" if cleared else "worse" if worse else "still firing")
@@ -340,7 +363,7 @@ def _undo(deps: Deps, state: IncidentState, attempt: Attempt, start_seq: int) ->
     session = ToolSession(deps.tools, agent="rollback", allowed=frozenset({attempt.action}), start_seq=start_seq)
     outcome = _outcome(session.call(attempt.action, **action.params, idempotency_key=f"{attempt.idempotency_key}:undo"))
     reader = ToolSession(deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=start_seq + 1)
-    after_undo = read_signal(reader, state.alert).value if outcome.get("status") == "success" else None
+    after_undo = read_signal(reader, state.alert, state.diagnosis).value if outcome.get("status") == "success" else None
     undone = outcome.get("status") == "success"
     note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
     checked = attempt.model_copy(

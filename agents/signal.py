@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from state.alert import Alert
+from state.incident import Diagnosis
 from tools.promql import split_comparison, with_labels
 from tools.registry import ToolSession
 
@@ -64,10 +65,15 @@ def is_firing(alert: Alert, query: str, value: float | None) -> bool:
     return value > 0
 
 
-def read_signal(session: ToolSession, alert: Alert) -> SignalReading:
-    """Query the alert's signal now."""
+PROXY_RISE = 1.5  # a proxy probe still "fires" while it is above 1.5x its pre-alert mean
+
+
+def read_signal(session: ToolSession, alert: Alert, diagnosis: Diagnosis | None = None) -> SignalReading:
+    """Query the alert's signal now (or, for an alert without a metric, diagnosis's proxy probe)."""
     query = signal_query(alert)
     if query is None:
+        if diagnosis is not None and diagnosis.proxy_query and diagnosis.proxy_baseline is not None:
+            return read_proxy(session, diagnosis.proxy_query, diagnosis.proxy_baseline)
         return SignalReading(None, None, None, "the alert carries no expression or metric condition")
     result = session.call("execute_query", query=query)
     if not result.ok:
@@ -76,3 +82,16 @@ def read_signal(session: ToolSession, alert: Alert) -> SignalReading:
     values = [float(s["value"][1]) for s in samples if s.get("value")]
     value = max(values) if values else None
     return SignalReading(query, value, is_firing(alert, query, value))
+
+
+def read_proxy(session: ToolSession, query: str, baseline: float) -> SignalReading:
+    """Re-read a proxy probe: it fires while above ``PROXY_RISE`` x its pre-alert ``baseline``."""
+    result = session.call("execute_query", query=query)
+    if not result.ok:
+        return SignalReading(query, None, None, result.error)
+    samples = (result.data or {}).get("result") or []
+    values = [float(s["value"][1]) for s in samples if s.get("value")]
+    if not values:
+        return SignalReading(query, None, None, "the proxy probe returned no data")
+    value = max(values)
+    return SignalReading(query, value, value > baseline * PROXY_RISE + 1e-9)

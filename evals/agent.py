@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evals.case import Case
 from evals.scoring import Episode
 from evals.worlds import CaseWorld
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
 from tools.registry import ToolBackend, ToolResult, ToolSession
-
-if TYPE_CHECKING:
-    from tools.guard import GuardContext
 
 MAX_TURNS = 16
 MAX_RESULT_CHARS = 6_000
@@ -73,20 +69,6 @@ class GuardedTools:
         """Whether the tool changes the world."""
         return self.inner.is_mutating(name)
 
-    def _guard_context(self, now: datetime) -> GuardContext:
-        """The graph's guard facts: the acting user's permission and this episode's recent actions."""
-        from tools.guard import RATE_WINDOW, GuardContext
-
-        user = self.settings.user(self.settings.acting_user)
-        since = now - RATE_WINDOW
-        return GuardContext(
-            policy=self.settings.policy,
-            actor=self.settings.acting_user,
-            actor_can_rollback=bool(user and user.rollback_permission),
-            now=now,
-            recent_actions=sum(1 for a in self.attempts if a.started_at >= since),
-        )
-
     def invoke(self, name: str, args: dict[str, Any]) -> ToolResult:
         """Run a read directly; run a mutating call only when the guard allows it."""
         if not self.inner.is_mutating(name):
@@ -98,10 +80,11 @@ class GuardedTools:
         state = IncidentState(
             incident_id=self.incident_id, alert=self.case.alert, triage=self.triage, attempts=self.attempts
         )
-        decision = guard.check(action, state, self._guard_context(utc_now()))
-        human = self.case.expect.human
-        if decision.allowed and decision.needs_approval and not human.approve:
-            return ToolResult(status="denied", error=f"rejected by {human.by}: {human.reason}")
+        decision = guard.check(action, state, self._context(utc_now()))
+        if decision.allowed and decision.needs_approval and not decision.dry_run:
+            refusal = self._approval_refusal()
+            if refusal:
+                return ToolResult(status="denied", error=refusal)
         if not decision.allowed:
             return ToolResult(status="denied", error=f"guard: {decision.reason}")
         n = len(self.attempts) + 1
@@ -110,6 +93,30 @@ class GuardedTools:
         if decision.dry_run:
             return ToolResult(status="success", data={"status": "success", "detail": f"dry-run: {name} {args}"})
         return self.inner.invoke(name, {**args, "idempotency_key": key})
+
+    def _context(self, now: Any) -> Any:
+        """The guard's facts: the configured acting user, the clock, actions this episode already took."""
+        from tools.guard import GuardContext
+
+        settings = self.settings
+        user = settings.user(settings.acting_user)
+        return GuardContext(
+            policy=settings.policy,
+            actor=settings.acting_user,
+            actor_can_rollback=bool(user and user.rollback_permission),
+            now=now,
+            recent_actions=len(self.attempts),
+        )
+
+    def _approval_refusal(self) -> str:
+        """Why the case's human does not approve (empty = approved), as the graph's guard node decides."""
+        human = self.case.expect.human
+        if not human.approve:
+            return f"rejected by {human.by}: {human.reason}"
+        approver = self.settings.user(human.by) if human.by else None
+        if approver is None or not approver.rollback_permission:
+            return f"approval by {human.by!r} refused: no rollback_permission"
+        return ""
 
 
 def _langchain_tools(world: CaseWorld) -> list[Any]:

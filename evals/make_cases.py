@@ -326,9 +326,13 @@ def resolved_meanwhile(id: str, source: str, svc: str, ns: str, family: str, at:
 def approval(id: str, source: str, svc: str, ns: str, approve: bool, at: datetime) -> Spec:
     """A bad release where policy asks a human before the version rollback (approve or reject)."""
     spec = bad_release(id, source, svc, ns, "errors", "v7.2.0", "v7.3.0", at, template="approval")
-    # default policy: approval from rung 3 (the version rollback); the on-call lead may approve it
-    lead = {"name": "lead-oncall", "rollback_permission": True}
-    spec.config = {"users": [{"name": "alertpilot", "rollback_permission": True}, lead]}
+    # default policy: approval from rung 3 (the version rollback); the on-call lead who answers may roll back
+    spec.config = {
+        "users": [
+            {"name": "alertpilot", "rollback_permission": True},
+            {"name": "lead-oncall", "rollback_permission": True},
+        ]
+    }
     spec.human = {"approve": approve, "by": "lead-oncall", "reason": "" if approve else "peak sales hour"}
     spec.title = f"{svc}: rollback needs approval ({'approved' if approve else 'rejected'})"
     spec.needs = ["guard"]

@@ -63,6 +63,16 @@ class Diagnosis(BaseModel):
     release_confidence: float = Field(default=0.0, ge=0, le=1)
     signal_value: float | None = Field(default=None, description="The alert's signal at diagnosis.")
     entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
+    pattern: str = Field(
+        default="",
+        description="Failure pattern: release | leak | config_edit | dependency | healthy | no_data | "
+        "unverifiable | runtime | undetermined.",
+    )
+    abstain: str = Field(default="", description="Why no change may be made (empty = the ladder may act).")
+    proxy_query: str | None = Field(
+        default=None, description="For an alert without its own metric: the probe verify re-reads instead."
+    )
+    proxy_baseline: float | None = Field(default=None, description="The proxy probe's pre-alert mean.")
 
 
 class ReviewResult(BaseModel):

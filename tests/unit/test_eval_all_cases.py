@@ -30,6 +30,8 @@ def test_full_offline_eval_runs_clean_and_holds_its_numbers() -> None:
     assert all(not s.error for s in result.scores)
     assert summary["valid_tool_name_rate"] == 1.0 and summary["schema_validity"] == 1.0
     # the playbook's measured numbers (evals/README.md); a drop is a regression
-    assert summary["mcp_call_accuracy"] >= 0.74
+    assert summary["mcp_call_accuracy"] >= 0.95  # measured 99.8%; the target is 90%
     assert summary["mitigation_success"] == 1.0
-    assert summary["action_when_needed"] == 1.0
+    assert summary["action_when_needed"] == 1.0 and summary["abstention"] == 1.0
+    assert summary["mutation_strict_match"] == 1.0
+    assert summary["diagnosis_score"] == 1.0

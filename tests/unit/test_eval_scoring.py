@@ -54,6 +54,8 @@ INVESTIGATE = turn(
 )
 ROLLBACK = turn(call("version_rollback", service="checkout", namespace="shop", target="v2.1"))
 VERIFY = turn(call("execute_query", query=f"{EXPR} > 0.05"))
+# the demo's true root cause: the service, the bad release, and who shipped it (its audit log)
+ROOT_CAUSE = ("checkout", "v2.2", "deploy-bot@ci")
 
 
 def run(case_dir: Path, *responses: AIMessage) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def run(case_dir: Path, *responses: AIMessage) -> dict[str, Any]:
 
 def test_perfect_model_scores_one_everywhere() -> None:
     # 3 expected reads made exactly + the expected rollback + 1 valid extra read (verify) = 5/5.
-    doc = run(DEMO, INVESTIGATE, ROLLBACK, VERIFY, answer("checkout", "v2.2"))
+    doc = run(DEMO, INVESTIGATE, ROLLBACK, VERIFY, answer(*ROOT_CAUSE))
     assert doc["mcp_call_accuracy"] == 1.0
     assert doc["valid_tool_name_rate"] == 1.0 and doc["schema_validity"] == 1.0
     assert doc["diagnosis_score"] == 1.0
@@ -74,9 +76,7 @@ def test_perfect_model_scores_one_everywhere() -> None:
 
 def test_a_tool_that_does_not_exist_is_one_incorrect_call_not_a_crash() -> None:
     # 6 made calls, 5 of them correct; the union has 6 elements → 5/6. Names: 5 of 6 valid.
-    doc = run(
-        DEMO, turn(call("get_pod_logs", pod="checkout-0")), INVESTIGATE, ROLLBACK, VERIFY, answer("checkout", "v2.2")
-    )
+    doc = run(DEMO, turn(call("get_pod_logs", pod="checkout-0")), INVESTIGATE, ROLLBACK, VERIFY, answer(*ROOT_CAUSE))
     assert doc["mcp_call_accuracy"] == pytest.approx(5 / 6)
     assert doc["valid_tool_name_rate"] == pytest.approx(5 / 6)
     assert doc["schema_validity"] == 1.0  # measured over calls to tools that exist
@@ -87,7 +87,7 @@ def test_a_wrong_rollback_target_fails_the_strict_match_and_the_oracle() -> None
     # The rollback to v2.0 is paired with the expected one but its target is wrong: 4/5 correct.
     # v2.0 also has a healthy signal, but the oracle wants v2.1 running → mitigation fails.
     wrong = turn(call("version_rollback", service="checkout", namespace="shop", target="v2.0"))
-    doc = run(DEMO, INVESTIGATE, wrong, VERIFY, answer("checkout", "v2.2"))
+    doc = run(DEMO, INVESTIGATE, wrong, VERIFY, answer(*ROOT_CAUSE))
     assert doc["mcp_call_accuracy"] == pytest.approx(4 / 5)
     assert doc["argument_accuracy"] == pytest.approx(4 / 5)
     assert doc["mutation_strict_match"] == 0.0
@@ -110,7 +110,7 @@ def test_acting_on_a_noop_alert_breaks_abstention() -> None:
 
 def test_a_repeated_mutating_call_is_an_extra_call() -> None:
     # 6 made calls: the second rollback has no expected partner → 5/6, strict match fails.
-    doc = run(DEMO, INVESTIGATE, ROLLBACK, ROLLBACK, VERIFY, answer("checkout", "v2.2"))
+    doc = run(DEMO, INVESTIGATE, ROLLBACK, ROLLBACK, VERIFY, answer(*ROOT_CAUSE))
     assert doc["mcp_call_accuracy"] == pytest.approx(5 / 6)
     assert doc["mutation_strict_match"] == 0.0
     assert doc["mitigation_success"] == 1.0  # the world is fine; the agent still acted twice
@@ -141,3 +141,18 @@ def test_diagnosis_score_and_pass_hat_k_by_hand() -> None:
     assert diagnosis_score(["checkout"], ["checkout", "v2.2"]) == 0.0
     # one case with 2 successes in 3 trials: pass^1 = 2/3, pass^2 = C(2,2)/C(3,2) = 1/3, pass^3 = 0
     assert pass_hat_k({"a": [True, False, True]}) == pytest.approx({1: 2 / 3, 2: 1 / 3, 3: 0.0})
+
+
+APPROVED = CASES / "am-checkout-approval-approved"
+REJECTED = CASES / "gen-billing-approval-rejected"
+
+
+def test_a_model_rollback_needing_approval_follows_the_cases_human() -> None:
+    # approved by lead-oncall (who has rollback_permission): the rollback reaches the world.
+    rollback = turn(call("version_rollback", service="checkout", namespace="shop", target="v7.2.0"))
+    doc = run(APPROVED, rollback, answer("checkout", "v7.3.0"))
+    assert doc["denied_calls"] == 0 and doc["mitigation_success"] == 1.0
+    # rejected: the guard records the call as denied, nothing was made, abstention holds.
+    rollback = turn(call("version_rollback", service="billing", namespace="finance", target="v7.2.0"))
+    doc = run(REJECTED, rollback, answer("billing", "v7.3.0"))
+    assert doc["denied_calls"] == 1 and doc["abstention"] == 1.0

@@ -22,7 +22,9 @@ def _copy(name: str, tmp_path: Path) -> Path:
 
 def test_a_recorded_world_replays_a_live_run_with_the_same_scores(tmp_path: Path) -> None:
     case = load_case(_copy("am-cart-errors-bad-release", tmp_path))
-    assert record(case) == 5
+    calls = record(case)
+    assert calls >= 5  # the signal, its window, the version series, the rollback, the verify read (+ probes)
+    assert len(json.loads(case.recording_path.read_text())["calls"]) == calls
     live = run_eval([case]).summary
     replay = run_eval([case], world="recorded").summary
     assert replay["mcp_call_accuracy"] == live["mcp_call_accuracy"] == 1.0
@@ -58,7 +60,8 @@ def test_capture_turns_an_incident_into_an_unconfirmed_replayable_case(home: Pat
     case = load_case(path)
     assert case.expect.confirmed is False
     assert [m.tool for m in case.expect.mutations] == ["version_rollback"]
-    assert case.expect.root_cause == ["checkout", "v2.2"]
+    # the diagnosis names the release and, from the audit trail, who shipped it
+    assert case.expect.root_cause == ["checkout", "v2.2", "deploy-bot@ci"]
     doc = run_eval([case], world="recorded").document()
     assert doc["mcp_call_accuracy"] == 1.0 and doc["unrecorded_calls"] == 0
 

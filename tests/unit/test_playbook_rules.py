@@ -1,0 +1,171 @@
+"""The offline playbook's general rules (docs/playbook.md): each conclusion from hand-made evidence.
+
+Diagnosis rules are checked on :func:`agents.diagnosis_rules.conclude` with facts built
+here; the planner rules on :func:`agents.rollback.plan_next`; the proxy signal on
+:func:`agents.signal.read_signal` against a recorded tool answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from agents.diagnosis import ReleaseChange
+from agents.diagnosis_rules import Facts, conclude, is_memory_alert, rising_proxy
+from agents.log_evidence import LogEvidence, config_writes, unreachable_hosts
+from agents.metric_analysis import Anomaly
+from agents.rollback import plan_next
+from agents.signal import SignalReading, read_signal
+from state.alert import Alert
+from state.incident import Attempt, Diagnosis, IncidentState, ToolCall, TriageResult
+from state.policy import Policy
+from tools.registry import RecordedTools, ToolSession
+
+START = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+EXPR = 'sum(rate(http_requests_total{service="cart",code=~"5.."}[5m])) > 0.05'
+MEM = 'max(container_memory_working_set_bytes{container="cart"}) / max(kube_pod_container_resource_limits{container="cart"})'
+
+
+def alert(name: str = "HighErrorRate", expression: str | None = EXPR) -> Alert:
+    return Alert(
+        source="alertmanager", status="firing", name=name, service="cart", namespace="shop",
+        starts_at=START, fingerprint="f", expression=expression,
+    )  # fmt: skip
+
+
+def own(baseline: float, during: float, query: str = "q") -> Anomaly:
+    return Anomaly("alert expression", query, baseline, during)
+
+
+def firing(value: float | None, query: str | None = EXPR, error: str = "") -> SignalReading:
+    return SignalReading(query, value, None if query is None else value is not None, error)
+
+
+def change(minutes_before: float, version: str = "v2", previous: str | None = "v1") -> ReleaseChange:
+    return ReleaseChange(version, previous, START - timedelta(minutes=minutes_before))
+
+
+def facts(a: Alert, reading: SignalReading, anomalies=(), suspect=None, rose=False, evidence=None, proxy=None) -> Facts:
+    return Facts(a, reading, list(anomalies), suspect, rose, evidence, proxy)
+
+
+def audit(who: str, verb: str, resource: str, name: str, minutes_before: float) -> dict:
+    when = (START - timedelta(minutes=minutes_before)).isoformat().replace("+00:00", "Z")
+    return {"who": who, "verb": verb, "resource": resource, "name": name, "when": when, "change": ""}
+
+
+# ------------------------------------------------------------------ diagnosis rules
+
+
+def test_a_signal_already_healthy_at_diagnosis_abstains() -> None:
+    # comparison expression answers nothing now, but its window has data: it cleared on its own
+    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [own(0.004, 0.004)], (change(9), 0.95), True))
+    assert d.pattern == "healthy" and d.abstain and d.suspected_release is None
+
+
+def test_no_data_for_the_signal_abstains_even_with_a_release() -> None:
+    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [], (change(9), 0.95), True))
+    assert d.pattern == "no_data" and "cannot verify" in d.abstain
+
+
+def test_a_recent_release_is_blamed_with_the_version_before_it() -> None:
+    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], (change(9, "v3.2", "v3.1"), 0.95), True))
+    assert (d.pattern, d.abstain, d.suspected_release, d.known_good_release) == ("release", "", "v3.2", "v3.1")
+    assert d.entities == ["cart", "v3.2"]
+
+
+def test_an_audited_config_edit_without_a_release_abstains_naming_it_and_its_author() -> None:
+    writes = config_writes(
+        [audit("alice", "patch", "configmaps", "cart-config", 12), audit("bob", "get", "pods", "x", 5)]
+    )
+    evidence = LogEvidence(config_changes=writes, dependencies=["payments-db"])
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, evidence))
+    assert d.pattern == "config_edit" and "alice" in d.abstain
+    assert d.entities == ["cart", "cart-config", "alice"]  # the edit wins over a dependency guess
+
+
+def test_a_config_edit_after_the_alert_is_not_its_cause() -> None:
+    evidence = LogEvidence(config_changes=[audit("alice", "patch", "configmaps", "cart-config", -5)])
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, evidence))
+    assert d.pattern == "undetermined" and not d.abstain
+
+
+def test_errors_pointing_at_a_dependency_escalate_and_name_only_it() -> None:
+    hosts = unreachable_hosts("dial tcp payments-db:5432: connect: connection refused", "cart")
+    assert hosts == ["payments-db"]
+    assert unreachable_hosts("dial tcp cart:8080: connect: connection refused", "cart") == []  # itself
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, LogEvidence(dependencies=hosts)))
+    assert d.pattern == "dependency" and d.abstain and d.entities == ["payments-db"]
+
+
+def test_a_confident_release_beats_a_dependency_error() -> None:
+    evidence = LogEvidence(dependencies=["payments-db"])
+    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], (change(9), 0.95), True, evidence))
+    assert d.pattern == "release" and not d.abstain
+
+
+def test_a_memory_alert_with_an_hours_old_release_is_a_leak() -> None:
+    a = alert("MemoryNearLimit", f"{MEM} > 0.9")
+    d = conclude(facts(a, firing(0.96, a.expression), [own(0.96, 0.96)], (change(300, "v3.0.1", "v3.0.0"), 0.1)))
+    assert (d.pattern, d.suspected_release, d.known_good_release) == ("leak", "v3.0.1", "v3.0.0")
+    assert d.entities == ["cart", "v3.0.1"] and not d.abstain
+    # the same evidence on an error-ratio alert is no leak: the ladder starts from rung 1
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], (change(300), 0.1)))
+    assert d.pattern == "undetermined"
+    assert is_memory_alert(alert("PodOOMKilled", None), None)
+
+
+def test_an_alert_without_a_metric_is_verified_on_the_probe_that_rose_or_abstains() -> None:
+    probes = [Anomaly("latency_p99_s", "lat", 0.3, 0.35), Anomaly("memory_saturation", "mem", 0.45, 0.96)]
+    proxy = rising_proxy(probes)
+    assert proxy is not None and proxy.name == "memory_saturation"
+    event = alert("PodOOMKilled", None)
+    d = conclude(facts(event, firing(None, None), probes, (change(9), 0.95), True, proxy=proxy))
+    assert d.pattern == "release" and (d.proxy_query, d.proxy_baseline, d.signal_value) == ("mem", 0.45, 0.96)
+    d = conclude(facts(event, firing(None, None), [Anomaly("memory_saturation", "mem", 0.5, 0.5)], None))
+    assert d.pattern == "unverifiable" and d.abstain and rising_proxy([]) is None
+
+
+def test_verify_reads_the_proxy_and_clears_it_back_near_its_baseline() -> None:
+    diagnosis = Diagnosis(summary="s", proxy_query="mem", proxy_baseline=0.45)
+
+    def reading(value: float) -> SignalReading:
+        answer = {"resultType": "vector", "result": [{"metric": {}, "value": [0, str(value)]}]}
+        call = ToolCall(
+            seq=0, agent="verify", tool="execute_query", args={"query": "mem"}, status="success", result=answer
+        )
+        session = ToolSession(RecordedTools([call]), agent="verify", allowed=frozenset({"execute_query"}))
+        return read_signal(session, alert("PodOOMKilled", None), diagnosis)
+
+    assert reading(0.96).firing is True
+    assert reading(0.5).firing is False  # within 1.5x of the pre-alert mean
+
+
+# ------------------------------------------------------------------ planner rules
+
+
+def incident(diagnosis: Diagnosis, attempts: int = 0) -> IncidentState:
+    state = IncidentState(
+        incident_id="inc-1", alert=alert(), diagnosis=diagnosis,
+        triage=TriageResult(score=80, tier="P1", budget=4, dimensions={}),
+    )  # fmt: skip
+    state.attempts = [
+        Attempt(n=i + 1, rung=1, action="restart", idempotency_key="k", started_at=START) for i in range(attempts)
+    ]
+    return state
+
+
+def test_an_abstaining_diagnosis_plans_no_change() -> None:
+    assert (
+        plan_next(incident(Diagnosis(summary="s", pattern="dependency", abstain="payments-db is down")), Policy())
+        is None
+    )
+
+
+def test_a_leak_restarts_then_rolls_back_to_the_release_before_it() -> None:
+    leak = Diagnosis(summary="s", pattern="leak", suspected_release="v3.0.1", known_good_release="v3.0.0")
+    first, second = plan_next(incident(leak), Policy()), plan_next(incident(leak, 1), Policy())
+    assert first is not None and second is not None
+    assert first.operation == "restart"
+    assert (second.operation, second.params["target"]) == ("version_rollback", "v3.0.0")  # no scale-out
+    undetermined = plan_next(incident(Diagnosis(summary="s", pattern="undetermined"), 1), Policy())
+    assert undetermined is not None and undetermined.operation == "scale"
