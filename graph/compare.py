@@ -16,6 +16,9 @@ from state.incident import IncidentState
 TRACKED = ("status", "triage", "diagnosis", "findings", "review", "report", "pending", "guard", "attempts")
 
 
+OUTCOME_ATTEMPT_FIELDS = {"n", "rung", "action", "params", "result", "verified"}
+
+
 def outcome(state: IncidentState, interrupted: bool) -> dict[str, Any]:
     """What a run came to, the fields replay equality is defined on (docs/replay.md)."""
     report = state.report
@@ -24,17 +27,7 @@ def outcome(state: IncidentState, interrupted: bool) -> dict[str, Any]:
         "report": {"status": report.status, "content": report.content, "promQL": list(report.prom_ql)}
         if report
         else None,
-        "attempts": [
-            {
-                "n": a.n,
-                "rung": a.rung,
-                "action": a.action,
-                "params": a.params,
-                "result": a.result,
-                "verified": a.verified,
-            }
-            for a in state.attempts
-        ],
+        "attempts": [a.model_dump(mode="json", include=OUTCOME_ATTEMPT_FIELDS) for a in state.attempts],
         "escalation_reason": state.escalation_reason,
     }
 

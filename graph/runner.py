@@ -272,24 +272,7 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
         "review": state.review.model_dump(mode="json") if state.review else None,
         "report": state.report.public() if state.report else None,
         "pending": state.pending.model_dump(mode="json") if interrupted and state.pending else None,
-        "attempts": [
-            {
-                "n": a.n,
-                "rung": a.rung,
-                "action": a.action,
-                "params": a.params,
-                "result": a.result,
-                "verified": a.verified,
-                "idempotency_key": a.idempotency_key,
-                "signal_before": a.signal_before,
-                "signal_after": a.signal_after,
-                "note": a.note,
-                "undone": a.undone,
-                "undo_result": a.undo_result,
-                "signal_after_undo": a.signal_after_undo,
-            }
-            for a in state.attempts
-        ],
+        "attempts": [a.model_dump(mode="json") for a in state.attempts],
         "decisions": [d.model_dump(mode="json") for d in state.decisions],
         "tool_calls": len(state.tool_calls),
         "notifications": state.notifications,
