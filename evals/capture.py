@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from evals.case import RECORDING, Case, CaseError
+from evals.network import replay_only
 from state.config import Settings
 from state.incident import IncidentState, ToolCall
 
@@ -108,7 +109,9 @@ def capture(settings: Settings, incident_id: str, cases_dir: Path) -> Path:
     (path / "alert.json").write_text(json.dumps(_payload(state), indent=2, ensure_ascii=False, default=str) + "\n")
     # ``logs`` stays: which log sources diagnosis reads decides which calls it makes on replay
     # (the recording answers them; the files themselves are not needed).
-    config = settings.model_dump(mode="json", exclude={"home", "database", "world", "executor", "prometheus"})
+    config = replay_only(
+        settings.model_dump(mode="json", exclude={"home", "database", "world", "executor", "prometheus"})
+    )
     # A captured case is only replayed: the recording answers every call, this executor is never
     # reached (dry-run would make the guard skip the recorded actions).
     config["executor"] = {"backend": "http", "url": "http://127.0.0.1:9/replay-only"}

@@ -81,7 +81,12 @@ def run_eval(
     world: WorldMode = "live",
     on_episode: Callable[[CaseScore], None] | None = None,
 ) -> EvalResult:
-    """Run ``cases`` × ``trials`` and score them (``model`` None = offline playbook)."""
+    """Run ``cases`` × ``trials`` and score them (``model`` None = offline playbook).
+
+    Every case's config is checked first: one that would reach past 127.0.0.1 is refused
+    (CaseError) before any episode runs.
+    """
+    check_cases(cases)
     scores: list[CaseScore] = []
     base = schemas_of(static_catalog())
     for case in cases:
@@ -94,6 +99,18 @@ def run_eval(
     result = EvalResult(model_name, world, trials, scores, cases)
     result.summary = summarize(scores)
     return result
+
+
+def check_cases(cases: list[Case]) -> None:
+    """Refuse (CaseError) any case whose config names a server off this machine."""
+    import tempfile
+    from pathlib import Path
+
+    from evals.worlds import check_network
+
+    with tempfile.TemporaryDirectory(prefix="eval-check-") as tmp:
+        for case in cases:
+            check_network(case, Path(tmp))
 
 
 _SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {}

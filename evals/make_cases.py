@@ -13,6 +13,8 @@ offline playbook does: expectations are what a careful on-call engineer would do
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -390,22 +392,41 @@ def missing_data(id: str, source: str, svc: str, ns: str, at: datetime) -> Spec:
     return spec
 
 
-def review_case(id: str, source: str, svc: str, ns: str, at: datetime, repo: str, pr: int, patch: str) -> Spec:
-    """A bad release whose PR adds a fatal bug the review must find."""
+def review_case(
+    id: str, source: str, svc: str, ns: str, at: datetime, repo: str, pr: int, before: str, after: str
+) -> Spec:
+    """A bad release whose PR adds a fatal bug the review must find.
+
+    The GitHub fixture is what GitHub would serve: the PR's patch is the unified diff of
+    ``before`` → ``after`` (hunk headers agree with their lines), the file at the PR's head
+    sha is ``after``, and each release is published just before the world deploys it.
+    """
     spec = bad_release(id, source, svc, ns, "errors", "v8.4.0", "v8.5.0", at, template="release_review")
     spec.config["services"] = {svc: {"repo": repo, "criticality": 80}}
     spec.needs = ["github"]
     spec.agents = [*spec.agents, "review"]
+    path, head = "app/pricing.py", hashlib.sha1(f"{repo}#{pr}".encode()).hexdigest()
+    published = {v: (when - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ") for v, when in spec.releases}
     spec.github = {
         "repo": repo,
         "releases": [
-            {"tag_name": "v8.4.0", "body": "Maintenance release", "created_at": "2026-11-18T08:00:00Z"},
-            {"tag_name": "v8.5.0", "body": f"## Changes\n- Faster pricing (#{pr})", "created_at": "2026-11-20T02:00:00Z"},
+            {"tag_name": "v8.4.0", "body": "Maintenance release", "published_at": published["v8.4.0"]},
+            {"tag_name": "v8.5.0", "body": f"## Changes\n- Faster pricing (#{pr})", "published_at": published["v8.5.0"]},
         ],
-        "pulls": [{"number": pr, "title": "Faster pricing", "files": [{"filename": "app/pricing.py", "status": "modified", "patch": patch}]}],
+        "pulls": [
+            {"number": pr, "title": "Faster pricing", "head_sha": head, "merged_at": published["v8.5.0"],
+             "files": [{"filename": path, "status": "modified", "patch": github_patch(before, after)}]}
+        ],
+        "contents": [{"path": path, "ref": head, "text": after}],
     }  # fmt: skip
-    spec.review = {"release": "v8.5.0", "pulls": [pr], "files": ["app/pricing.py"], "categories": ["null_dereference"]}
+    spec.review = {"release": "v8.5.0", "pulls": [pr], "files": [path], "categories": ["null_dereference"]}
     return spec
+
+
+def github_patch(before: str, after: str) -> str:
+    """A file's ``patch`` as GitHub serves it: unified diff hunks (3 lines of context), no file headers."""
+    diff = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=3)
+    return "".join(line for line in diff if not line.startswith(("---", "+++")))
 
 
 # --------------------------------------------------------------------------- writing
@@ -546,12 +567,24 @@ def write(spec: Spec, root: Path = CASES) -> Path:
 
 # --------------------------------------------------------------------------- the cases
 
-NPE_PATCH = (
-    "@@ -10,6 +10,9 @@ def price(cart):\n"
-    "-    rule = RULES.get(cart.region) or DEFAULT_RULE\n"
-    "+    rule = RULES.get(cart.region)\n"
-    "+    # fast path: skip the default lookup\n"
-    "+    return rule.apply(cart.total)\n"
+PRICING_BEFORE = '''"""Prices a cart by its region's rule."""
+
+from app.rules import DEFAULT_RULE, RULES
+
+
+def price(cart):
+    """The cart's total under its region's pricing rule."""
+    rule = RULES.get(cart.region) or DEFAULT_RULE
+    return rule.apply(cart.total)
+
+
+def quote(cart):
+    """A price quote for display."""
+    return {"total": price(cart), "currency": cart.currency}
+'''
+PRICING_AFTER = PRICING_BEFORE.replace(
+    "    rule = RULES.get(cart.region) or DEFAULT_RULE\n    return rule.apply(cart.total)\n",
+    "    rule = RULES.get(cart.region)\n    # fast path: skip the default lookup\n    return rule.apply(cart.total, fast=True)\n",
 )
 OOM = {"name": "PodOOMKilled", "show": "Pod OOM", "reason": "OOMKilled"}
 BACKOFF = {"name": "PodCrashLoopBackOff", "show": "容器重启", "reason": "BackOff"}
@@ -627,7 +660,7 @@ def specs() -> list[Spec]:
         missing_data("am-search-missing-metrics", "alertmanager", "search", "web", t(10, 10, 0)),
         missing_data("gen-feed-missing-metrics", "generic", "feed", "social", t(10, 14, 0)),
         # release review finds the bug
-        review_case("am-pricing-release-review", "alertmanager", "pricing", "shop", t(11, 3, 0), "acme/pricing", 412, NPE_PATCH),
+        review_case("am-pricing-release-review", "alertmanager", "pricing", "shop", t(11, 3, 0), "acme/pricing", 412, PRICING_BEFORE, PRICING_AFTER),
     ]  # fmt: skip
 
 

@@ -7,14 +7,21 @@ answers captured from a live run (``recording.json``); an unrecorded call answer
 
 A world gives the harness three things: settings for this run, the tool backend the
 agents call, and an oracle reading (the signal and the running version) at the end.
+
+Network: an episode talks to 127.0.0.1 only. The live world serves the case's ``github/``
+fixtures from a local GitHub API (evals/github_world.py) started for the episode;
+the recorded world points GitHub at a closed loopback port (its answers come from the
+recording). A case whose config names a server off the machine is refused
+(evals/network.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +33,10 @@ from tools.registry import RecordedTools, ToolBackend, ToolRegistry
 from tools.world import World, WorldSpec
 
 WorldMode = Literal["live", "recorded"]
+
+GITHUB_TOKEN_ENV = "ALERTPILOT_EVAL_GITHUB_TOKEN"  # the world's dummy token (a real GITHUB_TOKEN is never read)
+GITHUB_TOKEN = "eval-world-token"
+CLOSED_GITHUB = "http://127.0.0.1:1/api/v3"  # the recorded world: nothing listens on port 1
 
 
 @dataclass
@@ -87,6 +98,17 @@ def case_settings(case: Case, home: Path, **overrides: Any) -> Settings:
         raise CaseError(f"{case.config_path}: {exc}") from None
 
 
+def check_network(case: Case, home: Path) -> Settings:
+    """The case's settings as written; CaseError when they would reach past 127.0.0.1."""
+    from evals.network import remote_endpoint
+
+    settings = case_settings(case, home)
+    reason = remote_endpoint(settings, github_explicit="url" in settings.github.model_fields_set)
+    if reason:
+        raise CaseError(f"{case.config_path}: {reason}")
+    return settings
+
+
 def load_recording(case: Case) -> list[ToolCall]:
     """The tool calls captured for ``case``."""
     path = case.recording_path
@@ -102,25 +124,49 @@ def load_recording(case: Case) -> list[ToolCall]:
 @contextmanager
 def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | None = None) -> Iterator[CaseWorld]:
     """Prepare ``case``'s world under ``home`` (fresh state every time)."""
+    from evals.github_world import serve_fixtures
+    from evals.network import remote_endpoint
     from tools.catalog import build_registry
 
     shutil.rmtree(home / "world", ignore_errors=True)
-    overrides: dict[str, Any] = {}
-    if prometheus_url:
-        overrides["prometheus"] = {"url": prometheus_url}
-    settings = case_settings(case, home, **overrides)
-    world = World(WorldSpec.load(case.path), home / "world" / "state.json") if case.has_world else None
-    if mode == "live":
-        if world is None:
-            raise CaseError(
-                f"{case.id}: a live run needs world.yaml (this case can only be replayed: --world recorded)"
-            )
-        registry = build_registry(settings, world)
-        yield CaseWorld(settings, registry, registry, world)
-        return
-    recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
-    catalog = build_registry(settings, world) if world else static_catalog()
-    yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+    written = check_network(case, home)
+    if mode == "live" and not case.has_world:
+        raise CaseError(f"{case.id}: a live run needs world.yaml (this case can only be replayed: --world recorded)")
+    reviews = (case.path / "github").is_dir() or any(s.repo for s in written.services.values())
+    with ExitStack() as stack:
+        github_url = CLOSED_GITHUB
+        if mode == "live" and reviews:
+            github_url = stack.enter_context(serve_fixtures(case.path / "github")).api_url
+            stack.enter_context(_env(GITHUB_TOKEN_ENV, GITHUB_TOKEN))
+        overrides: dict[str, Any] = {"github": {"url": github_url, "token_env": GITHUB_TOKEN_ENV}}
+        if prometheus_url:
+            overrides["prometheus"] = {"url": prometheus_url}
+        settings = case_settings(case, home, **overrides)
+        reason = remote_endpoint(settings)
+        if reason:  # an override (or the environment) pointed somewhere else
+            raise CaseError(f"{case.id}: {reason}")
+        world = World(WorldSpec.load(case.path), home / "world" / "state.json") if case.has_world else None
+        if mode == "live":
+            registry = build_registry(settings, world)
+            yield CaseWorld(settings, registry, registry, world)
+            return
+        recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
+        catalog = build_registry(settings, world) if world else static_catalog()
+        yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment while the world is open (the previous value restored)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def _without_key(call: ToolCall) -> ToolCall:

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from github_fake import FakeGitHub, FakeRepo, Pull
 
 from agents.review_core import review_release
+from evals.github_world import GitHubRepo, GitHubServer, Pull
 from tests.conftest import ROOT, run_cli
 from tools.analyzers.correlate import IncidentContext
 from tools.github import GitHubSource
@@ -30,12 +30,12 @@ def _file(name: str, patch: str | None, status: str = "modified") -> dict[str, o
     return {"filename": name, "status": status, "additions": 3, "deletions": 1, "changes": 4, "patch": patch}
 
 
-def shop() -> FakeRepo:
+def shop() -> GitHubRepo:
     py_patch, py_head = _case("py-null-regex")
     go_patch, go_head = _case("go-leak-nil")
     js_patch, js_head = _case("js-null")
     cut_js = "\n".join(js_patch.splitlines()[:4]) + "\n"  # header promises more lines than it shows
-    return FakeRepo(
+    return GitHubRepo(
         "acme/shop",
         releases=[
             {"tag_name": "v1.2", "body": "Maintenance release."},
@@ -76,31 +76,31 @@ def shop() -> FakeRepo:
 
 
 @pytest.fixture
-def github() -> FakeGitHub:
-    with FakeGitHub([shop()], rate_limited=("acme/limited",)) as server:
+def github() -> GitHubServer:
+    with GitHubServer([shop()], rate_limited=("acme/limited",), page_size=2) as server:
         yield server
 
 
-def _session(server: FakeGitHub) -> ToolSession:
+def _session(server: GitHubServer) -> ToolSession:
     source = GitHubSource(server.api_url, "t0ken")
     return ToolSession(ToolRegistry(release_tools(SourceRouter(lambda: source))), agent="review")
 
 
-def test_release_by_tag_reads_pr_numbers_from_the_body(github: FakeGitHub) -> None:
+def test_release_by_tag_reads_pr_numbers_from_the_body(github: GitHubServer) -> None:
     release = GitHubSource(github.api_url, "t0ken").release("acme/shop", "v1.1")
     assert (release.pulls, release.pulls_from, release.previous_tag) == ([12, 13], "body", "v1.0")
     assert release.url.startswith(github.base)
     assert github.auth_headers[0] == "token t0ken"
 
 
-def test_latest_release_without_pr_numbers_compares_the_previous_tag(github: FakeGitHub) -> None:
+def test_latest_release_without_pr_numbers_compares_the_previous_tag(github: GitHubServer) -> None:
     release = GitHubSource(github.api_url, None).release("acme/shop", None)
     assert (release.tag, release.pulls_from, release.pulls) == ("v1.2", "compare", [14, 15])
     assert any("/compare/v1.1...v1.2" in r for r in github.requests)
     assert any(f"/commits/{'2' * 40}/pulls" in r for r in github.requests)
 
 
-def test_pull_files_follow_link_pagination_and_fetch_missing_patches(github: FakeGitHub) -> None:
+def test_pull_files_follow_link_pagination_and_fetch_missing_patches(github: GitHubServer) -> None:
     source = GitHubSource(github.api_url, None)
     files = source.pull_files("acme/shop", 12)
     assert [f.filename for f in files][:3] == ["README.md", "docs/discounts.md", "checkout/pricing.py"]
@@ -112,7 +112,7 @@ def test_pull_files_follow_link_pagination_and_fetch_missing_patches(github: Fak
     assert js.patch is not None and not js.patch_complete and js.content is not None
 
 
-def test_review_finds_bugs_on_added_lines_and_ranks_by_incident(github: FakeGitHub) -> None:
+def test_review_finds_bugs_on_added_lines_and_ranks_by_incident(github: GitHubServer) -> None:
     context = IncidentContext.from_texts(
         "checkout",
         ['Traceback: File "/app/checkout/pricing.py", line 20, in region_of\nAttributeError: NoneType'],
@@ -129,20 +129,20 @@ def test_review_finds_bugs_on_added_lines_and_ranks_by_incident(github: FakeGitH
     assert not [f for f in outcome.findings if f.file.startswith("tests/")]
 
 
-def test_missing_release_is_a_clear_404(github: FakeGitHub) -> None:
+def test_missing_release_is_a_clear_404(github: GitHubServer) -> None:
     outcome = review_release(_session(github), "acme/shop", "v9.9")
     assert outcome.release is None
     assert outcome.error == "github: release v9.9 of acme/shop not found (404)"
 
 
-def test_rate_limit_names_retry_after_and_does_not_sleep(github: FakeGitHub) -> None:
+def test_rate_limit_names_retry_after_and_does_not_sleep(github: GitHubServer) -> None:
     started = time.monotonic()
     outcome = review_release(_session(github), "acme/limited", "v1.0")
     assert "rate limited (403)" in outcome.error and "retry after 42s" in outcome.error
     assert time.monotonic() - started < 5
 
 
-def test_cli_review_prints_release_pulls_findings(github: FakeGitHub, home: Path) -> None:
+def test_cli_review_prints_release_pulls_findings(github: GitHubServer, home: Path) -> None:
     done = run_cli(
         "review", "--repo", "acme/shop", "--tag", "v1.1", "--github-url", github.api_url, "--json", home=home
     )

@@ -109,6 +109,19 @@ def test_a_bug_on_an_unchanged_line_is_not_blamed() -> None:
     assert [f.category for f in analyze_file("svc/a.py", touching_f, head)] == ["null_dereference"]
 
 
+def test_a_python_hunk_from_inside_a_function_is_reviewed_without_the_file_at_head() -> None:
+    # GitHub could not serve the file: the analyzer reads the patch's new side, an indented fragment
+    patch = (
+        "@@ -7,2 +7,3 @@ def price(cart):\n"
+        "-    rule = RULES.get(cart.region) or DEFAULT_RULE\n"
+        "+    rule = RULES.get(cart.region)\n"
+        "+    # fast path\n"
+        "+    return rule.apply(cart.total)\n"
+    )
+    found = analyze_file("app/pricing.py", patch, None)
+    assert [(f.line, f.category) for f in found] == [(9, "null_dereference")]
+
+
 def test_corpus_precision_and_recall_meet_the_targets() -> None:
     totals = evaluate()["totals"]
     assert totals["cases"] >= 20 and totals["buggy_cases"] * 2 == totals["cases"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import textwrap
 
 from tools.analyzers.base import CodeFinding
 from tools.analyzers.python import (
@@ -232,11 +233,19 @@ def _logic(path: str, line: int, problem: str, fix: str, confidence: float) -> C
 
 
 def analyze_python(source: str, path: str) -> list[CodeFinding]:
-    """Every Python rule over ``source``; a file that does not parse yields nothing."""
+    """Every Python rule over ``source``; a file that does not parse yields nothing.
+
+    ``source`` may be the new side of a patch (the file at head could not be read): a hunk
+    from inside a function is indented, so it is parsed once more dedented (lines keep
+    their numbers).
+    """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return []
+        try:
+            tree = ast.parse(textwrap.dedent(source))
+        except (SyntaxError, ValueError):
+            return []
     findings: list[CodeFinding] = []
     for rule in (null_dereferences, resource_leaks, swallowed_errors, unlocked_shared_state, logic_errors):
         findings.extend(rule(tree, path))
