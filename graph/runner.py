@@ -98,10 +98,11 @@ class IncidentRunner:
 
     def join(self, incident_id: str, alert: Alert, count: int = 1) -> dict[str, Any]:
         """Fold a repeated (or resolving) alert into its open incident's thread (``count`` at once in a storm)."""
-        current = self.state(incident_id)
+        snapshot = self.graph.get_state(self._config(incident_id))  # one read: state and interrupt
+        current = _values(snapshot)
         if current is None:
             raise KeyError(incident_id)
-        waiting = self.pending_interrupt(incident_id) is not None
+        waiting = _interrupt(snapshot) is not None
         note = f"alert {alert.status} again (#{current.alerts_seen + count})"
         if count > 1:
             note = f"{count} alerts {alert.status} again (#{current.alerts_seen + count})"
@@ -125,13 +126,15 @@ class IncidentRunner:
             return self.stop(incident_id, "the alert resolved while the ladder waited")
         if waiting:  # the update cleared the pending interrupt: re-run the node to wait again
             return self._run(incident_id, None)
-        return self._save(incident_id)
+        # Not waiting: the thread's state is now exactly ``current`` plus ``update`` (no reducers).
+        return self._publish(incident_id, current.model_copy(update=update), None)
 
     def resume(self, incident_id: str) -> dict[str, Any]:
         """Continue a thread from its last checkpoint (after a crash or a durable wait)."""
-        if self.state(incident_id) is None:
+        snapshot = self.graph.get_state(self._config(incident_id))
+        if _values(snapshot) is None:
             raise KeyError(incident_id)
-        pending = self.pending_interrupt(incident_id)
+        pending = _interrupt(snapshot)
         if pending is not None and pending.get("kind") == "timer":
             return self._run(incident_id, Command(resume={"kind": "timer", "fired_at": self.deps.clock().isoformat()}))
         if pending is not None:  # waiting for a person: nothing to do until they answer
@@ -160,19 +163,11 @@ class IncidentRunner:
 
     def state(self, incident_id: str) -> IncidentState | None:
         """The latest checkpointed state of a thread, or None."""
-        snapshot = self.graph.get_state(self._config(incident_id))
-        if not snapshot.values:
-            return None
-        values = snapshot.values
-        return values if isinstance(values, IncidentState) else IncidentState.model_validate(values)
+        return _values(self.graph.get_state(self._config(incident_id)))
 
     def pending_interrupt(self, incident_id: str) -> dict[str, Any] | None:
         """The value of the ``interrupt()`` the thread waits on (approval or timer), or None."""
-        snapshot = self.graph.get_state(self._config(incident_id))
-        if not snapshot.interrupts:
-            return None
-        value = snapshot.interrupts[0].value
-        return value if isinstance(value, dict) else {"value": value}
+        return _interrupt(self.graph.get_state(self._config(incident_id)))
 
     def interrupted(self, incident_id: str) -> bool:
         """Whether the thread waits on a person (an approval ``interrupt()``, not a timer)."""
@@ -243,9 +238,10 @@ class IncidentRunner:
         return self._publish(incident_id, latest, waiting)
 
     def _save(self, incident_id: str) -> dict[str, Any]:
-        state = self.state(incident_id)
+        snapshot = self.graph.get_state(self._config(incident_id))  # one read, not one per question
+        state = _values(snapshot)
         assert state is not None
-        return self._publish(incident_id, state, self.pending_interrupt(incident_id))
+        return self._publish(incident_id, state, _interrupt(snapshot))
 
     def _publish(self, incident_id: str, state: IncidentState, waiting: dict[str, Any] | None) -> dict[str, Any]:
         """Store and return the public document; a timer wait is not a wait for a person."""
@@ -255,6 +251,22 @@ class IncidentRunner:
             doc["waiting_until"] = str(waiting["not_before"])
         self.store.save_doc(incident_id, doc)
         return doc
+
+
+def _values(snapshot: StateSnapshot) -> IncidentState | None:
+    """A snapshot's state as an IncidentState, or None for a thread with no checkpoint."""
+    values = snapshot.values
+    if not values:
+        return None
+    return values if isinstance(values, IncidentState) else IncidentState.model_validate(values)
+
+
+def _interrupt(snapshot: StateSnapshot) -> dict[str, Any] | None:
+    """The value of the ``interrupt()`` a snapshot waits on, or None."""
+    if not snapshot.interrupts:
+        return None
+    value = snapshot.interrupts[0].value
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
