@@ -240,32 +240,51 @@ def _fast_kind(line: bytes, special: bool, hook: RecordHook | None) -> Kind | No
     return "standard"
 
 
-def feed(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
-    """Classify every line of ``(source, block)`` pairs into ``summary``.
+def feed_block(summary: LogSummary, source: str, block: bytes, hook: RecordHook | None = None) -> None:
+    """Classify every line of one block of whole lines into ``summary``.
 
     Most lines never need a full decode: block-wide scans mark the few lines that may be
     events or audit records, byte scans find the level of the rest, and only lines that
-    may be errors (or that do not end like a JSON object) take the exact path. ``hook``
-    sees every event, audit and business-error record, decoded.
+    may be errors (or that do not end like a JSON object) take the exact path.
     """
     counts = summary.counts
     text_error = _TEXT_ERROR.search
-    for source, block in blocks:
-        marked = _marked(block, _SPECIAL)
-        for index, line in enumerate(block.split(b"\n")):
-            if line[:1] != b"{":
-                if not line or line.isspace():
-                    continue
-                if line[:1] in b" \t":
-                    _exact(summary, source, line, hook)
-                    continue
-                counts["standard"] += 1
-                if text_error(line, 0, 200):
-                    _text_error(line, summary)
+    tally = dict.fromkeys(KINDS, 0)
+    marked = _marked(block, _SPECIAL)
+    for index, line in enumerate(block.split(b"\n")):
+        if line[:1] != b"{":
+            if not line or line.isspace():
                 continue
-            kind = _fast_kind(line, index in marked, hook)
-            if kind is None:
+            if line[:1] in b" \t\r\x0b\x0c":
                 _exact(summary, source, line, hook)
-            else:
-                counts[kind] += 1
+                continue
+            tally["standard"] += 1
+            if text_error(line, 0, 200):
+                _text_error(line, summary)
+            continue
+        kind = _fast_kind(line, index in marked, hook)
+        if kind is None:
+            _exact(summary, source, line, hook)
+        else:
+            tally[kind] += 1
+    for kind, n in tally.items():
+        counts[kind] += n
+
+
+def feed(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
+    """Classify every line of ``(source, block)`` pairs into ``summary``.
+
+    See :func:`feed_block`; ``hook`` sees every event, audit and business-error record, decoded.
+    """
+    for source, block in blocks:
+        feed_block(summary, source, block, hook)
+    return summary
+
+
+def feed_exact(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
+    """The simple reference pass: every non-blank line fully decoded (what :func:`feed` must equal)."""
+    for source, block in blocks:
+        for line in block.split(b"\n"):
+            if line and not line.isspace():
+                _exact(summary, source, line, hook)
     return summary
