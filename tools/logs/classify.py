@@ -231,9 +231,9 @@ def _fast_kind(line: bytes, special: bool, hook: RecordHook | None) -> Kind | No
             return "standard"
     level = _LEVEL_AT.match(line, at) or _LEVEL.search(line)
     if level is None:
-        return "standard"
+        return None  # "level" is there but its value is no plain word or number: let the decoder tell
     value = level[1].lower()
-    if value in _ERROR_BYTES or (value.isdigit() and int(value) >= 50):
+    if value in _ERROR_BYTES or value == b"null" or (value.isdigit() and int(value) >= 50):
         return None
     if b"message" in line or b"msg" in line or _MESSAGE.search(line):
         return "business"
