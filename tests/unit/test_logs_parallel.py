@@ -9,9 +9,27 @@ from pathlib import Path
 
 from tools.logs.classify import LogSummary, feed, feed_exact
 from tools.logs.parallel import feed_parallel
-from tools.logs.reader import file_blocks
+from tools.logs.reader import stream_blocks
 
 PODS = ["checkout-7d9f8b6c5-x2x4q", "payment-5b6d7c9f4-qq2lp", "db-0"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+]
 
 
 def _cls(inner: dict[str, object], rng: random.Random) -> str:
@@ -28,6 +46,7 @@ AUDIT = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", 
 SHAPES = [
     lambda r, n, u: _cls({"time": n, "level": "info", "message": f"handled cart {n}"}, r),
     lambda r, n, u: _cls({"time": n, "level": "error", "message": f"order {n} failed for {u}"}, r),
+    lambda r, n, u: _cls({"time": n, "level": "error", "message": f"{r.choice(WORDS)} {r.choice(WORDS)} {n}"}, r),
     lambda r, n, u: json.dumps({"level": "warn", "msg": f"slow {n}ms", "pod": r.choice(PODS)}),
     lambda r, n, u: json.dumps({"level": 50, "msg": f"pino error {n}", "time": 1795000000000 + n}),
     lambda r, n, u: json.dumps({"level": 30, "msg": "pino info"}),
@@ -63,13 +82,15 @@ def _sample(path: Path, lines: int, seed: int) -> Path:
 
 
 def _run(how: str, path: Path, **kwargs: object) -> LogSummary:
+    """One pass over ``path`` read in small pieces, so the parallel path spreads it over many batches."""
     summary = LogSummary(**kwargs)  # type: ignore[arg-type]
-    blocks = file_blocks([path], summary.issue)
-    if how == "simple":
-        return feed_exact(summary, blocks)
-    if how == "fast":
-        return feed(summary, blocks)
-    return feed_parallel(summary, blocks, 2, batch_bytes=16 << 10, warmup_bytes=32 << 10)
+    with path.open("rb") as handle:
+        blocks = ((path.name, block) for block in stream_blocks(handle, path.name, summary.issue, chunk=2048))
+        if how == "simple":
+            return feed_exact(summary, blocks)
+        if how == "fast":
+            return feed(summary, blocks)
+        return feed_parallel(summary, blocks, 2, batch_bytes=16 << 10, warmup_bytes=8 << 10)
 
 
 def test_fast_and_parallel_paths_equal_the_simple_path(tmp_path: Path) -> None:
@@ -87,9 +108,8 @@ def test_fast_and_parallel_paths_equal_the_simple_path(tmp_path: Path) -> None:
 
 def test_parallel_merge_keeps_the_signature_cap_and_first_examples(tmp_path: Path) -> None:
     rng = random.Random(5)
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
     lines = [
-        json.dumps({"level": "error", "message": f"{rng.choice(words)} {rng.choice(words)} failed {i}", "time": i})
+        json.dumps({"level": "error", "message": f"{rng.choice(WORDS)} {rng.choice(WORDS)} failed {i}", "time": i})
         for i in range(1, 4001)
     ]
     archive = tmp_path / "many.jsonl.gz"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,9 +37,13 @@ def default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def _classify_batch(batch: list[tuple[str, bytes]], max_signatures: int) -> LogSummary:
-    """Worker side: one fresh summary over ``batch`` (no hook: only counts and signatures travel back)."""
-    part = LogSummary(max_signatures=max_signatures)
+def _classify_batch(batch: list[tuple[str, bytes]]) -> LogSummary:
+    """Worker side: one fresh summary over ``batch`` (no hook: only counts and signatures travel back).
+
+    No signature cap here (a batch holds at most a few ten thousand lines): whether a
+    signature makes the cut depends on what earlier batches saw, so :func:`merge` decides.
+    """
+    part = LogSummary(max_signatures=sys.maxsize)
     for source, block in batch:
         feed_block(part, source, block)
     return part
@@ -127,7 +132,7 @@ def feed_parallel(
             return summary
         pending: deque[Future[LogSummary]] = deque()
         for batch in _batches(stream, batch_bytes):
-            pending.append(pool.submit(_classify_batch, batch, summary.max_signatures))
+            pending.append(pool.submit(_classify_batch, batch))
             if len(pending) >= 2 * workers:
                 merge(summary, pending.popleft().result())
         while pending:
