@@ -11,7 +11,10 @@ in its own process, back to back (gzip first, then classify, ``--rounds`` times)
 busy machine slows both alike. Memory: ``peak_rss_mb`` is the largest single process
 (ru_maxrss); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample the whole process tree
 (the reader plus its worker processes) every 50 ms — PSS counts pages shared between
-the forked workers once, RSS counts them in every process. Prints one JSON document.
+the forked workers once, RSS counts them in every process. ``cpu_seconds`` is user +
+system time of the side's whole process tree: on a busy shared machine the wall-clock
+ratio depends on the CPU share each side gets, the CPU ratio does not (with W idle
+cores the classify wall time approaches cpu_seconds / W). Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -161,7 +164,8 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 def _child(argv: list[str]) -> dict[str, float | str]:
     """Run ``argv``: wall seconds, its largest process's peak RSS, the tree's peak RSS/PSS (MiB), stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     peaks = {"rss": 0, "pss": 0}
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -182,9 +186,11 @@ def _child(argv: list[str]) -> dict[str, float | str]:
     sampler.join()
     if proc.returncode:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {errors[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # includes the waited-for pool workers
+    peak = usage.ru_maxrss
     return {
         "seconds": elapsed,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
         "peak_rss_mb": round(max(peak, before) / 1024, 1),
         "peak_tree_rss_mb": round(peaks["rss"] / 1024, 1),
         "peak_tree_pss_mb": round(peaks["pss"] / 1024, 1),
@@ -238,13 +244,19 @@ def main() -> None:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "rounds": [
             {
-                "gzip_dc": {"seconds": round(float(g["seconds"]), 2), "mb_per_s": round(mb / float(g["seconds"]), 1)},
+                "gzip_dc": {
+                    "seconds": round(float(g["seconds"]), 2),
+                    "cpu_seconds": g["cpu_seconds"],
+                    "mb_per_s": round(mb / float(g["seconds"]), 1),
+                },
                 "classify": {
                     "seconds": round(float(o["seconds"]), 2),
+                    "cpu_seconds": o["cpu_seconds"],
                     "mb_per_s": round(mb / float(o["seconds"]), 1),
                     **{k: o[k] for k in ("peak_rss_mb", "peak_tree_rss_mb", "peak_tree_pss_mb")},
                 },
                 "ratio_to_gzip": round(float(g["seconds"]) / float(o["seconds"]), 3),
+                "cpu_ratio_to_gzip": round(float(g["cpu_seconds"]) / max(float(o["cpu_seconds"]), 1e-9), 3),
             }
             for g, o in rounds
         ],

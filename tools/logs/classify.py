@@ -36,13 +36,21 @@ _LEVEL = re.compile(rb'"(?:level|severity|lvl|log_level|levelname|loglevel)\\?"\
 _LEVEL_AT = re.compile(rb'(?:level|severity)(?:name)?\\?"\s*:\s*(?:\\?")?([A-Za-z]+|\d+)')
 _SPECIAL = (b"Event", b"k8s.io/")
 _MESSAGE = re.compile(rb'"(?:message|msg|error|err|content|log)\\?"\s*:\s*(?:\\?")?[^"\\,}\s]')
-_NORMALIZERS = (
-    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<uuid>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-    (re.compile(r"\s+"), " "),
+# Each normalizer with a cheap test its pattern needs to match (None: always run), in order.
+_NORMALIZERS: tuple[tuple[re.Pattern[str], str, Callable[[str], object] | None], ...] = (
+    (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "<uuid>",
+        lambda text: "-" in text,
+    ),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>", lambda text: "." in text),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>", lambda text: "0x" in text),
+    (
+        re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
+        "<hex>",
+        re.compile(r"[0-9a-fA-F]{8}").search,
+    ),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>", None),
 )
 MAX_SIGNATURE = 240
 MAX_EXAMPLE = 500
@@ -70,11 +78,12 @@ def is_error_level(value: Any) -> bool:
 
 
 def signature_of(message: str) -> str:
-    """``message`` with numbers, ids, IPs and hex replaced by placeholders."""
+    """``message`` with numbers, ids, IPs and hex replaced by placeholders, whitespace runs as one space."""
     text = message[: MAX_SIGNATURE * 4]
-    for pattern, placeholder in _NORMALIZERS:
-        text = pattern.sub(placeholder, text)
-    return text.strip()[:MAX_SIGNATURE]
+    for pattern, placeholder, needed in _NORMALIZERS:
+        if needed is None or needed(text):  # a pattern that cannot match is not run
+            text = pattern.sub(placeholder, text)
+    return " ".join(text.split())[:MAX_SIGNATURE]  # = re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass
