@@ -8,8 +8,9 @@ input order, which keeps counts, errors and signatures (count, first/last seen, 
 first example, which signatures make the ``max_signatures`` cut) identical to
 :func:`tools.logs.classify.feed` over the same blocks.
 
-Small inputs never start a pool: the first ``WARMUP`` bytes are classified in process,
-and workers start only when more follows.
+The workers are forked up front, before the caller's reader thread starts (forking a
+threaded process is unsafe); the first ``WARMUP`` bytes are classified in process, so
+a small input only pays for the fork and never ships a batch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from tools.logs.classify import LogSummary, Signature, feed_block
 
 BATCH = 4 << 20  # bytes of lines per worker task: large enough to amortize the hand-off
-WARMUP = 16 << 20  # inputs smaller than this are classified in process (no pool start-up)
+WARMUP = 4 << 20  # inputs smaller than this are classified in process
 MALFORMED_NOTES = 3  # classify.py notes the first three malformed lines
 
 
