@@ -589,9 +589,13 @@ def logs_classify(
     paths: Annotated[list[Path], typer.Argument(help="Log files or directories (plain or gzip).")],
     top: Annotated[int, typer.Option(help="How many error signatures to list.")] = 20,
     as_json: JsonOpt = False,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes for large inputs (0 = one per CPU, 1 = none).", min=0, max=64)
+    ] = 0,
 ) -> None:
     """Count records by kind (business/event/audit/standard) and rank error signatures."""
-    from tools.logs.classify import LogSummary, feed
+    from tools.logs.classify import LogSummary
+    from tools.logs.parallel import feed_parallel
     from tools.logs.reader import file_blocks, prefetched
 
     if top < 1:
@@ -600,7 +604,7 @@ def logs_classify(
     if missing:
         raise fail(f"PATH: no such file or directory {missing[0]}")
     summary = LogSummary()
-    feed(summary, prefetched(file_blocks(paths, summary.issue)))
+    feed_parallel(summary, prefetched(file_blocks(paths, summary.issue)), workers or None)
     for problem in summary.issues:
         err.print(f"alertpilot: {problem}", markup=False)
     doc = summary.public(top)

@@ -3,20 +3,30 @@
 Usage::
 
     python benchmarks/classify_throughput.py [--size-mb 1024] [--file /tmp/alertpilot-bench.jsonl.gz]
+        [--workers N] [--rounds R]
 
 The archive (one JSON record a line, values that may be escaped JSON strings, the way
-CLS ships to COS) is generated once in /tmp and reused. Each side runs in its own
-process so its peak RSS is its own. Prints one JSON document.
+CLS ships to COS) is generated once in /tmp and reused (never commit it). Each side runs
+in its own process, back to back (gzip first, then classify, ``--rounds`` times) so a
+busy machine slows both alike. Memory: ``peak_rss_mb`` is the largest single process
+(ru_maxrss); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample the whole process tree
+(the reader plus its worker processes) every 50 ms — PSS counts pages shared between
+the forked workers once, RSS counts them in every process. ``cpu_seconds`` is user +
+system time of the side's whole process tree: on a busy shared machine the wall-clock
+ratio depends on the CPU share each side gets, the CPU ratio does not (with W idle
+cores the classify wall time approaches cpu_seconds / W). Prints one JSON document.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -124,23 +134,78 @@ def generate(path: Path, size_mb: int, seed: int = 7) -> None:
     tmp.replace(path)
 
 
-def _child(argv: list[str]) -> tuple[float, int, str]:
-    """Run ``argv``; wall seconds, the child's peak RSS in KiB, its stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return found
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in KiB of one process, 0 when it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+def _child(argv: list[str]) -> dict[str, float | str]:
+    """Run ``argv``: wall seconds, its largest process's peak RSS, the tree's peak RSS/PSS (MiB), stdout."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    peaks = {"rss": 0, "pss": 0}
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            totals = [_memory_kib(pid) for pid in _tree(proc.pid)]
+            peaks["rss"] = max(peaks["rss"], sum(r for r, _ in totals))
+            peaks["pss"] = max(peaks["pss"], sum(p for _, p in totals))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, errors = proc.communicate()
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before), done.stdout
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {errors[-2000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # includes the waited-for pool workers
+    peak = usage.ru_maxrss
+    return {
+        "seconds": elapsed,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
+        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        "peak_tree_rss_mb": round(peaks["rss"] / 1024, 1),
+        "peak_tree_pss_mb": round(peaks["pss"] / 1024, 1),
+        "stdout": out,
+    }
 
 
-def worker(path: Path) -> None:
+def worker(path: Path, workers: int | None) -> None:
     """The measured side: classify + signatures over the archive, print the summary."""
-    from tools.logs.classify import LogSummary, feed
+    from tools.logs.classify import LogSummary
+    from tools.logs.parallel import feed_parallel
     from tools.logs.reader import file_blocks, prefetched
 
     summary = LogSummary()
-    feed(summary, prefetched(file_blocks([path], summary.issue)))
+    feed_parallel(summary, prefetched(file_blocks([path], summary.issue)), workers)
     doc = summary.public(top=5)
     doc["issues"] = summary.issues
     print(json.dumps(doc))
@@ -150,39 +215,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--file", type=Path, default=Path("/tmp/alertpilot-bench.jsonl.gz"))
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the CPUs; 1 = none)")
+    parser.add_argument("--rounds", type=int, default=1, help="gzip-then-classify pairs to run")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.file)
+        worker(args.file, args.workers)
         return
     if not args.file.exists():
         started = time.perf_counter()
         generate(args.file, args.size_mb)
         print(f"generated {args.file} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     size = int(subprocess.run(f"gzip -dc {args.file} | wc -c", shell=True, capture_output=True, text=True).stdout)
-    gzip_s, gzip_rss, _ = _child(["sh", "-c", f"gzip -dc {args.file} > /dev/null"])
-    ours_s, ours_rss, out = _child([sys.executable, __file__, "--worker", "--file", str(args.file)])
-    summary = json.loads(out)
     mb = size / 1e6
-    print(
-        json.dumps(
+    command = [sys.executable, __file__, "--worker", "--file", str(args.file)]
+    if args.workers is not None:
+        command += ["--workers", str(args.workers)]
+    rounds = []
+    for _ in range(max(1, args.rounds)):
+        gzip_run = _child(["sh", "-c", f"gzip -dc {args.file} > /dev/null"])
+        ours = _child(command)
+        rounds.append((gzip_run, ours))
+    summary = json.loads(str(rounds[-1][1]["stdout"]))
+    report = {
+        "uncompressed_mb": round(mb, 1),
+        "compressed_mb": round(args.file.stat().st_size / 1e6, 1),
+        "workers": args.workers if args.workers is not None else "auto",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "rounds": [
             {
-                "uncompressed_mb": round(mb, 1),
-                "compressed_mb": round(args.file.stat().st_size / 1e6, 1),
-                "gzip_dc": {"seconds": round(gzip_s, 2), "mb_per_s": round(mb / gzip_s, 1)},
-                "classify": {
-                    "seconds": round(ours_s, 2),
-                    "mb_per_s": round(mb / ours_s, 1),
-                    "peak_rss_mb": round(ours_rss / 1024, 1),
+                "gzip_dc": {
+                    "seconds": round(float(g["seconds"]), 2),
+                    "cpu_seconds": g["cpu_seconds"],
+                    "mb_per_s": round(mb / float(g["seconds"]), 1),
                 },
-                "ratio_to_gzip": round(gzip_s / ours_s, 3),
-                "counts": summary["counts"],
-                "errors": summary["errors"],
-                "top_signatures": [(s["count"], s["signature"]) for s in summary["signatures"]],
-            },
-            indent=2,
-        )
-    )
+                "classify": {
+                    "seconds": round(float(o["seconds"]), 2),
+                    "cpu_seconds": o["cpu_seconds"],
+                    "mb_per_s": round(mb / float(o["seconds"]), 1),
+                    **{k: o[k] for k in ("peak_rss_mb", "peak_tree_rss_mb", "peak_tree_pss_mb")},
+                },
+                "ratio_to_gzip": round(float(g["seconds"]) / float(o["seconds"]), 3),
+                "cpu_ratio_to_gzip": round(float(g["cpu_seconds"]) / max(float(o["cpu_seconds"]), 1e-9), 3),
+            }
+            for g, o in rounds
+        ],
+        "counts": summary["counts"],
+        "errors": summary["errors"],
+        "top_signatures": [(s["count"], s["signature"]) for s in summary["signatures"]],
+        "issues": summary["issues"],
+    }
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

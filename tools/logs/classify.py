@@ -36,13 +36,21 @@ _LEVEL = re.compile(rb'"(?:level|severity|lvl|log_level|levelname|loglevel)\\?"\
 _LEVEL_AT = re.compile(rb'(?:level|severity)(?:name)?\\?"\s*:\s*(?:\\?")?([A-Za-z]+|\d+)')
 _SPECIAL = (b"Event", b"k8s.io/")
 _MESSAGE = re.compile(rb'"(?:message|msg|error|err|content|log)\\?"\s*:\s*(?:\\?")?[^"\\,}\s]')
-_NORMALIZERS = (
-    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<uuid>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-    (re.compile(r"\s+"), " "),
+# Each normalizer with a cheap test its pattern needs to match (None: always run), in order.
+_NORMALIZERS: tuple[tuple[re.Pattern[str], str, Callable[[str], object] | None], ...] = (
+    (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "<uuid>",
+        lambda text: "-" in text,
+    ),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>", lambda text: "." in text),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>", lambda text: "0x" in text),
+    (
+        re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
+        "<hex>",
+        re.compile(r"[0-9a-fA-F]{8}").search,
+    ),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>", None),
 )
 MAX_SIGNATURE = 240
 MAX_EXAMPLE = 500
@@ -70,11 +78,12 @@ def is_error_level(value: Any) -> bool:
 
 
 def signature_of(message: str) -> str:
-    """``message`` with numbers, ids, IPs and hex replaced by placeholders."""
+    """``message`` with numbers, ids, IPs and hex replaced by placeholders, whitespace runs as one space."""
     text = message[: MAX_SIGNATURE * 4]
-    for pattern, placeholder in _NORMALIZERS:
-        text = pattern.sub(placeholder, text)
-    return text.strip()[:MAX_SIGNATURE]
+    for pattern, placeholder, needed in _NORMALIZERS:
+        if needed is None or needed(text):  # a pattern that cannot match is not run
+            text = pattern.sub(placeholder, text)
+    return " ".join(text.split())[:MAX_SIGNATURE]  # = re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass
@@ -231,41 +240,60 @@ def _fast_kind(line: bytes, special: bool, hook: RecordHook | None) -> Kind | No
             return "standard"
     level = _LEVEL_AT.match(line, at) or _LEVEL.search(line)
     if level is None:
-        return "standard"
+        return None  # "level" is there but its value is no plain word or number: let the decoder tell
     value = level[1].lower()
-    if value in _ERROR_BYTES or (value.isdigit() and int(value) >= 50):
+    if value in _ERROR_BYTES or value == b"null" or (value.isdigit() and int(value) >= 50):
         return None
     if b"message" in line or b"msg" in line or _MESSAGE.search(line):
         return "business"
     return "standard"
 
 
-def feed(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
-    """Classify every line of ``(source, block)`` pairs into ``summary``.
+def feed_block(summary: LogSummary, source: str, block: bytes, hook: RecordHook | None = None) -> None:
+    """Classify every line of one block of whole lines into ``summary``.
 
     Most lines never need a full decode: block-wide scans mark the few lines that may be
     events or audit records, byte scans find the level of the rest, and only lines that
-    may be errors (or that do not end like a JSON object) take the exact path. ``hook``
-    sees every event, audit and business-error record, decoded.
+    may be errors (or that do not end like a JSON object) take the exact path.
     """
     counts = summary.counts
     text_error = _TEXT_ERROR.search
-    for source, block in blocks:
-        marked = _marked(block, _SPECIAL)
-        for index, line in enumerate(block.split(b"\n")):
-            if line[:1] != b"{":
-                if not line or line.isspace():
-                    continue
-                if line[:1] in b" \t":
-                    _exact(summary, source, line, hook)
-                    continue
-                counts["standard"] += 1
-                if text_error(line, 0, 200):
-                    _text_error(line, summary)
+    tally = dict.fromkeys(KINDS, 0)
+    marked = _marked(block, _SPECIAL)
+    for index, line in enumerate(block.split(b"\n")):
+        if line[:1] != b"{":
+            if not line or line.isspace():
                 continue
-            kind = _fast_kind(line, index in marked, hook)
-            if kind is None:
+            if line[:1] in b" \t\r\x0b\x0c":
                 _exact(summary, source, line, hook)
-            else:
-                counts[kind] += 1
+                continue
+            tally["standard"] += 1
+            if text_error(line, 0, 200):
+                _text_error(line, summary)
+            continue
+        kind = _fast_kind(line, index in marked, hook)
+        if kind is None:
+            _exact(summary, source, line, hook)
+        else:
+            tally[kind] += 1
+    for kind, n in tally.items():
+        counts[kind] += n
+
+
+def feed(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
+    """Classify every line of ``(source, block)`` pairs into ``summary``.
+
+    See :func:`feed_block`; ``hook`` sees every event, audit and business-error record, decoded.
+    """
+    for source, block in blocks:
+        feed_block(summary, source, block, hook)
+    return summary
+
+
+def feed_exact(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
+    """The simple reference pass: every non-blank line fully decoded (what :func:`feed` must equal)."""
+    for source, block in blocks:
+        for line in block.split(b"\n"):
+            if line and not line.isspace():
+                _exact(summary, source, line, hook)
     return summary

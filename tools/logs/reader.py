@@ -25,7 +25,12 @@ _T = TypeVar("_T")
 
 
 def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Iterator[bytes]:
-    """Inflate gzip ``chunks`` (all members); report truncation or corruption instead of raising."""
+    """Inflate gzip ``chunks`` (all members) in pieces of at most ``CHUNK`` bytes.
+
+    Bounding each piece keeps memory flat however well the data compresses (a 1 MiB
+    read of log text inflates to ~10 MiB otherwise). Truncation or corruption is reported
+    instead of raised.
+    """
     inflater = zlib.decompressobj(wbits=31)
     in_member = False
     for chunk in chunks:
@@ -33,14 +38,18 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
         while data:
             in_member = True
             try:
-                out = inflater.decompress(data)
+                out = inflater.decompress(data, CHUNK)
+                while len(out) == CHUNK and not inflater.unconsumed_tail and not inflater.eof:
+                    yield out  # all input taken but output may be pending: drain it
+                    out = inflater.decompress(b"", CHUNK)
             except zlib.error as exc:
                 issue(f"{name}: corrupt gzip data ({exc}); kept the lines before it")
                 return
             if out:
                 yield out
             if not inflater.eof:
-                break
+                data = inflater.unconsumed_tail
+                continue
             data, inflater, in_member = inflater.unused_data, zlib.decompressobj(wbits=31), False
             if data and not data.startswith(GZIP_MAGIC):
                 issue(f"{name}: {len(data)} bytes of trailing garbage after the gzip stream ignored")
