@@ -37,6 +37,7 @@ class Episode:
     tokens: int = 0
     wall_s: float = 0.0
     error: str = ""
+    answered: dict[str, int] = field(default_factory=dict)  # prometheus world: metrics reads per answering side
 
 
 @dataclass
