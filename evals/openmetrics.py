@@ -113,7 +113,10 @@ def _times(start: datetime, end: datetime, step: int) -> list[int]:
 
 
 def _quantile_counts(q: float, value: float) -> dict[float, float]:
-    """Cumulative share of observations per bucket bound so the ``q``-quantile interpolates to ``value``."""
+    """Cumulative share of observations per bucket bound so the ``q``-quantile interpolates to ``value``.
+
+    Exact for values above the first bound (5 ms) and up to 1% of a bucket's width below its top.
+    """
     upper = next((b for b in BUCKETS if b >= value), BUCKETS[-1])
     lower = max((b for b in BUCKETS if b < upper), default=0.0)
     x = min(max((value - lower) / (upper - lower), 0.0), q)  # position inside the bucket
