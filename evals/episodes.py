@@ -46,6 +46,7 @@ def run_case(
             oracle = case.expect.mitigation
             episode.signal, episode.version = world.oracle(oracle.signal if oracle else None)
             episode.answered = dict(world.answered or {})
+            episode.offset_s = world.offset_s
     return episode
 
 

@@ -20,6 +20,7 @@ simulated world, as in the live world.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from evals.case import Case, CaseError
+from evals.case import Case, CaseError, Expectation
 from evals.openmetrics import LEAD, UnsupportedQuery, shift, synthesize
 from state.alert import Alert
 from tools.registry import ToolRegistry, ToolResult
@@ -40,6 +41,7 @@ from tools.world import WorldSpec
 METRICS_FILE = "metrics.om"
 READY_TIMEOUT_S = 20.0
 LOAD_TIMEOUT_S = 60.0
+_TIME_KEY = re.compile(r"time|^ts$|timestamp|^t$", re.I)
 METRICS_TOOLS = frozenset(
     {"execute_query", "execute_range_query", "list_metrics", "get_metric_metadata", "get_targets"}
 )
@@ -76,22 +78,66 @@ class Anchor:
         releases = [r.model_copy(update={"deployed_at": r.deployed_at + self.offset}) for r in spec.releases]
         return spec.model_copy(update={"releases": releases})
 
-    def record(self, value: Any) -> Any:
-        """A log record with every RFC 3339 timestamp in it moved (at any depth)."""
+    def record(self, value: Any, key: str = "") -> Any:
+        """A log record with its timestamps moved, at any depth.
+
+        Moved: RFC 3339 strings; epoch seconds or milliseconds under a key naming a time
+        (``time``, ``__TIMESTAMP__``, ``ts``...); the same inside a string holding a JSON object
+        (a CLS record's ``content``).
+        """
         if isinstance(value, dict):
-            return {k: self.record(v) for k, v in value.items()}
+            return {k: self.record(v, k) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.record(v) for v in value]
-        if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+            return [self.record(v, key) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool) and _TIME_KEY.search(key):
+            seconds = self.offset.total_seconds()
+            if 1e9 <= value < 1e10:
+                return type(value)(value + seconds)
+            if 1e12 <= value < 1e13:
+                return type(value)(value + seconds * 1000)
+            return value
+        if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
+                inner = json.loads(value)
+            except json.JSONDecodeError:
                 return value
-            if parsed.tzinfo is None:
-                return value
-            text = (parsed + self.offset).astimezone(UTC).isoformat()
-            return text.replace("+00:00", "Z") if value.endswith("Z") else text
+            return json.dumps(self.record(inner), ensure_ascii=False)
+        if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+            return self._moved_text(value)
         return value
+
+    def _moved_text(self, value: str) -> str:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            return value
+        text = (parsed + self.offset).astimezone(UTC).isoformat()
+        return text.replace("+00:00", "Z") if value.endswith("Z") else text
+
+
+def moved_expectation(expect: Expectation, offset_s: int) -> Expectation:
+    """``expect`` with every ``{time: ...}`` argument matcher moved by ``offset_s`` (the episode's times moved)."""
+
+    def move(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) - {"tolerance_s"} == {"time"}:
+                when = value["time"]
+                if isinstance(when, int | float):
+                    return value | {"time": when + offset_s}
+                parsed = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+                return value | {"time": (parsed + timedelta(seconds=offset_s)).isoformat()}
+            return {k: move(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        return value
+
+    moved = {
+        kind: [c.model_copy(update={"args": move(c.args)}) for c in getattr(expect, kind)]
+        for kind in ("reads", "mutations")
+    }
+    return expect.model_copy(update=moved)
 
 
 def case_openmetrics(case: Case) -> str:
@@ -111,20 +157,34 @@ def anchored_openmetrics(case: Case, anchor: Anchor) -> str:
 
 
 def moved_logs(files: list[Path], anchor: Anchor, into: Path) -> list[Path]:
-    """Copies of the JSONL log archives ``files`` with their timestamps moved, under ``into``."""
-    into.mkdir(parents=True, exist_ok=True)
+    """Copies of the log archives ``files`` (files or directories) with JSON records' timestamps moved.
+
+    A line that is not JSON is copied as it is; so is a file that is not UTF-8 text (a gzip
+    archive keeps its recorded times).
+    """
+    from tools.logs.reader import expand_paths
+
     out = []
-    for index, source in enumerate(files):
-        target = into / f"{index:02d}-{source.name}"
-        lines = []
-        for line in source.read_text().splitlines():
+    for index, root in enumerate(files):
+        base = into / f"{index:02d}"
+        for source in expand_paths([root], lambda _issue: None):
+            target = base / (source.relative_to(root) if root.is_dir() else Path(source.name))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            out.append(target)
             try:
-                lines.append(json.dumps(anchor.record(json.loads(line)), ensure_ascii=False))
-            except json.JSONDecodeError:
-                lines.append(line)  # not JSON: the log tools judge it as they would the original
-        target.write_text("\n".join(lines) + "\n")
-        out.append(target)
+                text = source.read_text()
+            except (UnicodeDecodeError, OSError):
+                shutil.copyfile(source, target)
+                continue
+            target.write_text("".join(_moved_line(line, anchor) + "\n" for line in text.splitlines()))
     return out
+
+
+def _moved_line(line: str, anchor: Anchor) -> str:
+    try:
+        return json.dumps(anchor.record(json.loads(line)), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return line  # not JSON: the log tools judge it as they would the original
 
 
 def _free_port() -> int:

@@ -53,6 +53,7 @@ class CaseWorld:
     world: World | None  # the simulated world whose state the oracle reads
     alert: Alert | None = None  # the alert to send when the world moved it (prometheus world), else the case's
     answered: dict[str, int] | None = None  # prometheus world: metrics reads answered by Prometheus / the world
+    offset_s: int = 0  # prometheus world: how far every time in the case moved
 
     def oracle(self, signal: str | None) -> tuple[float | None, str | None]:
         """(signal value, running version) at the end of the episode."""
@@ -195,7 +196,9 @@ def _prometheus_case_world(settings: Settings, world: World | None, anchor: Anch
     registry = build_registry(local, world)
     prometheus = ToolRegistry(metrics_tools(PrometheusMetrics(url, settings.prometheus.timeout_s)))
     backend = PrometheusUntilActed(registry, prometheus)
-    return CaseWorld(settings, backend, registry, world, alert=anchor.alert(case.alert), answered=backend.answered)
+    offset = int(anchor.offset.total_seconds())
+    alert = anchor.alert(case.alert)
+    return CaseWorld(settings, backend, registry, world, alert=alert, answered=backend.answered, offset_s=offset)
 
 
 @contextmanager

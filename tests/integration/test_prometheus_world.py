@@ -14,7 +14,7 @@ import pytest
 
 from evals.case import load_case
 from evals.episodes import run_case
-from evals.harness import episode_schemas
+from evals.harness import episode_schemas, expectation
 from evals.scoring import score_episode
 from evals.worlds import schemas_of, static_catalog
 from tests.conftest import ROOT, require_binary, run_cli
@@ -34,7 +34,7 @@ def _binaries() -> None:
 def _accuracy(case_id: str, mode: str):  # type: ignore[no-untyped-def]
     case = load_case(CASES / case_id)
     episode = run_case(case, None, 1, mode)  # type: ignore[arg-type]
-    score = score_episode(case.expect, episode, schemas_of(static_catalog()) | episode_schemas(case))
+    score = score_episode(expectation(case, episode), episode, schemas_of(static_catalog()) | episode_schemas(case))
     return case, episode, score
 
 

@@ -137,3 +137,29 @@ def test_metrics_reads_come_from_prometheus_until_an_operation_changed_the_world
     backend.invoke("restart", {"service": "cart"})
     assert backend.invoke("execute_query", {}).data == {"side": "world"}
     assert backend.answered == {"prometheus": 2, "world": 1}
+
+
+def test_a_version_deployed_again_is_a_change_when_it_comes_back() -> None:
+    """Real Prometheus keeps one series per version: A → B → A is one A series with a gap (and a lookback overlap)."""
+    from agents.diagnosis import release_changes
+
+    def values(*spans: range) -> list[list[Any]]:
+        return [[t, "1"] for span in spans for t in span]
+
+    series = [
+        {"metric": {"version": "A"}, "values": values(range(0, 900, 60), range(1200, 1500, 60))},
+        {"metric": {"version": "B"}, "values": values(range(600, 1500, 60))},
+    ]
+    changes = [(c.previous, c.version, int(c.at.timestamp())) for c in release_changes(series)]
+    assert changes == [("A", "B", 600), ("B", "A", 1200)]
+
+
+def test_epoch_times_under_time_keys_and_inside_json_content_move_too() -> None:
+    case = load_case(CASES / "am-cart-errors-bad-release")
+    anchor = Anchor.for_case(case, datetime(2027, 1, 2, tzinfo=UTC))
+    seconds = int(anchor.offset.total_seconds())
+    record = {"__TIMESTAMP__": 1795142410000, "content": '{"time": 1795142410, "order": 1795142410}', "count": 3}
+    out = anchor.record(record)
+    assert out["__TIMESTAMP__"] == 1795142410000 + seconds * 1000 and out["count"] == 3
+    inner = __import__("json").loads(out["content"])
+    assert inner == {"time": 1795142410 + seconds, "order": 1795142410}
