@@ -646,7 +646,7 @@ def eval_run(
         str, typer.Option(help="offline, or openai:<model> (llm.base_url/api_key_env from --config).")
     ] = "offline",
     trials: Annotated[int, typer.Option(min=1, max=50, help="Trials per case (pass^k for k=1..N).")] = 1,
-    world: Annotated[str, typer.Option(help="live or recorded.")] = "live",
+    world: Annotated[str, typer.Option(help="live, recorded or prometheus (a real Prometheus per episode).")] = "live",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write report.md/.html/.json and charts here.")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -660,8 +660,13 @@ def eval_run(
     from evals.harness import run_eval
     from evals.report import tables, write_reports
 
-    if world not in ("live", "recorded"):
-        raise fail(f"--world: expected live or recorded, got {world!r}")
+    if world not in ("live", "recorded", "prometheus"):
+        raise fail(f"--world: expected live, recorded or prometheus, got {world!r}")
+    if world == "prometheus":
+        from evals.prom_world import binaries
+
+        if binaries() is None:
+            raise fail("--world prometheus: needs the prometheus and promtool binaries on PATH")
     with guarded():
         try:
             loaded = load_cases(cases, case)

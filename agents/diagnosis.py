@@ -49,18 +49,31 @@ def window_stats(values: list[list[Any]], split_at: datetime) -> tuple[float | N
 
 
 def release_changes(series: list[dict[str, Any]], label: str = "version") -> list[ReleaseChange]:
-    """Changes of ``label`` (a version, or an image whose tag names the release) in a matrix, in time order."""
-    first_seen: list[tuple[float, str]] = []
+    """Changes of ``label`` (a version, or an image whose tag names the release) in a matrix, in time order.
+
+    Each series is cut into runs where its samples are consecutive (a gap longer than 1.5 steps
+    ends a run), so a version deployed again later (A → B → A) is a change when it comes back,
+    not only when it was first seen; a run is a change when its version differs from the run
+    before it.
+    """
+    stamps: list[tuple[str, list[float]]] = []
     for entry in series:
         version = entry.get("metric", {}).get(label)
         if version and label == "image":
             version = version.rsplit(":", 1)[-1]
         if version and entry.get("values"):
-            first_seen.append((min(float(t) for t, _ in entry["values"]), version))
-    first_seen.sort()
+            stamps.append((version, sorted(float(t) for t, _ in entry["values"])))
+    gaps = [b - a for _, ts in stamps for a, b in zip(ts, ts[1:], strict=False) if b > a]
+    step = min(gaps, default=0.0)
+    runs: list[tuple[float, str]] = []
+    for version, ts in stamps:
+        runs.append((ts[0], version))
+        runs.extend((b, version) for a, b in zip(ts, ts[1:], strict=False) if b - a > 1.5 * step)
+    runs.sort()
     changes = []
-    for index, (at, version) in enumerate(first_seen[1:], start=1):
-        changes.append(ReleaseChange(version, first_seen[index - 1][1], datetime.fromtimestamp(at, tz=UTC)))
+    for (_, previous), (at, version) in zip(runs, runs[1:], strict=False):
+        if version != previous:
+            changes.append(ReleaseChange(version, previous, datetime.fromtimestamp(at, tz=UTC)))
     return changes
 
 

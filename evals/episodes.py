@@ -6,6 +6,7 @@ the incident ended.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -32,6 +33,8 @@ def run_case(
     with tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-", dir=scratch_dir()) as tmp:
         home = Path(tmp)
         with open_world(case, home, mode, prometheus_url) as world:
+            if world.alert is not None:  # the prometheus world moved the case to now
+                case = dataclasses.replace(case, alert=world.alert)
             started = time.perf_counter()
             if model is None:
                 episode = run_graph(case, world, trial)
@@ -42,6 +45,8 @@ def run_case(
             episode.wall_s = round(time.perf_counter() - started, 4)
             oracle = case.expect.mitigation
             episode.signal, episode.version = world.oracle(oracle.signal if oracle else None)
+            episode.answered = dict(world.answered or {})
+            episode.offset_s = world.offset_s
     return episode
 
 

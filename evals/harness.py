@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals.case import Case
+from evals.case import Case, Expectation
 from evals.episodes import run_case
-from evals.scoring import CaseScore, score_episode, summarize
+from evals.scoring import CaseScore, Episode, score_episode, summarize
 from evals.worlds import WorldMode, schemas_of, static_catalog
 
 
@@ -92,13 +92,22 @@ def run_eval(
     for case in cases:
         for trial in range(1, trials + 1):
             episode = run_case(case, model, trial, world)
-            score = score_episode(case.expect, episode, base | episode_schemas(case))
+            score = score_episode(expectation(case, episode), episode, base | episode_schemas(case))
             scores.append(score)
             if on_episode:
                 on_episode(score)
     result = EvalResult(model_name, world, trials, scores, cases)
     result.summary = summarize(scores)
     return result
+
+
+def expectation(case: Case, episode: Episode) -> Expectation:
+    """The case's expectation, its time matchers moved when the episode's world moved the case (prometheus)."""
+    if not episode.offset_s:
+        return case.expect
+    from evals.prom_world import moved_expectation
+
+    return moved_expectation(case.expect, episode.offset_s)
 
 
 def check_cases(cases: list[Case]) -> None:

@@ -37,6 +37,8 @@ class Episode:
     tokens: int = 0
     wall_s: float = 0.0
     error: str = ""
+    answered: dict[str, int] = field(default_factory=dict)  # prometheus world: metrics reads per answering side
+    offset_s: int = 0  # prometheus world: seconds every time in the case moved (time matchers move with it)
 
 
 @dataclass

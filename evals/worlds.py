@@ -24,15 +24,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evals.case import Case, CaseError
+from state.alert import Alert
 from state.config import Settings, load_settings
 from state.incident import ToolCall
 from tools.registry import RecordedTools, ToolBackend, ToolRegistry
 from tools.world import World, WorldSpec
 
-WorldMode = Literal["live", "recorded"]
+if TYPE_CHECKING:
+    from evals.prom_world import Anchor
+
+WorldMode = Literal["live", "recorded", "prometheus"]
 
 GITHUB_TOKEN_ENV = "ALERTPILOT_EVAL_GITHUB_TOKEN"  # the world's dummy token (a real GITHUB_TOKEN is never read)
 GITHUB_TOKEN = "eval-world-token"
@@ -47,6 +51,9 @@ class CaseWorld:
     backend: ToolBackend
     catalog: ToolRegistry
     world: World | None  # the simulated world whose state the oracle reads
+    alert: Alert | None = None  # the alert to send when the world moved it (prometheus world), else the case's
+    answered: dict[str, int] | None = None  # prometheus world: metrics reads answered by Prometheus / the world
+    offset_s: int = 0  # prometheus world: how far every time in the case moved
 
     def oracle(self, signal: str | None) -> tuple[float | None, str | None]:
         """(signal value, running version) at the end of the episode."""
@@ -130,29 +137,68 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
 
     shutil.rmtree(home / "world", ignore_errors=True)
     written = check_network(case, home)
-    if mode == "live" and not case.has_world:
-        raise CaseError(f"{case.id}: a live run needs world.yaml (this case can only be replayed: --world recorded)")
+    if mode != "recorded" and not case.has_world:
+        raise CaseError(f"{case.id}: a {mode} run needs world.yaml (this case can only be replayed: --world recorded)")
     reviews = (case.path / "github").is_dir() or any(s.repo for s in written.services.values())
     with ExitStack() as stack:
         github_url = CLOSED_GITHUB
-        if mode == "live" and reviews:
+        if mode != "recorded" and reviews:
             github_url = stack.enter_context(serve_fixtures(case.path / "github")).api_url
             stack.enter_context(_env(GITHUB_TOKEN_ENV, GITHUB_TOKEN))
         overrides: dict[str, Any] = {"github": {"url": github_url, "token_env": GITHUB_TOKEN_ENV}}
         if prometheus_url:
             overrides["prometheus"] = {"url": prometheus_url}
+        spec = WorldSpec.load(case.path) if case.has_world else None
+        moved = None
+        if mode == "prometheus" and spec is not None:
+            moved = stack.enter_context(_prometheus(case, home, written, overrides))
+            spec = moved.spec(spec)
         settings = case_settings(case, home, **overrides)
         reason = remote_endpoint(settings)
         if reason:  # an override (or the environment) pointed somewhere else
             raise CaseError(f"{case.id}: {reason}")
-        world = World(WorldSpec.load(case.path), home / "world" / "state.json") if case.has_world else None
+        world = World(spec, home / "world" / "state.json") if spec else None
         if mode == "live":
             registry = build_registry(settings, world)
             yield CaseWorld(settings, registry, registry, world)
             return
+        if moved is not None:
+            yield _prometheus_case_world(settings, world, moved, case)
+            return
         recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
         catalog = build_registry(settings, world) if world else static_catalog()
         yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+
+
+@contextmanager
+def _prometheus(case: Case, home: Path, written: Settings, overrides: dict[str, Any]) -> Iterator[Anchor]:
+    """Serve the case's metrics, moved to now, from a real Prometheus; point ``overrides`` at it and at moved logs."""
+    from evals.prom_world import Anchor, anchored_openmetrics, moved_logs, serve_openmetrics
+
+    anchor = Anchor.for_case(case)
+    with serve_openmetrics(anchored_openmetrics(case, anchor), home / "prometheus") as url:
+        overrides["prometheus"] = {"url": url}
+        if written.logs.files:
+            files = moved_logs(written.logs.files, anchor, home / "logs")
+            overrides["logs"] = written.logs.model_dump() | {"files": files}
+        yield anchor
+
+
+def _prometheus_case_world(settings: Settings, world: World | None, anchor: Anchor, case: Case) -> CaseWorld:
+    """Metrics reads from the real Prometheus until the executor acts; everything else from the world."""
+    from evals.prom_world import PrometheusUntilActed
+    from tools.catalog import build_registry
+    from tools.metrics import PrometheusMetrics, metrics_tools
+
+    url = settings.prometheus.url
+    assert url is not None
+    local = settings.model_copy(update={"prometheus": settings.prometheus.model_copy(update={"url": None})})
+    registry = build_registry(local, world)
+    prometheus = ToolRegistry(metrics_tools(PrometheusMetrics(url, settings.prometheus.timeout_s)))
+    backend = PrometheusUntilActed(registry, prometheus)
+    offset = int(anchor.offset.total_seconds())
+    alert = anchor.alert(case.alert)
+    return CaseWorld(settings, backend, registry, world, alert=alert, answered=backend.answered, offset_s=offset)
 
 
 @contextmanager
