@@ -2,7 +2,8 @@
 
 Settings are loaded once (by the CLI, or here in the lifespan) and everything the
 handlers use is built in the lifespan: the store, the queue, metrics, and, unless
-disabled, one in-process worker and the scheduler, each on its own thread.
+disabled, `serve`'s own worker (a child process, see server/worker_process.py, or a
+thread with `server.worker_mode: thread`) and the scheduler.
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ def _threads(
 
     scheduler = Scheduler(settings, ctx.store)  # validates schedule: before anything starts
     threads = [threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)]
-    if run_worker:
+    if run_worker and settings.server.worker_mode == "process":
+        from server.worker_process import WorkerProcess
+
+        child = WorkerProcess(settings, ctx.metrics)
+
+        def supervise() -> None:  # the child's life is this thread's: started here, stopped on ``stop``
+            child.start()
+            stop.wait()
+            child.stop()
+
+        threads.append(threading.Thread(target=supervise, name="worker-process", daemon=True))
+    elif run_worker:
 
         def work() -> None:
             from server.worker import open_worker
@@ -76,7 +88,7 @@ def create_app(
         finally:
             stop.set()
             for thread in threads:
-                thread.join(timeout=10)
+                thread.join(timeout=20)
             ctx.store.engine.dispose()
 
     app = FastAPI(title="alertpilot", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -184,6 +184,10 @@ class ServerConfig(BaseModel):
     )
     lease_s: float = Field(default=30.0, gt=0, description="A worker's hold on an incident, renewed while alive.")
     poll_s: float = Field(default=0.5, gt=0, description="How often an idle worker looks for work.")
+    worker_mode: Literal["process", "thread"] = Field(
+        default="process", description="`serve`'s own worker: a child process (default) or a thread."
+    )
+    worker_nice: int = Field(default=10, ge=0, le=19, description="CPU niceness of `serve`'s worker process.")
 
 
 class Settings(BaseSettings):
