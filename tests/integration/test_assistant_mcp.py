@@ -18,7 +18,7 @@ from mcp.client.stdio import stdio_client
 from tests.conftest import ROOT, cli_env, free_port, run_cli
 from tests.integration.scenario import scenario_config, start_incident
 from tests.integration.test_briefing_email import Inbox
-from tests.tencent_api import TencentApi
+from tests.servers.tencent import TencentApi
 
 pytestmark = pytest.mark.integration
 ALICE = {"ALICE_ID": "AKIDalice", "ALICE_KEY": "alice-secret-key"}

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from state.config import ClsConfig, ClsTopics, CosConfig, LogsConfig
+from tests.servers.tencent import TencentApi
 from tools.logs.sources import LogSources
 from tools.logs.tools import log_tools
 from tools.registry import ToolRegistry
@@ -45,65 +46,47 @@ def serve() -> Iterator[Any]:
         server.shutdown()
 
 
-def _cls_handler(seen: list[dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
-    business = _records("checkout-app.jsonl")
+def _search_log(params: dict[str, Any]) -> dict[str, Any]:
+    """CLS SearchLog over the scenario's records: two pages per topic, audit search disabled."""
+    topic, context = params["TopicId"], params.get("Context", "")
+    if topic == "audit-topic":
+        return {"Error": {"Code": "OperationDenied.AnalysisSwitchClose", "Message": "audit search disabled"}}
     cluster = _records("cluster.jsonl")
-    events = [r for r in cluster if r["apiVersion"] == "v1"]
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append({"action": self.headers.get("X-TC-Action"), **body})
-            topic, context = body["TopicId"], body.get("Context", "")
-            if topic == "audit-topic":
-                response: dict[str, Any] = {
-                    "Error": {"Code": "OperationDenied.AnalysisSwitchClose", "Message": "audit search disabled"},
-                    "RequestId": "r-err",
-                }
-            else:
-                rows = business if topic == "biz-topic" else events
-                half = len(rows) // 2
-                page = rows[half:] if context == "page-2" else rows[:half]
-                response = {
-                    "Context": "" if context else "page-2",
-                    "ListOver": bool(context),
-                    "Analysis": False,
-                    "Results": [
-                        {"Time": 1795142410000, "TopicId": topic, "Source": "10.0.0.1", "LogJson": json.dumps(r)}
-                        for r in page
-                    ],
-                    "RequestId": "r-1",
-                }
-            data = json.dumps({"Response": response}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    rows = _records("checkout-app.jsonl") if topic == "biz-topic" else [r for r in cluster if r["apiVersion"] == "v1"]
+    half = len(rows) // 2
+    page = rows[half:] if context == "page-2" else rows[:half]
+    return {
+        "Context": "" if context else "page-2",
+        "ListOver": bool(context),
+        "Analysis": False,
+        "Results": [
+            {"Time": 1795142410000, "TopicId": topic, "Source": "10.0.0.1", "LogJson": json.dumps(r)} for r in page
+        ],
+    }
 
 
-def test_cls_search_pages_and_reports_error_codes(serve: Any) -> None:
-    seen: list[dict[str, Any]] = []
-    port = serve(_cls_handler(seen))
-    cls = ClsConfig(
-        endpoint=f"127.0.0.1:{port}", topics=ClsTopics(business="biz-topic", event="event-topic", audit="audit-topic")
-    )
-    tools = ToolRegistry(log_tools(LogSources(LogsConfig(cls=cls), ENV)))
-    result = tools.invoke("trace_chain", {"source": "cls", "service": "checkout", **WINDOW})
-    assert result.ok, result.error
-    data = result.data
+def test_cls_search_pages_and_reports_error_codes() -> None:
+    api = TencentApi({ENV["TENCENTCLOUD_SECRET_ID"]: ENV["TENCENTCLOUD_SECRET_KEY"]})
+    api.actions["SearchLog"] = _search_log
+    with api:
+        data = _trace_over_cls(api.endpoint)
     assert data["counts"]["business"] == 21 and data["counts"]["event"] == 6, data
     assert data["chains"][0]["signature"].startswith("payment client: nil response")
     assert {e["reason"] for e in data["chains"][0]["events"]} >= {"Unhealthy", "BackOff"}
     assert any("OperationDenied.AnalysisSwitchClose" in issue for issue in data["issues"])
-    biz = [s for s in seen if s["TopicId"] == "biz-topic"]
-    assert [s.get("Context", "") for s in biz] == ["", "page-2"]  # Context paging
-    assert all(s["action"] == "SearchLog" and s["To"] - s["From"] == 25 * 60 * 1000 for s in seen)
+    biz = [c["params"] for c in api.calls if c["params"]["TopicId"] == "biz-topic"]
+    assert [p.get("Context", "") for p in biz] == ["", "page-2"]  # Context paging
+    assert all(c["action"] == "SearchLog" and c["service"] == "cls" for c in api.calls)
+    assert all(c["params"]["To"] - c["params"]["From"] == 25 * 60 * 1000 for c in api.calls)
+
+
+def _trace_over_cls(endpoint: str) -> dict[str, Any]:
+    cls = ClsConfig(endpoint=endpoint, topics=ClsTopics(business="biz-topic", event="event-topic", audit="audit-topic"))
+    tools = ToolRegistry(log_tools(LogSources(LogsConfig(cls=cls), ENV)))
+    result = tools.invoke("trace_chain", {"source": "cls", "service": "checkout", **WINDOW})
+    assert result.ok, result.error
+    data: dict[str, Any] = result.data
+    return data
 
 
 def test_cls_without_credentials_says_which_variables(serve: Any) -> None:

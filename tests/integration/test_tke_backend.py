@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from state.config import TkeConfig
-from tests.servers.tencent import TencentServer
+from tests.servers.tencent import TencentApi
 from tools.backends.tke import TkeHelmBackend, tke_client_from
 
 pytestmark = pytest.mark.integration
@@ -48,20 +48,25 @@ def _rollback(body: dict[str, Any]) -> dict[str, Any]:
     return {"Release": {"Name": body["Name"], "Namespace": body["Namespace"], "Status": "pending-rollback"}}
 
 
-def _backend(server: TencentServer) -> TkeHelmBackend:
+def _api(**actions: Any) -> TencentApi:
+    api = TencentApi({"AKIDtest": "secret"})  # checks every request's TC3 signature
+    api.actions.update(actions)
+    return api
+
+
+def _backend(server: TencentApi) -> TkeHelmBackend:
     client = tke_client_from(TkeConfig(endpoint=server.endpoint), "AKIDtest", "secret")
     return TkeHelmBackend(client, "cls-abc123", namespace="shop")
 
 
 def test_target_version_rolls_the_release_back_to_its_revision() -> None:
-    with TencentServer({"DescribeClusterReleaseHistory": _history, "RollbackClusterRelease": _rollback}) as server:
+    with _api(DescribeClusterReleaseHistory=_history, RollbackClusterRelease=_rollback) as server:
         result = _backend(server).execute("version_rollback", {"service": "checkout", "target": "v2.1"}, "inc-1:1")
     assert result.status == "success", result.error
     assert result.detail == "Helm release shop/checkout rolled back to revision 4 (pending-rollback)"
-    action, headers, body = server.requests[-1]
-    assert action == "RollbackClusterRelease"
-    assert headers["X-TC-Version"] == "2018-05-25"
-    assert body == {
+    call = server.calls[-1]
+    assert (call["action"], call["service"], call["version"]) == ("RollbackClusterRelease", "tke", "2018-05-25")
+    assert call["params"] == {
         "ClusterId": "cls-abc123",
         "Name": "checkout",
         "Namespace": "shop",
@@ -71,19 +76,19 @@ def test_target_version_rolls_the_release_back_to_its_revision() -> None:
 
 
 def test_revision_goes_straight_to_rollback_and_undo_goes_to_the_previous() -> None:
-    with TencentServer({"DescribeClusterReleaseHistory": _history, "RollbackClusterRelease": _rollback}) as server:
+    with _api(DescribeClusterReleaseHistory=_history, RollbackClusterRelease=_rollback) as server:
         backend = _backend(server)
         assert backend.execute("version_rollback", {"service": "checkout", "revision": 3}, None).status == "success"
-        assert [a for a, _, _ in server.requests] == ["RollbackClusterRelease"]
+        assert [c["action"] for c in server.calls] == ["RollbackClusterRelease"]
         assert backend.execute("version_rollback", {"service": "checkout", "undo": True}, None).status == "success"
-    assert server.requests[-1][2]["Revision"] == 4
+    assert server.calls[-1]["params"]["Revision"] == 4
 
 
 def test_api_errors_and_unsupported_operations_are_error_results() -> None:
     def failing(_body: dict[str, Any]) -> dict[str, Any]:
         return {"Error": {"Code": "ResourceNotFound.ClusterNotFound", "Message": "cluster cls-abc123 not found"}}
 
-    with TencentServer({"DescribeClusterReleaseHistory": failing}) as server:
+    with _api(DescribeClusterReleaseHistory=failing) as server:
         backend = _backend(server)
         result = backend.execute("version_rollback", {"service": "checkout", "target": "v2.1"}, None)
         restart = backend.execute("restart", {"service": "checkout"}, None)

@@ -1,12 +1,19 @@
-"""A tiny Tencent Cloud API 3.0 server: POST / with X-TC-Action, answers {"Response": {...}}.
+"""A local server speaking Tencent Cloud's API 3.0 (TC3-HMAC-SHA256 signed JSON over POST).
 
-Handlers are registered per action; every request is recorded (action, headers, body).
+Drives the real tencentcloud-sdk-python clients pointed at it through
+``HttpProfile(endpoint="127.0.0.1:PORT")``. Every request's signature is checked with the
+documented algorithm against the secret key of the SecretId it names; a bad signature
+answers ``AuthFailure.SignatureFailure`` as the real API does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 import threading
+import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,42 +21,34 @@ from typing import Any
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class TencentServer:
-    def __init__(self, handlers: dict[str, Handler]) -> None:
-        self.handlers = handlers
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.endpoint = f"127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
-    def __enter__(self) -> TencentServer:
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def tc3_signature(secret_key: str, *, method: str, uri: str, query: str, headers: dict[str, str],
+                  signed: list[str], body: bytes, timestamp: str, date: str, service: str) -> str:  # fmt: skip
+    """The TC3-HMAC-SHA256 signature as documented (cloud.tencent.com/document/api/213/30654)."""
+    canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in signed)
+    canonical = "\n".join([method, uri, query, canonical_headers, ";".join(signed), hashlib.sha256(body).hexdigest()])
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = "\n".join(["TC3-HMAC-SHA256", timestamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+class TencentApi:
+    """Serves registered actions; records (service, action, secret id, params) of every call."""
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                action = self.headers.get("X-TC-Action", "")
-                server.requests.append((action, dict(self.headers), body))
-                handler = server.handlers.get(action)
-                if not self.headers.get("Authorization", "").startswith("TC3-HMAC-SHA256"):
-                    answer = {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "unsigned"}}
-                elif handler is None:
-                    answer = {"Error": {"Code": "InvalidAction", "Message": f"{action} not found"}}
-                else:
-                    answer = handler(body)
-                answer["RequestId"] = "req-1"
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+        self.actions: dict[str, Handler] = {}
+        self.calls: list[dict[str, Any]] = []
+        api = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = api.handle(self.command, self.path, dict(self.headers.items()), body)
                 data = json.dumps({"Response": answer}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -57,4 +56,50 @@ class TencentServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        return Handler
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.port = self.server.server_address[1]
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TencentApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        lower = {k.lower(): v for k, v in headers.items()}
+        request_id = str(uuid.uuid4())
+        match = re.fullmatch(
+            r"TC3-HMAC-SHA256 Credential=([^/]+)/(\d{4}-\d{2}-\d{2})/([a-z]+)/tc3_request, "
+            r"SignedHeaders=([a-z;-]+), Signature=([0-9a-f]{64})",
+            lower.get("authorization", ""),
+        )
+        if not match:
+            return {
+                "Error": {"Code": "AuthFailure.InvalidAuthorization", "Message": "bad header"},
+                "RequestId": request_id,
+            }
+        secret_id, date, service, signed, signature = match.groups()
+        secret_key = self.secrets.get(secret_id)
+        if secret_key is None:
+            return {"Error": {"Code": "AuthFailure.SecretIdNotFound", "Message": secret_id}, "RequestId": request_id}
+        expected = tc3_signature(
+            secret_key, method=method, uri=path.split("?")[0], query="", headers=lower,
+            signed=signed.split(";"), body=body, timestamp=lower["x-tc-timestamp"], date=date, service=service,
+        )  # fmt: skip
+        if not hmac.compare_digest(expected, signature):
+            return {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature"}, "RequestId": request_id}
+        action = lower.get("x-tc-action", "")
+        params = json.loads(body or b"{}")
+        self.calls.append({"service": service, "action": action, "secret_id": secret_id, "params": params,
+                           "region": lower.get("x-tc-region"), "version": lower.get("x-tc-version")})  # fmt: skip
+        handler = self.actions.get(action)
+        if handler is None:
+            return {"Error": {"Code": "InvalidAction", "Message": action}, "RequestId": request_id}
+        return {**handler(params), "RequestId": request_id}
