@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from agents.briefing_facts import BriefingFacts, collect, local_zone
+from prompts import PROMPTS_DIR, read_prompt
 from state.config import Settings, UserConfig
 from state.delivery import Ledger
 from state.store import Store
 from tools.notify import Attachment, DeliveryOutcome, Message, Notifier
 
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 DEFAULT_WINDOW = "06:00-10:00"
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示", "none": "无级别"}
 ACTION_ZH = {
@@ -123,17 +123,14 @@ class BriefingOutcome:
 def _templates() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    env = Environment(loader=FileSystemLoader(PROMPTS), trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+    env = Environment(
+        loader=FileSystemLoader(PROMPTS_DIR), trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined
+    )
     env.filters["severity"] = lambda s: SEVERITY_ZH.get(str(s), str(s))
     env.filters["action"] = lambda a: ACTION_ZH.get(str(a), str(a).replace("_", " "))
     env.filters["num"] = lambda v: f"{float(v):.3g}"
     env.filters["basename"] = lambda p: Path(str(p)).name
     return env
-
-
-def load_prompt(name: str) -> str:
-    """The prompt file ``prompts/<name>``."""
-    return (PROMPTS / name).read_text(encoding="utf-8")
 
 
 def _speech_from(text: str) -> str:
@@ -184,7 +181,7 @@ def markdown_to_html(markdown: str) -> str:
 def llm_speech(model: Any, facts: BriefingFacts, name: str) -> str:
     """The model's speakable briefing written from the structured facts only."""
     language_name = "Simplified Chinese" if facts.language == "zh" else "English"
-    system = load_prompt("briefing_llm.md").format(
+    system = read_prompt("briefing_llm.md").format(
         language_name=language_name, opening=OPENING[facts.language].format(name=name)
     )
     facts_json = json.dumps(facts.model_dump(mode="json"), ensure_ascii=False)

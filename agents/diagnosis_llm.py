@@ -9,17 +9,16 @@ playbook's diagnosis in place, with a finding that says so.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from agents.brain import run_agent
 from agents.deps import Deps
+from prompts import read_prompt
 from state.alert import Alert
 from state.incident import Diagnosis, Finding
 from tools.registry import ToolRegistry, ToolSession
 
-PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "diagnosis.md"
 TOOLS = [
     "execute_query",
     "execute_range_query",
@@ -69,7 +68,13 @@ def ask_model(
     if not isinstance(deps.tools, ToolRegistry):
         return diagnosis, [*findings, _fallback("tools are a recording (replay): the model is not consulted")]
     outcome = run_agent(
-        model, deps.tools, session, TOOLS, PROMPT.read_text(), _task(alert, diagnosis, findings), DiagnosisAnswer
+        model,
+        deps.tools,
+        session,
+        TOOLS,
+        read_prompt("diagnosis.md"),
+        _task(alert, diagnosis, findings),
+        DiagnosisAnswer,
     )
     if outcome.output is None:
         return diagnosis, [*findings, _fallback(outcome.error)]

@@ -10,14 +10,13 @@ never an executed one.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from prompts import read_prompt
 from state.incident import IncidentState, PlannedAction
 from state.policy import MUTATING_OPERATIONS, Policy
 from tools.executor import OperationArgs
 
-PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "rollback_plan.md"
 _DESCRIPTIONS = {
     "restart": "Restart the service's pods (rolling).",
     "config_refresh": "Reload the service's configuration.",
@@ -59,7 +58,7 @@ def propose(
     from langchain_core.messages import HumanMessage, SystemMessage
 
     messages = [
-        SystemMessage(PROMPT.read_text(encoding="utf-8")),
+        SystemMessage(read_prompt("rollback_plan.md")),
         HumanMessage(
             f"Incident {state.incident_id}, attempt {len(state.attempts) + 1}.\n"
             f"Ladder suggests: {suggestion.operation} {json.dumps(suggestion.params)}\n\n"

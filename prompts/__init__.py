@@ -1,23 +1,22 @@
-"""Prompt templates as files (``prompts/<name>.md``), loaded by name."""
+"""Prompt templates as files under ``prompts/``, loaded by file name.
+
+Plain prompts are ``.md`` files; the briefing's Jinja templates (``.j2``) are rendered
+from ``PROMPTS_DIR`` by agents/briefing.py.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from string import Template
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 
 
 @cache
-def _read(name: str) -> str:
-    path = PROMPTS_DIR / f"{name}.md"
+def read_prompt(name: str) -> str:
+    """The text of ``prompts/<name>`` (e.g. ``"diagnosis.md"``)."""
+    path = PROMPTS_DIR / name
     if not path.is_file():
-        known = sorted(p.stem for p in PROMPTS_DIR.glob("*.md"))
+        known = sorted(p.name for p in PROMPTS_DIR.iterdir() if p.suffix in (".md", ".j2"))
         raise KeyError(f"no prompt {name!r} (known: {', '.join(known)})")
     return path.read_text(encoding="utf-8")
-
-
-def load_prompt(name: str, **values: object) -> str:
-    """The prompt ``name`` with ``$placeholders`` filled from ``values``."""
-    return Template(_read(name)).safe_substitute({k: str(v) for k, v in values.items()})
