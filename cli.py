@@ -103,7 +103,9 @@ def _printer(enabled: bool) -> Any:
                     f"→ {result.get('status')}: {outcome}"
                 )
             case "verify":
-                err.print(f"[bold]verify[/]  #{data['attempt']} {data['note']} (signal {data['signal_after']})")
+                # An alerting expression with a comparison returns nothing once it clears: no value to show.
+                value = "" if data["signal_after"] is None else f" (signal {data['signal_after']:g})"
+                err.print(f"[bold]verify[/]  #{data['attempt']} {data['note']}{value}")
             case "notify":
                 err.print(f"[bold]notify[/]  {data['message']}")
 
