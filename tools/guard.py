@@ -140,7 +140,7 @@ def _params_problem(action: PlannedAction, policy: Policy) -> str | None:
 
 def _permission_problem(ctx: GuardContext) -> str | None:
     if not ctx.actor_can_rollback:
-        return f"acting user {ctx.actor!r} has no rollback_permission"
+        return f"acting user {ctx.actor!r} has no rollback_permission (users: in config)"
     return None
 
 
