@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -279,17 +280,29 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     class _FileSettings(Settings):
         model_config = SettingsConfigDict(yaml_file=path)
 
+    if path is not None:
+        _check_mapping(path)
     try:
         settings: Settings = _FileSettings(**overrides) if path else Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
         raise ConfigError(f"{where}: {first['msg']}") from None
-    except Exception as exc:  # noqa: BLE001 - YAML syntax errors surface as many types
-        raise ConfigError(f"{path}: {exc}") from None
+    except (yaml.YAMLError, OSError) as exc:  # changed on disk since it was checked
+        raise ConfigError(f"{path}: {' '.join(str(exc).split())}") from None
     if path is not None:
         settings = _resolve_relative(settings, path.parent)
     return settings
+
+
+def _check_mapping(path: Path) -> None:
+    """The file must be readable YAML whose top level is a mapping of settings."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {' '.join(str(exc).split())}") from None
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
 
 
 def _resolve_relative(settings: Settings, base: Path) -> Settings:
