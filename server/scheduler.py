@@ -32,6 +32,8 @@ JobFn = Callable[["JobContext"], str]
 # name -> "module:function" (imported lazily) or the function itself.
 JOBS: dict[str, str | JobFn] = {
     "waiting_batch": "server.scheduler:waiting_batch",
+    "briefing": "server.scheduler:daily_briefing",
+    "escalation_reminders": "server.scheduler:escalation_reminders",
 }
 
 
@@ -158,3 +160,22 @@ class Scheduler:
             {"name": j.name, "cron": j.cron, "next_due": j.next_due.isoformat(), "runs": j.runs, "last": j.last_result}
             for j in self.jobs
         ]
+
+
+def daily_briefing(ctx: JobContext) -> str:
+    """Brief every person not yet briefed today (inside the briefing window; once a day each)."""
+    from agents.briefing import run_daily
+
+    outcomes = run_daily(ctx.settings, ctx.store, ctx.due)
+    given = [o.user for o in outcomes if o.status == "given"]
+    return (
+        f"briefed {', '.join(given) or 'nobody'} ({len(outcomes) - len(given)} already briefed or outside the window)"
+    )
+
+
+def escalation_reminders(ctx: JobContext) -> str:
+    """Remind people of escalated incidents still open after ``notify.escalation_reminder_h``."""
+    from agents.escalation import remind_open
+
+    reminded = remind_open(ctx.settings, ctx.store, ctx.due)
+    return f"{len(reminded)} reminder(s) sent"

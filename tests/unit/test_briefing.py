@@ -154,3 +154,17 @@ def test_speaker_is_forgotten_after_the_ttl() -> None:
     assert cache.current() is not None and cache.current().name == "alice"  # type: ignore[union-attr]
     now[0] += timedelta(seconds=2)
     assert cache.current() is None
+
+
+def test_the_services_scheduler_runs_the_briefing_job_once_a_day(home: Path, store: Store) -> None:
+    from server.scheduler import JobContext, resolve_job
+
+    settings = Settings(
+        home=home,
+        users=[UserConfig(name="alertpilot", rollback_permission=True), UserConfig(name="alice")],
+    )
+    job = resolve_job("briefing")  # what `schedule: {briefing: "0 7 * * *"}` runs inside `serve`
+    inside = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 07:00 local on DAY
+    assert job(JobContext(settings, store, inside)).startswith("briefed alice ")  # not the agent's own account
+    assert job(JobContext(settings, store, inside + timedelta(minutes=5))).startswith("briefed nobody")
+    assert resolve_job("escalation_reminders")(JobContext(settings, store, inside)) == "0 reminder(s) sent"
