@@ -1,6 +1,6 @@
 """The daily briefing: once per user per day, yesterday's incidents as speech and Markdown.
 
-Triggered by the scheduler (:func:`run_daily`, inside ``schedule.briefing_window``,
+Triggered by the scheduler (:func:`run_daily`, inside ``briefing.window``,
 default 06:00-10:00 local time), by the voice assistant's greeting, or by
 ``alertpilot briefing --send``. The (user, day) claim in the delivery ledger makes it
 happen at most once a day across processes and restarts; ``force`` overrides. The
@@ -272,9 +272,9 @@ def save(briefing: Briefing, home: Path) -> list[Path]:
 
 
 def utc_offset(settings: Settings) -> float:
-    """The team's UTC offset in hours (``schedule.utc_offset_hours``, else working hours')."""
-    raw = settings.schedule.get("utc_offset_hours")
-    return float(raw) if raw is not None else settings.triage.working_hours.utc_offset_hours
+    """The team's UTC offset in hours (``briefing.utc_offset_hours``, else working hours')."""
+    raw = settings.briefing.utc_offset_hours
+    return raw if raw is not None else settings.triage.working_hours.utc_offset_hours
 
 
 def local_day(settings: Settings, now: datetime) -> date:
@@ -283,14 +283,14 @@ def local_day(settings: Settings, now: datetime) -> date:
 
 
 def briefing_window(settings: Settings) -> tuple[time, time]:
-    """``schedule.briefing_window`` ("HH:MM-HH:MM", default 06:00-10:00) as two local times."""
-    spec = settings.schedule.get("briefing_window", DEFAULT_WINDOW)
+    """``briefing.window`` ("HH:MM-HH:MM", default 06:00-10:00) as two local times."""
+    spec = settings.briefing.window
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", spec)
     if not match:
-        raise BriefingError(f"schedule.briefing_window: expected HH:MM-HH:MM, got {spec!r}")
+        raise BriefingError(f"briefing.window: expected HH:MM-HH:MM, got {spec!r}")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
-        raise BriefingError(f"schedule.briefing_window: not a time range: {spec!r}")
+        raise BriefingError(f"briefing.window: not a time range: {spec!r}")
     end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
     return time(h1, m1), end
 

@@ -191,6 +191,15 @@ class ServerConfig(BaseModel):
     worker_nice: int = Field(default=10, ge=0, le=19, description="CPU niceness of `serve`'s worker process.")
 
 
+class BriefingConfig(BaseModel):
+    """When the daily briefing is given (the ``briefing`` job's cron is under ``schedule:``)."""
+
+    window: str = Field(default="06:00-10:00", description="Local HH:MM-HH:MM; scheduler and greeting only.")
+    utc_offset_hours: float | None = Field(
+        default=None, description="The team's time zone; default triage.working_hours.utc_offset_hours."
+    )
+
+
 class Settings(BaseSettings):
     """All of alertpilot's configuration."""
 
@@ -210,7 +219,8 @@ class Settings(BaseSettings):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     users: list[UserConfig] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    schedule: dict[str, str] = Field(default_factory=dict)
+    schedule: dict[str, str] = Field(default_factory=dict, description="Job name -> cron expression.")
+    briefing: BriefingConfig = Field(default_factory=BriefingConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)

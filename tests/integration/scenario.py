@@ -19,7 +19,7 @@ def scenario_config(tmp: Path, extra: dict[str, Any]) -> Path:
     shutil.copytree(DEMO_CASE, case, dirs_exist_ok=True)
     config = yaml.safe_load((case / "config.yaml").read_text())
     config["policy"]["approval_from_rung"] = 1
-    config.setdefault("schedule", {})["utc_offset_hours"] = "0"
+    config.setdefault("briefing", {})["utc_offset_hours"] = 0
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key].update(value)

@@ -77,7 +77,7 @@ def _config(tmp_path: Path, api: TencentApi, smtp_port: int) -> Path:
                  "tencent_secret_id_env": "ALICE_ID", "tencent_secret_key_env": "ALICE_KEY"},
                 {"name": "bob", "rollback_permission": False},
             ],
-            "schedule": {"briefing_window": "00:00-24:00", "utc_offset_hours": "0"},
+            "briefing": {"window": "00:00-24:00", "utc_offset_hours": 0},
             "assistant": {"region": "ap-guangzhou", "tke_endpoint": api.endpoint},
             "logs": {"cls": {"endpoint": api.endpoint, "region": "ap-shanghai", "topics": {"business": "topic-biz"}}},
             "notify": {"smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "alertpilot@example.test"}},

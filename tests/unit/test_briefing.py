@@ -127,10 +127,10 @@ def test_scheduler_briefs_inside_the_window_only(home: Path, store: Store) -> No
 
 
 def test_window_config_is_checked(home: Path) -> None:
-    late = Settings(home=home, schedule={"briefing_window": "20:00-23:00"})
+    late = Settings(home=home, briefing={"window": "20:00-23:00"})
     assert in_window(late, datetime(2026, 11, 20, 13, 30, tzinfo=UTC))  # 21:30 local
-    with pytest.raises(BriefingError, match="schedule.briefing_window"):
-        in_window(Settings(home=home, schedule={"briefing_window": "morning"}), datetime.now(UTC))
+    with pytest.raises(BriefingError, match="briefing.window"):
+        in_window(Settings(home=home, briefing={"window": "morning"}), datetime.now(UTC))
 
 
 def test_chart_uses_the_alerts_signal_series() -> None:
@@ -157,12 +157,15 @@ def test_speaker_is_forgotten_after_the_ttl() -> None:
 
 
 def test_the_services_scheduler_runs_the_briefing_job_once_a_day(home: Path, store: Store) -> None:
-    from server.scheduler import JobContext, resolve_job
+    from server.scheduler import JobContext, resolve_job, validate_schedule
 
     settings = Settings(
         home=home,
         users=[UserConfig(name="alertpilot", rollback_permission=True), UserConfig(name="alice")],
+        schedule={"briefing": "*/10 6-9 * * *", "escalation_reminders": "0 * * * *"},
+        briefing={"window": "06:00-10:00"},
     )
+    assert set(validate_schedule(settings)) == {"briefing", "escalation_reminders"}  # what `serve` checks at start
     job = resolve_job("briefing")  # what `schedule: {briefing: "0 7 * * *"}` runs inside `serve`
     inside = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 07:00 local on DAY
     assert job(JobContext(settings, store, inside)).startswith("briefed alice ")  # not the agent's own account

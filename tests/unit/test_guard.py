@@ -74,7 +74,12 @@ def ctx(policy: Policy | None = None, can: bool = True, recent: int = 0, now: da
             ctx(),
             "delta 50: more than policy.max_scale_delta (10) replicas at once",
         ),
-        (action(), incident(), ctx(can=False), "acting user 'alertpilot' has no rollback_permission (users: in config)"),
+        (
+            action(),
+            incident(),
+            ctx(can=False),
+            "acting user 'alertpilot' has no rollback_permission (users: in config)",
+        ),
         (action(), incident(attempts=4), ctx(), "attempt budget of 4 is spent"),
         (
             action(),

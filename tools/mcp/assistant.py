@@ -109,7 +109,7 @@ class Assistant:
             return speaker
         now = self.clock()
         if not force and not in_window(self.settings, now):
-            window = self.settings.schedule.get("briefing_window", "06:00-10:00")
+            window = self.settings.briefing.window
             return self.say(
                 f"{speaker.name}，晨间简报在 {window} 播报。现在你可以问我有哪些未关闭的事件。",
                 f"{speaker.name}, the morning briefing is given {window}. You can ask me about open incidents.",
