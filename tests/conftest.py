@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,24 @@ def run_cli(*args: str, home: Path, timeout: float = 120, **env: str) -> subproc
         text=True,
         timeout=timeout,
     )
+
+
+@contextmanager
+def executor_service(home: Path, token: str) -> Iterator[str]:
+    """``alertpilot executor serve --backend process`` on the demo world; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "executor", "serve", "--port", str(port), "--backend", "process",
+         "--config", str(DEMO_CASE / "config.yaml")],
+        cwd=ROOT, env=cli_env(home, ALERTPILOT_EXECUTOR_TOKEN=token),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

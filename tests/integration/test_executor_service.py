@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, run_cli, wait_for_port
+from tests.conftest import executor_service, run_cli
 
 pytestmark = pytest.mark.integration
 TOKEN = "t-123"
@@ -19,19 +17,8 @@ TOKEN = "t-123"
 
 @pytest.fixture
 def executor(home: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "executor", "serve", "--port", str(port), "--backend", "process",
-         "--config", str(DEMO_CASE / "config.yaml")],
-        cwd=ROOT, env=cli_env(home, ALERTPILOT_EXECUTOR_TOKEN=TOKEN),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with executor_service(home, TOKEN) as url:
+        yield url
 
 
 def test_seed_request_over_http_then_audit_verify(executor: str, home: Path) -> None:

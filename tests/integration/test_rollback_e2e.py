@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, run_cli, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, executor_service, run_cli
 
 pytestmark = pytest.mark.integration
 RESTART_CASE = ROOT / "evals" / "cases" / "payments-restart-worsens"
@@ -34,19 +32,8 @@ def write_config(path: Path, case: Path, **changes: object) -> Path:
 @pytest.fixture
 def http_executor(home: Path) -> Iterator[str]:
     """``executor serve --backend process`` on the demo world, sharing ``home`` with the agent."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "executor", "serve", "--port", str(port), "--backend", "process",
-         "--config", str(DEMO_CASE / "config.yaml")],
-        cwd=ROOT, env=cli_env(home, ALERTPILOT_EXECUTOR_TOKEN=TOKEN), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with executor_service(home, TOKEN) as url:
+        yield url
 
 
 def test_bad_release_is_rolled_back_through_the_executor_service_and_resolves(
