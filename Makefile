@@ -4,20 +4,38 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# Dependencies install from committed, hash-pinned lock files (uv pip compile, universal).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q
 
-.PHONY: demo test unit integration lint bench clean
+.PHONY: demo test unit integration lint bench clean lock lock-upgrade
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(DEV_STAMP): pyproject.toml $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@ $(STAMP)
+
+# After editing dependencies in pyproject.toml: re-pin (keeps existing pins where they still fit).
+lock: | $(BIN)/python
+	$(BIN)/pip install -q uv
+	$(COMPILE) --extra dev -o $(DEV_LOCK)
+	$(COMPILE) -c $(DEV_LOCK) -o $(LOCK)
+
+# Move every pin to the newest release that fits (the scheduled refresh runs this, then `make test`).
+lock-upgrade: | $(BIN)/python
+	$(BIN)/pip install -q uv
+	$(COMPILE) --extra dev --upgrade -o $(DEV_LOCK)
+	$(COMPILE) -c $(DEV_LOCK) --upgrade -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/alertpilot demo
