@@ -39,11 +39,15 @@ class CallExpectation(BaseModel):
 
 
 class Mitigation(BaseModel):
-    """The world's oracle: the signal recovered and the right version runs."""
+    """The world's oracle: the signal recovered (and stays so) and the right version runs."""
 
     signal: str
     below: float
     version: str | None = None
+    workload: str | None = Field(default=None, description="Whose signal and version; default the first workload.")
+    after_s: float = Field(
+        default=0.0, ge=0, description="Read the oracle this long after the episode ends (a masked leak climbs back)."
+    )
 
 
 class Human(BaseModel):

@@ -43,8 +43,7 @@ def run_case(
 
                 episode = run_model(case, world, model, trial)
             episode.wall_s = round(time.perf_counter() - started, 4)
-            oracle = case.expect.mitigation
-            episode.signal, episode.version = world.oracle(oracle.signal if oracle else None)
+            episode.signal, episode.version = world.oracle(case.expect.mitigation)
             episode.answered = dict(world.answered or {})
             episode.offset_s = world.offset_s
     return episode

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tools.world import WorldSpec
 
@@ -177,29 +177,30 @@ def _match(expr: str) -> tuple[str, re.Match[str]]:
 
 def synthesize(spec: WorldSpec, starts_at: datetime) -> str:
     """OpenMetrics text of ``spec``'s queries and version series, in the case's time, until start + LEAD."""
+    import tempfile
+    from pathlib import Path
+
+    from tools.world import World, workload_key
+    from tools.world_promql import world_series
+
     out = _Writer()
     end = starts_at + LEAD
-    releases = sorted(spec.releases, key=lambda r: r.deployed_at)
-
-    def version_at(t: int) -> str | None:
-        running = None
-        for release in releases:
-            if release.deployed_at.timestamp() <= t:
-                running = release.version
-        return running
-
-    versions = out.family(spec.version_metric, "gauge")
-    for t in _times(starts_at - VERSION_HISTORY, end, VERSION_STEP):
-        version = version_at(t)
-        if version:
-            versions.add({"service": spec.service, "version": version}, t, 1.0)
-    for query in spec.queries:
-        write = _writers(*_match(query.expr), out)
-        table = spec.signals.get(query.signal, {})
-        for t in _times(starts_at - HISTORY, end, SIGNAL_STEP):
-            version = version_at(t)
-            if version is not None:
-                write(t, table.get(version, table.get("default", 0.0)), SIGNAL_STEP)
+    with tempfile.TemporaryDirectory(prefix="synthesize-") as tmp:
+        world = World(spec, Path(tmp) / "state.json")
+        state = world.state()
+        for t in _times(starts_at - VERSION_HISTORY, end, VERSION_STEP):
+            at = datetime.fromtimestamp(t, UTC)
+            for labels, value in world_series(world, state, at):
+                name = labels.pop("__name__")
+                out.family(name, "gauge").add(labels, t, value)
+        for workload in spec.all_workloads():
+            key = workload_key(workload)
+            for query in workload.queries:
+                write = _writers(*_match(query.expr), out)
+                for t in _times(starts_at - HISTORY, end, SIGNAL_STEP):
+                    at = datetime.fromtimestamp(t, UTC)
+                    if world.run_at(at, state, key) is not None:
+                        write(t, world.value(key, query.signal, at, state), SIGNAL_STEP)
     return out.text()
 
 

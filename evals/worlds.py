@@ -23,15 +23,16 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from evals.case import Case, CaseError
+from evals.case import Case, CaseError, Mitigation
 from state.alert import Alert
 from state.config import Settings, load_settings
 from state.incident import ToolCall
 from tools.registry import RecordedTools, ToolBackend, ToolRegistry
-from tools.world import World, WorldSpec
+from tools.world import World, WorldSpec, workload_key
 
 if TYPE_CHECKING:
     from evals.prom_world import Anchor
@@ -55,12 +56,19 @@ class CaseWorld:
     answered: dict[str, int] | None = None  # prometheus world: metrics reads answered by Prometheus / the world
     offset_s: int = 0  # prometheus world: how far every time in the case moved
 
-    def oracle(self, signal: str | None) -> tuple[float | None, str | None]:
-        """(signal value, running version) at the end of the episode."""
+    def oracle(self, mitigation: Mitigation | None) -> tuple[float | None, str | None]:
+        """(signal value, running version) of the oracle's workload, ``mitigation.after_s`` after the episode."""
         if self.world is None:
             return None, None
         state = self.world.state()
-        return (self.world.signal(signal, state) if signal else None), state.version
+        if mitigation is None:
+            return None, state.version
+        workload = self.world.find(mitigation.workload)
+        if workload is None:
+            return None, None
+        key = workload_key(workload)
+        at = self.world.clock() + timedelta(seconds=mitigation.after_s)
+        return self.world.value(key, mitigation.signal, at, state), state.workloads[key].version
 
 
 def static_catalog() -> ToolRegistry:

@@ -102,6 +102,9 @@ class Policy(BaseModel):
     """Limits and choices the planner and the guard apply."""
 
     verify_after_s: float = Field(default=60.0, ge=0)
+    verify_hold_s: float = Field(
+        default=0.0, ge=0, description="After a cleared check, wait this long and check again: a fix must hold."
+    )
     release_confidence: float = Field(default=0.7, ge=0, le=1)
     approval_from_rung: int = Field(default=3, ge=1, le=7)
     max_actions_per_hour: int = Field(default=6, ge=0)

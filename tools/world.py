@@ -511,12 +511,13 @@ class World:
             workload = self.find(params.get("service"), params.get("namespace"))
             target = workload_key(workload) if workload else None
             before = state.workloads[target].model_dump(mode="json") if target else {}
+            delay = 0.0
             if target is None:
                 where = f" in namespace {params['namespace']}" if params.get("namespace") else ""
-                result = {"status": "error", "detail": "", "error": f"workload {params.get('service')!r} not found{where}"}
-                delay = 0.0
+                missing = f"workload {params.get('service')!r} not found{where}"
+                result = {"status": "error", "detail": "", "error": missing}
             elif params.get("undo"):
-                result, delay = self._undo(state, target, method, now), 0.0
+                result = self._undo(state, target, method, now)
             else:
                 effect = self.workloads[target].effects.get(method, OperationEffect())
                 delay = effect.delay_s
@@ -524,7 +525,8 @@ class World:
             state.operations.append(
                 AppliedOperation(
                     key=key, method=method, workload=target, params=params, at=now,
-                    effective_at=now + timedelta(seconds=delay), before=before, **result,
+                    effective_at=now + timedelta(seconds=delay), before=before,
+                    status=result["status"], detail=result.get("detail", ""), error=result.get("error", ""),
                 )
             )  # fmt: skip
             if key:

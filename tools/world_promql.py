@@ -30,7 +30,7 @@ import promql_parser as pq
 from tools.promql import normalize, split_comparison
 
 if TYPE_CHECKING:
-    from tools.world import RawSeries, World, WorldState, WorkloadSpec
+    from tools.world import RawSeries, WorkloadSpec, World, WorldState
 
 Labels = tuple[tuple[str, str], ...]
 Vector = list[tuple[dict[str, str], float]]
@@ -147,7 +147,8 @@ def world_series(world: World, state: WorldState, at: datetime) -> Vector:
             out.extend((labels, value) for labels in _raw_labels(raw, workload, pods))
     for name, node in world.nodes.items():
         for raw in node.series:
-            out.append(({"node": name} | raw.labels | {"__name__": raw.metric}, world.value(name, raw.signal, at, state)))
+            value = world.value(name, raw.signal, at, state) * raw.scale
+            out.append(({"node": name} | raw.labels | {"__name__": raw.metric}, value))
     return out
 
 
@@ -184,17 +185,17 @@ def _kube_state_metrics(workload: WorkloadSpec, version: str, pods: list[str]) -
         "StatefulSet": ("StatefulSet", workload.name),
         "DaemonSet": ("DaemonSet", workload.name),
     }[workload.kind]
+    owner = {"owner_kind": owner_kind, "owner_name": owner_name, "owner_is_controller": "true"}
+    container = {"container": workload.main_container, "image": image, "image_spec": image}
     for pod in pods:
-        out.append((common | {"__name__": "kube_pod_info", "pod": pod, "created_by_kind": owner_kind,
-                              "created_by_name": owner_name}, 1.0))  # fmt: skip
-        out.append((common | {"__name__": "kube_pod_owner", "pod": pod, "owner_kind": owner_kind,
-                              "owner_name": owner_name, "owner_is_controller": "true"}, 1.0))  # fmt: skip
-        out.append((common | {"__name__": "kube_pod_container_info", "pod": pod,
-                              "container": workload.main_container, "image": image, "image_spec": image}, 1.0))  # fmt: skip
+        mine = common | {"pod": pod}
+        created = {"created_by_kind": owner_kind, "created_by_name": owner_name}
+        out.append((mine | {"__name__": "kube_pod_info"} | created, 1.0))
+        out.append((mine | {"__name__": "kube_pod_owner"} | owner, 1.0))
+        out.append((mine | {"__name__": "kube_pod_container_info"} | container, 1.0))
     if workload.kind == "Deployment":
-        out.append((common | {"__name__": "kube_replicaset_owner", "replicaset": replicaset,
-                              "owner_kind": "Deployment", "owner_name": workload.name,
-                              "owner_is_controller": "true"}, 1.0))  # fmt: skip
+        deployment = {"owner_kind": "Deployment", "owner_name": workload.name, "owner_is_controller": "true"}
+        out.append((common | {"__name__": "kube_replicaset_owner", "replicaset": replicaset} | deployment, 1.0))
     return out
 
 
@@ -221,6 +222,16 @@ _OVER_TIME: dict[str, Callable[[list[float]], float]] = {
     "last_over_time": lambda v: v[-1],
     "present_over_time": lambda _v: 1.0,
     "changes": lambda v: float(sum(1 for a, b in zip(v, v[1:], strict=False) if a != b)),
+}
+_CHANGE = {"rate": True, "irate": True, "deriv": True, "increase": False, "delta": False, "idelta": False}
+_MATH: dict[str, Callable[[float], float]] = {
+    "abs": abs,
+    "ceil": lambda v: float(math.ceil(v)),
+    "floor": lambda v: float(math.floor(v)),
+    "round": lambda v: float(round(v)),
+    "sqrt": math.sqrt,
+    "exp": math.exp,
+    "ln": math.log,
 }
 _AGGREGATE: dict[str, Callable[[list[float]], float]] = {
     "sum": sum,
@@ -299,32 +310,27 @@ class Evaluator:
     def _Call(self, node: Any, at: datetime) -> Vector | float:  # noqa: N802
         name = node.func.name
         if name in _OVER_TIME:
-            return [(_drop_name(labels), _OVER_TIME[name](vals)) for labels, vals in self._samples(node.args[0], at).values()]
-        if name in ("rate", "irate", "increase", "delta", "deriv", "idelta"):
+            reduce = _OVER_TIME[name]
+            return [(_drop_name(labels), reduce(vals)) for labels, vals in self._samples(node.args[0], at).values()]
+        if name in _CHANGE:
             seconds = node.args[0].range.total_seconds()
-            out = []
-            for labels, vals in self._samples(node.args[0], at).values():
-                change = vals[-1] - vals[0]
-                out.append((_drop_name(labels), change if name in ("increase", "delta", "idelta") else change / seconds))
-            return out
-        if name in ("abs", "ceil", "floor", "round", "sqrt", "exp", "ln"):
-            fn: Callable[[float], float] = {"abs": abs, "ceil": math.ceil, "floor": math.floor, "round": round,
-                                            "sqrt": math.sqrt, "exp": math.exp, "ln": math.log}[name]  # fmt: skip
-            return _vector_map(self.eval(node.args[0], at), fn)
+            per_second = _CHANGE[name]
+            return [
+                (_drop_name(labels), (vals[-1] - vals[0]) / (seconds if per_second else 1.0))
+                for labels, vals in self._samples(node.args[0], at).values()
+            ]
+        if name in _MATH:
+            return _vector_map(self.eval(node.args[0], at), _MATH[name])
         if name in ("clamp_min", "clamp_max"):
             bound = self.eval(node.args[1], at)
             if not isinstance(bound, float):
                 raise Unsupported(name)
-            return _vector_map(self.eval(node.args[0], at), (lambda v: max(v, bound)) if name == "clamp_min" else (lambda v: min(v, bound)))
-        if name in ("vector", "scalar", "sort", "sort_desc"):
-            inner = self.eval(node.args[0], at)
-            if name == "vector":
-                return [({}, inner)] if isinstance(inner, float) else inner
-            if name == "scalar":
-                return inner if isinstance(inner, float) else (inner[0][1] if len(inner) == 1 else math.nan)
-            return inner
+            pick = max if name == "clamp_min" else min
+            return _vector_map(self.eval(node.args[0], at), lambda v: pick(v, bound))
         if name == "time":
             return at.timestamp()
+        if name in ("vector", "scalar", "sort", "sort_desc"):
+            return _reshape(name, self.eval(node.args[0], at))
         raise Unsupported(name)
 
     def _AggregateExpr(self, node: Any, at: datetime) -> Vector:  # noqa: N802
@@ -336,7 +342,8 @@ class Evaluator:
         keep = list(modifier.labels) if modifier is not None else []
         without = modifier is not None and "without" in str(modifier.type).lower()
         if op in ("topk", "bottomk"):
-            k = int(self.eval(node.param, at)) if node.param is not None else 1
+            param = self.eval(node.param, at) if node.param is not None else 1.0
+            k = int(param) if isinstance(param, float) else 1
             return sorted(inner, key=lambda s: s[1], reverse=op == "topk")[:k]
         if op not in _AGGREGATE:
             raise Unsupported(op)
@@ -366,6 +373,15 @@ class Evaluator:
             assert not isinstance(vector, float) and isinstance(scalar, float)
             return _with_scalar(op, vector, scalar, scalar_left, as_bool)
         return _vector_vector(op, lhs, rhs, node.modifier, as_bool)
+
+
+def _reshape(name: str, inner: Vector | float) -> Vector | float:
+    """``vector()``, ``scalar()`` and the sorts (order does not matter to a set of series)."""
+    if name == "vector":
+        return [({}, inner)] if isinstance(inner, float) else inner
+    if name == "scalar":
+        return inner if isinstance(inner, float) else (inner[0][1] if len(inner) == 1 else math.nan)
+    return inner
 
 
 def _drop_name(labels: dict[str, str]) -> dict[str, str]:
