@@ -199,6 +199,38 @@ def _kube_state_metrics(workload: WorkloadSpec, version: str, pods: list[str]) -
     return out
 
 
+def metric_names(world: World) -> list[str]:
+    """Every metric name the world knows: its series' names and those its declared queries select."""
+    state = world.state()
+    names = {labels["__name__"] for labels, _ in world_series(world, state, world.clock()) if "__name__" in labels}
+    queries = [q for w in world.workloads.values() for q in w.queries]
+    queries += [q for n in world.nodes.values() for q in n.queries]
+    for query in queries:
+        try:
+            tree = pq.parse(split_comparison(query.expr)[0])
+        except ValueError:
+            continue
+        names.update(_selector_names(tree))
+    return sorted(names)
+
+
+def _selector_names(node: Any) -> set[str]:
+    """Metric names of the vector selectors in a parsed expression."""
+    kind = type(node).__name__
+    if kind == "VectorSelector":
+        return {node.name} if node.name else set()
+    if kind == "MatrixSelector":
+        return _selector_names(node.vector_selector)
+    found: set[str] = set()
+    for attr in ("expr", "lhs", "rhs", "param"):
+        child = getattr(node, attr, None)
+        if child is not None and not isinstance(child, str | float | int):
+            found |= _selector_names(child)
+    for arg in getattr(node, "args", None) or []:
+        found |= _selector_names(arg)
+    return found
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
