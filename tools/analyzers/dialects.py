@@ -66,8 +66,14 @@ JAVA = Dialect(
 JAVASCRIPT = Dialect(
     name="javascript",
     functions=frozenset(
-        {"function_declaration", "function_expression", "arrow_function", "method_definition", "function",
-         "generator_function_declaration"}
+        {
+            "function_declaration",
+            "function_expression",
+            "arrow_function",
+            "method_definition",
+            "function",
+            "generator_function_declaration",
+        }
     ),
     if_type="if_statement",
     blocks=frozenset({"statement_block"}),

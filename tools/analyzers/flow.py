@@ -31,8 +31,9 @@ def _op(src: Source, node: Node) -> str:
 
 def _is_null(src: Source, node: Node | None) -> bool:
     node = unwrap(node)
-    return node is not None and (node.type in ("nil", "null", "null_literal", "undefined") or src.text(node) in
-                                 src.dialect.null_literals)
+    return node is not None and (
+        node.type in ("nil", "null", "null_literal", "undefined") or src.text(node) in src.dialect.null_literals
+    )
 
 
 def implies(src: Source, cond: Node | None, name: str, err: str = "") -> tuple[Fact, Fact]:

@@ -57,9 +57,15 @@ def error_branches(src: Source, path: str) -> list[CodeFinding]:
             stmts = statements(body) if body is not None else []
             if not stmts:
                 findings.append(
-                    CodeFinding(path, src.line(node), "swallowed_error",
-                                "`if err != nil {}` is empty: the error is dropped and execution continues with bad values.",
-                                'Return or wrap the error (`return fmt.Errorf("...: %w", err)`).', 0.8, "go-empty-err")
+                    CodeFinding(
+                        path,
+                        src.line(node),
+                        "swallowed_error",
+                        "`if err != nil {}` is empty: the error is dropped and execution continues with bad values.",
+                        'Return or wrap the error (`return fmt.Errorf("...: %w", err)`).',
+                        0.8,
+                        "go-empty-err",
+                    )
                 )
                 continue
             last = stmts[-1]
@@ -67,9 +73,15 @@ def error_branches(src: Source, path: str) -> list[CodeFinding]:
                 values = [src.text(v) for v in (last.named_children[0].named_children if last.named_children else [])]
                 if values and values[-1] == "nil" and not any("err" in src.text(s) for s in stmts):
                     findings.append(
-                        CodeFinding(path, src.line(last), "swallowed_error",
-                                    "The error branch returns a nil error: callers see success when the call failed.",
-                                    "Return the error (`return ..., err`) instead of nil.", 0.75, "go-err-return-nil")
+                        CodeFinding(
+                            path,
+                            src.line(last),
+                            "swallowed_error",
+                            "The error branch returns a nil error: callers see success when the call failed.",
+                            "Return the error (`return ..., err`) instead of nil.",
+                            0.75,
+                            "go-err-return-nil",
+                        )
                     )
     return findings
 
@@ -93,10 +105,15 @@ def used_before_error_check(src: Source, path: str) -> list[CodeFinding]:
                 if use is not None and not guarded(src, use, bound.name, since=statement.end_byte):
                     why = "its error is discarded (`_`)" if bound.err == "_" else "before `err` is checked"
                     findings.append(
-                        CodeFinding(path, src.line(use), "null_dereference",
-                                    f"`{bound.name}` is used {why}; it is nil/empty when the call fails (panic).",
-                                    f"Check `err` (return on failure) before using `{bound.name}`.", 0.8,
-                                    "go-used-before-err")
+                        CodeFinding(
+                            path,
+                            src.line(use),
+                            "null_dereference",
+                            f"`{bound.name}` is used {why}; it is nil/empty when the call fails (panic).",
+                            f"Check `err` (return on failure) before using `{bound.name}`.",
+                            0.8,
+                            "go-used-before-err",
+                        )
                     )
                     break
                 if re.search(rf"(?<![\w.]){bound.name}\s*:?=(?!=)", src.text(stmt)):
@@ -120,9 +137,15 @@ def unchecked_assertions(src: Source, path: str) -> list[CodeFinding]:
         nil_checked = bool(target) and scope is not None and re.search(rf"\b{target}\s*==\s*nil", src.text(scope))
         if ".Value(" in operand or nil_checked:
             findings.append(
-                CodeFinding(path, src.line(node), "null_dereference",
-                            f"`{src.text(node)}` panics when the value is absent or of another type.",
-                            "Use the two-value form `v, ok := x.(T)` and handle `!ok`.", 0.75, "go-unchecked-assertion")
+                CodeFinding(
+                    path,
+                    src.line(node),
+                    "null_dereference",
+                    f"`{src.text(node)}` panics when the value is absent or of another type.",
+                    "Use the two-value form `v, ok := x.(T)` and handle `!ok`.",
+                    0.75,
+                    "go-unchecked-assertion",
+                )
             )
     return findings
 
@@ -153,9 +176,15 @@ def pointer_fields(src: Source, path: str) -> list[CodeFinding]:
         scope = enclosing(node, GO.functions)
         if scope is not None and not re.search(rf"{re.escape(name)}\s*[!=]=\s*nil", src.text(scope)):
             findings.append(
-                CodeFinding(path, src.line(node), "null_dereference",
-                            f"`*{name}` dereferences an optional pointer field that nothing checks for nil.",
-                            f"Check `{name} != nil` first.", 0.6, "go-nil-pointer-field")
+                CodeFinding(
+                    path,
+                    src.line(node),
+                    "null_dereference",
+                    f"`*{name}` dereferences an optional pointer field that nothing checks for nil.",
+                    f"Check `{name} != nil` first.",
+                    0.6,
+                    "go-nil-pointer-field",
+                )
             )
     return findings
 
@@ -179,10 +208,15 @@ def goroutine_races(src: Source, path: str) -> list[CodeFinding]:
             name = base.group(0) if base else ""
             if name and name not in local | {"_", "err"} and src.text(left).split("[")[0].split(".")[0] == name:
                 findings.append(
-                    CodeFinding(path, src.line(inner), "concurrency",
-                                f"The goroutine writes `{name}`, shared with other goroutines, without synchronization.",
-                                f"Guard `{name}` with a `sync.Mutex`, use `sync/atomic`, or send results on a channel.",
-                                0.8, "go-goroutine-race")
+                    CodeFinding(
+                        path,
+                        src.line(inner),
+                        "concurrency",
+                        f"The goroutine writes `{name}`, shared with other goroutines, without synchronization.",
+                        f"Guard `{name}` with a `sync.Mutex`, use `sync/atomic`, or send results on a channel.",
+                        0.8,
+                        "go-goroutine-race",
+                    )
                 )
                 break
     return findings
@@ -208,10 +242,16 @@ def error_response_falls_through(src: Source, path: str) -> list[CodeFinding]:
             first = src.text(args.named_children[0]) if args is not None and args.named_children else ""
             if _ERROR_WRITERS.search(call_name(src, call)) and first == writer.group(1) and _has_next(node):
                 findings.append(
-                    CodeFinding(path, src.line(call), "logic_error",
-                                "The error response is written but the handler does not return: it goes on to serve "
-                                "the request anyway.",
-                                "Add `return` after writing the error.", 0.75, "go-error-response-falls-through")
+                    CodeFinding(
+                        path,
+                        src.line(call),
+                        "logic_error",
+                        "The error response is written but the handler does not return: it goes on to serve "
+                        "the request anyway.",
+                        "Add `return` after writing the error.",
+                        0.75,
+                        "go-error-response-falls-through",
+                    )
                 )
     return findings
 
@@ -226,8 +266,14 @@ def analyze_go(text: str, path: str) -> list[CodeFinding]:
     src = Source(text, GO, "go")
     findings = checked_then_used(src, path, dereferenced_params(src))
     for rule in (
-        error_branches, used_before_error_check, unchecked_assertions, pointer_fields, goroutine_races,
-        error_response_falls_through, inverted_checks, off_by_one,
+        error_branches,
+        used_before_error_check,
+        unchecked_assertions,
+        pointer_fields,
+        goroutine_races,
+        error_response_falls_through,
+        inverted_checks,
+        off_by_one,
     ):
         findings.extend(rule(src, path))
     findings.extend(unreleased(src, path, _acquire))

@@ -10,7 +10,7 @@ from tools.analyzers.base import CodeFinding
 from tools.analyzers.dialects import JAVA
 from tools.analyzers.flow import statements
 from tools.analyzers.logic import inverted_checks, off_by_one
-from tools.analyzers.nullflow import checked_then_used, dereferenced_params, unguarded_sources
+from tools.analyzers.nullflow import checked_then_used, dereferenced_params, nulled_members, unguarded_sources
 from tools.analyzers.resources import unreleased
 from tools.analyzers.syntax import Source, call_name, enclosing, walk
 
@@ -31,7 +31,9 @@ def _maps(src: Source) -> set[str]:
         if node.type in ("field_declaration", "local_variable_declaration") and _MAP_TYPES.search(
             src.text(node.child_by_field_name("type"))
         ):
-            names.update(src.text(d.child_by_field_name("name")) for d in node.named_children if d.type == "variable_declarator")
+            names.update(
+                src.text(d.child_by_field_name("name")) for d in node.named_children if d.type == "variable_declarator"
+            )
     return names
 
 
@@ -70,9 +72,15 @@ def empty_catches(src: Source, path: str) -> list[CodeFinding]:
         param = src.text(next((c for c in node.named_children if c.type == "catch_formal_parameter"), None))
         if body is not None and not statements(body) and not re.search(r"\b(?:ignored?|expected)\b", param):
             findings.append(
-                CodeFinding(path, src.line(node), "swallowed_error",
-                            "The exception is caught and dropped: the failure is invisible and execution continues.",
-                            "Log it with context, rethrow, or handle it.", 0.75, "java-empty-catch")
+                CodeFinding(
+                    path,
+                    src.line(node),
+                    "swallowed_error",
+                    "The exception is caught and dropped: the failure is invisible and execution continues.",
+                    "Log it with context, rethrow, or handle it.",
+                    0.75,
+                    "java-empty-catch",
+                )
             )
     return findings
 
@@ -84,8 +92,10 @@ def shared_state(src: Source, path: str) -> list[CodeFinding]:
         shared = bool(_BEAN.search(src.text(cls.child_by_field_name("name")) + src.text(cls)[:400]))
         fields = {
             src.text(d.child_by_field_name("name")): src.text(f)
-            for f in walk(cls) if f.type == "field_declaration"
-            for d in f.named_children if d.type == "variable_declarator"
+            for f in walk(cls)
+            if f.type == "field_declaration"
+            for d in f.named_children
+            if d.type == "variable_declarator"
         }
         for method in (m for m in walk(cls) if m.type == "method_declaration"):
             modifiers = src.text(next((c for c in method.children if c.type == "modifiers"), None))
@@ -95,13 +105,27 @@ def shared_state(src: Source, path: str) -> list[CodeFinding]:
                 target = _written_field(src, node)
                 if target in fields and not re.search(r"\b(?:final|Atomic\w+|volatile)\b", fields[target]):
                     if enclosing(node, frozenset({"synchronized_statement"})) is None:
-                        findings.append(_race(path, src.line(node), f"`{target}` is a field of a shared singleton, "
-                                              "written without synchronization (lost updates)."))
-                if node.type == "method_invocation" and src.text(node.child_by_field_name("name")) in ("format", "parse"):
+                        findings.append(
+                            _race(
+                                path,
+                                src.line(node),
+                                f"`{target}` is a field of a shared singleton, "
+                                "written without synchronization (lost updates).",
+                            )
+                        )
+                if node.type == "method_invocation" and src.text(node.child_by_field_name("name")) in (
+                    "format",
+                    "parse",
+                ):
                     receiver = src.text(node.child_by_field_name("object"))
                     if "SimpleDateFormat" in fields.get(receiver, "") and "static" in fields.get(receiver, ""):
-                        findings.append(_race(path, src.line(node), f"`{receiver}` is a static SimpleDateFormat, "
-                                              "which is not thread-safe."))
+                        findings.append(
+                            _race(
+                                path,
+                                src.line(node),
+                                f"`{receiver}` is a static SimpleDateFormat, which is not thread-safe.",
+                            )
+                        )
     return findings + _modified_while_iterating(src, path)
 
 
@@ -121,16 +145,28 @@ def _modified_while_iterating(src: Source, path: str) -> list[CodeFinding]:
         for node in walk(body) if body is not None else []:
             if node.type == "method_invocation" and src.text(node.child_by_field_name("object")) == collection:
                 if src.text(node.child_by_field_name("name")) in ("remove", "add", "put", "clear", "putAll"):
-                    findings.append(_race(path, src.line(node), f"`{collection}` is modified while a for-each loop "
-                                          "iterates it (ConcurrentModificationException)."))
+                    findings.append(
+                        _race(
+                            path,
+                            src.line(node),
+                            f"`{collection}` is modified while a for-each loop "
+                            "iterates it (ConcurrentModificationException).",
+                        )
+                    )
                     break
     return findings
 
 
 def _race(path: str, line: int, problem: str) -> CodeFinding:
-    return CodeFinding(path, line, "concurrency", problem,
-                       "Synchronize the access, use an atomic/concurrent type, or iterate with an Iterator/removeIf.",
-                       0.75, "java-shared-state")
+    return CodeFinding(
+        path,
+        line,
+        "concurrency",
+        problem,
+        "Synchronize the access, use an atomic/concurrent type, or iterate with an Iterator/removeIf.",
+        0.75,
+        "java-shared-state",
+    )
 
 
 def string_identity(src: Source, path: str) -> list[CodeFinding]:
@@ -139,9 +175,17 @@ def string_identity(src: Source, path: str) -> list[CodeFinding]:
     for node in walk(src.root):
         if node.type == "binary_expression" and any(c.type in ("==", "!=") for c in node.children):
             if any(c.type == "string_literal" for c in node.named_children):
-                findings.append(CodeFinding(path, src.line(node), "logic_error",
-                                            "`==` compares String references, not their text.",
-                                            "Use `.equals(...)`.", 0.8, "java-string-identity"))
+                findings.append(
+                    CodeFinding(
+                        path,
+                        src.line(node),
+                        "logic_error",
+                        "`==` compares String references, not their text.",
+                        "Use `.equals(...)`.",
+                        0.8,
+                        "java-string-identity",
+                    )
+                )
     return findings
 
 
@@ -150,6 +194,7 @@ def analyze_java(text: str, path: str) -> list[CodeFinding]:
     src = Source(text, JAVA, "java")
     findings = unguarded_sources(src, path, _source(_maps(src)))
     findings += checked_then_used(src, path, dereferenced_params(src))
+    findings += nulled_members(src, path)
     for rule in (empty_catches, shared_state, string_identity, inverted_checks, off_by_one):
         findings.extend(rule(src, path))
     findings.extend(unreleased(src, path, _acquire))

@@ -12,13 +12,11 @@ from tools.analyzers.base import CodeFinding
 from tools.analyzers.dialects import JAVASCRIPT
 from tools.analyzers.flow import statements
 from tools.analyzers.logic import inverted_checks, off_by_one
-from tools.analyzers.nullflow import checked_then_used, dereferenced_params, unguarded_sources
+from tools.analyzers.nullflow import checked_then_used, dereferenced_params, nulled_members, unguarded_sources
 from tools.analyzers.resources import unreleased
 from tools.analyzers.syntax import Source, call_name, walk
 
-_NULLABLE = re.compile(
-    r"(?:^|\.)(?:find|querySelector|getElementById|closest|getItem|exec|match|getAttribute)$"
-)
+_NULLABLE = re.compile(r"(?:^|\.)(?:find|querySelector|getElementById|closest|getItem|exec|match|getAttribute)$")
 _ACQUIRE = re.compile(r"(?:^|\.)(?:connect|getConnection|acquire|open|createConnection|openSync)$")
 
 
@@ -68,9 +66,15 @@ def swallowed(src: Source, path: str) -> list[CodeFinding]:
             empty = body is not None and body.type == "statement_block" and not statements(body)
         if empty:
             findings.append(
-                CodeFinding(path, src.line(node), "swallowed_error",
-                            "The error is caught and dropped: the failure is invisible to callers and logs.",
-                            "Log it with context or rethrow; let the caller see the failure.", 0.75, "js-empty-catch")
+                CodeFinding(
+                    path,
+                    src.line(node),
+                    "swallowed_error",
+                    "The error is caught and dropped: the failure is invisible to callers and logs.",
+                    "Log it with context or rethrow; let the caller see the failure.",
+                    0.75,
+                    "js-empty-catch",
+                )
             )
     return findings
 
@@ -90,11 +94,16 @@ def async_races(src: Source, path: str) -> list[CodeFinding]:
                 target = src.text(inner.named_children[0])
                 if re.fullmatch(r"[A-Za-z_$][\w$]*", target) and f"let {target}" not in src.text(callback):
                     findings.append(
-                        CodeFinding(path, src.line(node), "concurrency",
-                                    f"`{target}` is written by async callbacks that `forEach` never awaits: it is read "
-                                    "before they finish.",
-                                    "Use `for ... of` with `await`, or `await Promise.all(xs.map(...))`.", 0.8,
-                                    "js-async-foreach")
+                        CodeFinding(
+                            path,
+                            src.line(node),
+                            "concurrency",
+                            f"`{target}` is written by async callbacks that `forEach` never awaits: it is read "
+                            "before they finish.",
+                            "Use `for ... of` with `await`, or `await Promise.all(xs.map(...))`.",
+                            0.8,
+                            "js-async-foreach",
+                        )
                     )
                     break
     return findings
@@ -103,10 +112,18 @@ def async_races(src: Source, path: str) -> list[CodeFinding]:
 def nan_compare(src: Source, path: str) -> list[CodeFinding]:
     """``x === NaN`` is always false."""
     return [
-        CodeFinding(path, src.line(n), "logic_error", "Comparing with `NaN` is always false.",
-                    "Use `Number.isNaN(x)`.", 0.85, "js-nan-compare")
+        CodeFinding(
+            path,
+            src.line(n),
+            "logic_error",
+            "Comparing with `NaN` is always false.",
+            "Use `Number.isNaN(x)`.",
+            0.85,
+            "js-nan-compare",
+        )
         for n in walk(src.root)
-        if n.type == "binary_expression" and any(src.text(c) == "NaN" for c in n.named_children)
+        if n.type == "binary_expression"
+        and any(src.text(c) == "NaN" for c in n.named_children)
         and any(c.type in ("==", "===", "!=", "!==") for c in n.children)
     ]
 
@@ -118,6 +135,7 @@ def analyze_javascript(text: str, path: str) -> list[CodeFinding]:
     src = Source(text, JAVASCRIPT, language)
     findings = unguarded_sources(src, path, _source(_maps(src)))
     findings += checked_then_used(src, path, dereferenced_params(src))
+    findings += nulled_members(src, path)
     for rule in (swallowed, async_races, nan_compare, inverted_checks, off_by_one):
         findings.extend(rule(src, path))
     findings.extend(unreleased(src, path, _acquire))

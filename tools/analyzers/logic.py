@@ -31,10 +31,13 @@ def inverted_checks(src: Source, path: str) -> list[CodeFinding]:
                 if uses:
                     findings.append(
                         CodeFinding(
-                            path, src.line(uses[0]), "logic_error",
+                            path,
+                            src.line(uses[0]),
+                            "logic_error",
                             f"The branch taken when `{name}` is null/nil dereferences `{name}` (inverted condition).",
                             f"Invert the test or handle the missing `{name}` without touching it.",
-                            0.8, f"{src.dialect.name}-inverted-null",
+                            0.8,
+                            f"{src.dialect.name}-inverted-null",
                         )
                     )
                     break
@@ -63,9 +66,13 @@ def off_by_one(src: Source, path: str) -> list[CodeFinding]:
         if body is not None and re.search(rf"\b{re.escape(seq)}\[{var}\]", src.text(body)):
             findings.append(
                 CodeFinding(
-                    path, src.line(node), "logic_error",
+                    path,
+                    src.line(node),
+                    "logic_error",
                     f"The loop runs while `{var} <= ` the length of `{seq}` and indexes `{seq}[{var}]` one past its end.",
-                    "Use `<` instead of `<=`.", 0.85, f"{src.dialect.name}-off-by-one",
+                    "Use `<` instead of `<=`.",
+                    0.85,
+                    f"{src.dialect.name}-off-by-one",
                 )
             )
     return findings

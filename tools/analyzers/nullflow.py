@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from tools.analyzers.base import CodeFinding
 from tools.analyzers.flow import assigns, checked_anywhere, exits, guarded, implies, statements
-from tools.analyzers.syntax import Source, call_name, functions, inside, own_nodes, unwrap
+from tools.analyzers.syntax import Source, call_name, functions, inside, own_nodes, unwrap, walk
 
 IsSource = Callable[[Source, Node], str | None]
 
@@ -69,9 +69,35 @@ def _finding(
     return CodeFinding(path, src.line(node), "null_dereference", problem, fix, confidence, rule, anchor=anchor)
 
 
+def returning_null(src: Source) -> set[str]:
+    """Names of the file's functions that ``return null`` (or undefined) on some path."""
+    names = set()
+    for function in functions(src.root, src.dialect):
+        name = src.text(function.child_by_field_name("name"))
+        for node in own_nodes(function, src.dialect):
+            if node.type == "return_statement" and src.text(node).rstrip(";").split()[-1:] in (["null"], ["undefined"]):
+                names.add(name)
+                break
+    return names
+
+
+def _with_local(is_source: IsSource, local: set[str]) -> IsSource:
+    def source(src: Source, value: Node) -> str | None:
+        found = is_source(src, value)
+        if found is None and value.type in src.dialect.calls:
+            callee = call_name(src, value)
+            if callee.removeprefix("this.") in local:
+                return f"{callee}() (it returns null on some path)"
+        return found
+
+    return source
+
+
 def unguarded_sources(src: Source, path: str, is_source: IsSource) -> list[CodeFinding]:
     """Values from maybe-null sources dereferenced without a check on every path."""
     findings = []
+    if src.dialect.name != "go":
+        is_source = _with_local(is_source, returning_null(src) - {""})
     for function in functions(src.root, src.dialect):
         for bound in bindings(src, function):
             origin = is_source(src, bound.value)
@@ -81,11 +107,14 @@ def unguarded_sources(src: Source, path: str, is_source: IsSource) -> list[CodeF
                 if not guarded(src, use, bound.name, since=bound.value.end_byte):
                     findings.append(
                         _finding(
-                            src, path, use,
+                            src,
+                            path,
+                            use,
                             f"`{bound.name}` comes from `{origin}`, which returns null/nil when nothing matches, and "
                             "is dereferenced here without a check.",
                             f"Check `{bound.name}` before using it (or use a default / Optional).",
-                            0.8, f"{src.dialect.name}-unchecked-source",
+                            0.8,
+                            f"{src.dialect.name}-unchecked-source",
                         )
                     )
                     break
@@ -95,10 +124,13 @@ def unguarded_sources(src: Source, path: str, is_source: IsSource) -> list[CodeF
             if origin is not None and target is not None and target.type in src.dialect.calls:
                 findings.append(
                     _finding(
-                        src, path, node,
+                        src,
+                        path,
+                        node,
                         f"The result of `{origin}` is dereferenced directly; it is null/nil when nothing matches.",
                         "Keep the result in a variable and handle the missing case.",
-                        0.8, f"{src.dialect.name}-unchecked-source",
+                        0.8,
+                        f"{src.dialect.name}-unchecked-source",
                     )
                 )
     return findings
@@ -154,17 +186,23 @@ def checked_then_used(src: Source, path: str, deref_params: dict[str, set[int]])
     findings = []
     for function in functions(src.root, src.dialect):
         for test, name, err in _null_tests(src, function):
-            uses = [u for u in derefs(src, function, name, test.end_byte) if not guarded(src, u, name, err, test.end_byte)]
+            uses = [
+                u for u in derefs(src, function, name, test.end_byte) if not guarded(src, u, name, err, test.end_byte)
+            ]
             uses = [u for u in uses if not _reassigned_between(src, function, name, test.end_byte, u.start_byte)]
             what = "its error is not returned on" if err else "it is tested for null above"
             if uses:
                 findings.append(
                     _finding(
-                        src, path, uses[0],
+                        src,
+                        path,
+                        uses[0],
                         f"`{name}` is dereferenced here although {what}, and that path does not leave: "
                         "it is nil/null when the check fails.",
                         f"Return (or use a default) in the branch where `{name}` is missing, before this use.",
-                        0.75, f"{src.dialect.name}-checked-then-used", src.line(test),
+                        0.75,
+                        f"{src.dialect.name}-checked-then-used",
+                        src.line(test),
                     )
                 )
                 continue
@@ -191,11 +229,15 @@ def _passed_on(
             if src.text(arg) == name and index in deref_params[callee] and not guarded(src, node, name, err, after):
                 return [
                     _finding(
-                        src, path, node,
+                        src,
+                        path,
+                        node,
                         f"`{name}` may be null here (it is tested for null above without leaving), and "
                         f"`{callee}` dereferences that argument without a check.",
                         f"Handle the null `{name}` before the call, or make `{callee}` accept null.",
-                        0.7, f"{src.dialect.name}-null-argument", anchor,
+                        0.7,
+                        f"{src.dialect.name}-null-argument",
+                        anchor,
                     )
                 ]
     return []
@@ -211,8 +253,7 @@ def dereferenced_params(src: Source) -> dict[str, set[int]]:
             continue
         names = [_param_name(src, p) for p in params.named_children]
         hit = {
-            i for i, p in enumerate(names)
-            if p and derefs(src, function, p) and not checked_anywhere(src, function, p)
+            i for i, p in enumerate(names) if p and derefs(src, function, p) and not checked_anywhere(src, function, p)
         }
         if hit:
             out[name] = hit
@@ -230,3 +271,41 @@ def _param_name(src: Source, param: Node) -> str:
 def statements_after(block: Node, node: Node) -> list[Node]:
     """Statements of ``block`` that start after ``node``."""
     return [s for s in statements(block) if s.start_byte > node.start_byte and not inside(node, s)]
+
+
+def nulled_members(src: Source, path: str) -> list[CodeFinding]:
+    """``a.b.m()`` where the file sets ``a.b = null`` elsewhere and tests it, but this function does not."""
+    nulled: set[str] = set()
+    for node in walk(src.root):
+        if node.type == "assignment_expression" and src.text(node.child_by_field_name("right")) in (
+            "null",
+            "undefined",
+        ):
+            left = node.child_by_field_name("left")
+            if left is not None and left.type in ("member_expression", "field_access"):
+                nulled.add(src.text(left).split(".", 1)[-1])
+    findings = []
+    for function in functions(src.root, src.dialect):
+        for node in own_nodes(function, src.dialect):
+            target = src.dialect.member(node)
+            if target is None or target.type not in ("member_expression", "field_access"):
+                continue
+            member = src.text(target)
+            if member.split(".", 1)[-1] not in nulled or checked_anywhere(src, function, member):
+                continue
+            if not checked_anywhere(src, src.root, member) or guarded(src, node, member):
+                continue
+            findings.append(
+                _finding(
+                    src,
+                    path,
+                    node,
+                    f"`{member}` is set to null elsewhere in this file (and checked there), but dereferenced here "
+                    "without a check.",
+                    f"Check `{member}` before using it here too.",
+                    0.6,
+                    f"{src.dialect.name}-nulled-member",
+                )
+            )
+            break
+    return findings

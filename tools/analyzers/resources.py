@@ -77,8 +77,10 @@ def _leaving(src: Source, function: Node, start: int, end: int, err: str, name: 
             continue
         guard = enclosing(node, frozenset({src.dialect.if_type}))
         cond = src.text(guard.child_by_field_name("condition")) if guard is not None else ""
-        if guard is not None and guard.start_byte > start and (
-            (err and err in cond) or f"{name} == nil" in cond or f"{name} == null" in cond
+        if (
+            guard is not None
+            and guard.start_byte > start
+            and ((err and err in cond) or f"{name} == nil" in cond or f"{name} == null" in cond)
         ):
             continue
         return node
@@ -105,10 +107,14 @@ def _judge(src: Source, path: str, function: Node, bound: Binding, kind: str, na
     if exit_node is None:
         return None
     return CodeFinding(
-        path, line, "resource_leak",
+        path,
+        line,
+        "resource_leak",
         f"`{name}` ({kind}) is released only on the normal path: the return at line {Source.line(exit_node)} "
         "leaves without releasing it.",
-        fix, 0.75, f"{src.dialect.name}-unreleased-path",
+        fix,
+        0.75,
+        f"{src.dialect.name}-unreleased-path",
     )
 
 
@@ -124,9 +130,13 @@ def unreleased(src: Source, path: str, acquire: Acquire) -> list[CodeFinding]:
             if kind == "context" and name == "_":
                 findings.append(
                     CodeFinding(
-                        path, Source.line(bound.value), "resource_leak",
+                        path,
+                        Source.line(bound.value),
+                        "resource_leak",
                         "The context's cancel function is discarded (`_`): the context and its timer leak.",
-                        "Keep the cancel function and `defer cancel()`.", 0.85, "go-discarded-cancel",
+                        "Keep the cancel function and `defer cancel()`.",
+                        0.85,
+                        "go-discarded-cancel",
                     )
                 )
                 continue
