@@ -126,7 +126,8 @@ def main() -> None:
         f"TOTAL {t['cases']} changes, {t['bug_sites']} bug sites: recall {t['recall']:.2f} ({t['found']}), "
         f"precision {t['precision']:.2f} (strict {t['strict_precision']:.2f}; clean-file findings "
         f"{t['clean_file_findings']}, other {t['other_findings_in_buggy_files']}), "
-        f"FP {t['fp_per_10k_changed_lines']}/10k changed lines ({t['fix_findings']} on {t['fix_changed_lines']} fix lines)"
+        f"FP {t['fp_per_10k_changed_lines']}/10k changed lines "
+        f"({t['fix_findings']} on {t['fix_changed_lines']} fix lines)"
     )
 
 

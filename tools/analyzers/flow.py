@@ -1,4 +1,4 @@
-"""Path reasoning over a tree-sitter function: is a use of a maybe-null value guarded on every path to it?
+"""Path reasoning over a tree-sitter function: is a use of a maybe-null value guarded on every path to it.
 
 A use is guarded when, on the way from it up to its function, it sits in the branch of an
 ``if``/``&&``/``||``/ternary whose condition proves the value non-null, or when an earlier
@@ -36,7 +36,7 @@ def _is_null(src: Source, node: Node | None) -> bool:
     )
 
 
-def implies(src: Source, cond: Node | None, name: str, err: str = "") -> tuple[Fact, Fact]:
+def implies(src: Source, cond: Node | None, name: str, err: str = "") -> tuple[Fact, Fact]:  # noqa: C901
     """What ``cond`` being (true, false) says about ``name`` (``err`` is its Go error partner)."""
     cond = unwrap(cond)
     if cond is None:
@@ -140,9 +140,9 @@ def _earlier_exit(src: Source, block: Node, child: Node, name: str, err: str, si
                 return True
             if when_false == "null" and exits(src, stmt.child_by_field_name("alternative")):
                 return True
-        if stmt.type in ("assert_statement", "expression_statement") and name in src.text(stmt):
-            if "requireNonNull" in src.text(stmt) or stmt.type == "assert_statement":
-                return True
+        asserted = stmt.type == "assert_statement" or "requireNonNull" in src.text(stmt)
+        if asserted and stmt.type in ("assert_statement", "expression_statement") and name in src.text(stmt):
+            return True
     return False
 
 
@@ -163,9 +163,10 @@ def guarded(src: Source, use: Node, name: str, err: str = "", since: int = 0) ->
             when_true, when_false = implies(src, node.child_by_field_name("left"), name, err)
             if (op in ("&&", "and") and when_true == "nonnull") or (op in ("||", "or") and when_false == "nonnull"):
                 return True
-        elif kind in src.dialect.blocks or kind == "statement_list":
-            if _earlier_exit(src, node, child, name, err, since):
-                return True
+        elif (kind in src.dialect.blocks or kind == "statement_list") and _earlier_exit(
+            src, node, child, name, err, since
+        ):
+            return True
         if kind in src.dialect.functions:
             return False
         child, node = node, node.parent

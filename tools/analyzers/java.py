@@ -26,7 +26,7 @@ _BEAN = re.compile(r"@(?:Service|Component|Controller|RestController|Repository|
 
 
 def _maps(src: Source) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in walk(src.root):
         if node.type in ("field_declaration", "local_variable_declaration") and _MAP_TYPES.search(
             src.text(node.child_by_field_name("type"))
@@ -103,16 +103,16 @@ def shared_state(src: Source, path: str) -> list[CodeFinding]:
                 continue
             for node in walk(method):
                 target = _written_field(src, node)
-                if target in fields and not re.search(r"\b(?:final|Atomic\w+|volatile)\b", fields[target]):
-                    if enclosing(node, frozenset({"synchronized_statement"})) is None:
-                        findings.append(
-                            _race(
-                                path,
-                                src.line(node),
-                                f"`{target}` is a field of a shared singleton, "
-                                "written without synchronization (lost updates).",
-                            )
+                unsafe = target in fields and not re.search(r"\b(?:final|Atomic\w+|volatile)\b", fields[target])
+                if unsafe and enclosing(node, frozenset({"synchronized_statement"})) is None:
+                    findings.append(
+                        _race(
+                            path,
+                            src.line(node),
+                            f"`{target}` is a field of a shared singleton, "
+                            "written without synchronization (lost updates).",
                         )
+                    )
                 if node.type == "method_invocation" and src.text(node.child_by_field_name("name")) in (
                     "format",
                     "parse",
@@ -143,17 +143,17 @@ def _modified_while_iterating(src: Source, path: str) -> list[CodeFinding]:
         collection = re.sub(r"\.(?:entrySet|keySet|values)\(\)$", "", src.text(loop.child_by_field_name("value")))
         body = loop.child_by_field_name("body")
         for node in walk(body) if body is not None else []:
-            if node.type == "method_invocation" and src.text(node.child_by_field_name("object")) == collection:
-                if src.text(node.child_by_field_name("name")) in ("remove", "add", "put", "clear", "putAll"):
-                    findings.append(
-                        _race(
-                            path,
-                            src.line(node),
-                            f"`{collection}` is modified while a for-each loop "
-                            "iterates it (ConcurrentModificationException).",
-                        )
+            same = node.type == "method_invocation" and src.text(node.child_by_field_name("object")) == collection
+            if same and src.text(node.child_by_field_name("name")) in ("remove", "add", "put", "clear", "putAll"):
+                findings.append(
+                    _race(
+                        path,
+                        src.line(node),
+                        f"`{collection}` is modified while a for-each loop "
+                        "iterates it (ConcurrentModificationException).",
                     )
-                    break
+                )
+                break
     return findings
 
 
@@ -173,19 +173,19 @@ def string_identity(src: Source, path: str) -> list[CodeFinding]:
     """``s == "literal"`` compares references, not text."""
     findings = []
     for node in walk(src.root):
-        if node.type == "binary_expression" and any(c.type in ("==", "!=") for c in node.children):
-            if any(c.type == "string_literal" for c in node.named_children):
-                findings.append(
-                    CodeFinding(
-                        path,
-                        src.line(node),
-                        "logic_error",
-                        "`==` compares String references, not their text.",
-                        "Use `.equals(...)`.",
-                        0.8,
-                        "java-string-identity",
-                    )
+        identity = node.type == "binary_expression" and any(c.type in ("==", "!=") for c in node.children)
+        if identity and any(c.type == "string_literal" for c in node.named_children):
+            findings.append(
+                CodeFinding(
+                    path,
+                    src.line(node),
+                    "logic_error",
+                    "`==` compares String references, not their text.",
+                    "Use `.equals(...)`.",
+                    0.8,
+                    "java-string-identity",
                 )
+            )
     return findings
 
 

@@ -1,5 +1,4 @@
-"""JavaScript/TypeScript analyzer on the tree-sitter grammars: nulls, unreleased clients, swallowed errors,
-async races, logic."""
+"""JavaScript/TypeScript analyzer on the tree-sitter grammars: nulls, leaks, swallowed errors, async races, logic."""
 
 from __future__ import annotations
 

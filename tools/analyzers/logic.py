@@ -69,7 +69,7 @@ def off_by_one(src: Source, path: str) -> list[CodeFinding]:
                     path,
                     src.line(node),
                     "logic_error",
-                    f"The loop runs while `{var} <= ` the length of `{seq}` and indexes `{seq}[{var}]` one past its end.",
+                    f"The loop runs while `{var} <=` the length of `{seq}`; `{seq}[{var}]` reads one past the end.",
                     "Use `<` instead of `<=`.",
                     0.85,
                     f"{src.dialect.name}-off-by-one",

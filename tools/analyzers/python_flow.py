@@ -6,7 +6,6 @@ import ast
 import textwrap
 
 from tools.analyzers.base import CodeFinding
-from tools.analyzers.python_params import none_arguments, split_unpacking
 from tools.analyzers.python import (
     _MUTATORS,
     _THREAD_IMPORTS,
@@ -17,6 +16,7 @@ from tools.analyzers.python import (
     resource_leaks,
     swallowed_errors,
 )
+from tools.analyzers.python_params import none_arguments, split_unpacking
 
 # ----------------------------------------------------------------------------- concurrency
 

@@ -36,7 +36,7 @@ def _optional_options(tree: ast.Module) -> set[str]:
         if default is None or (isinstance(default, ast.Constant) and default.value is None):
             dest = keywords.get("dest")
             long = next((f for f in flags if f.startswith("--")), flags[0])
-            names.add(dest.value if isinstance(dest, ast.Constant) else long.lstrip("-").replace("-", "_"))
+            names.add(str(dest.value) if isinstance(dest, ast.Constant) else long.lstrip("-").replace("-", "_"))
     return names
 
 

@@ -1,5 +1,6 @@
-"""Resources not released on every path (Go, Java, JavaScript/TypeScript): files, responses, connections,
-contexts without cancel, channels goroutines wait on, locks.
+"""Resources not released on every path (Go, Java, JavaScript/TypeScript).
+
+Files, responses, connections, contexts without cancel, channels goroutines wait on.
 
 An acquisition bound to a name must be released (``Close``/``close``/``release``/``end``,
 ``cancel()``, ``close(ch)``, ``Unlock``) on every path out of the function: a deferred or
@@ -32,11 +33,8 @@ def _release_calls(src: Source, function: Node, name: str) -> list[Node]:
         callee = call_name(src, node)
         args = node.child_by_field_name("arguments")
         arg_texts = [src.text(a) for a in args.named_children] if args is not None else []
-        if callee in (f"{name}.{r}" for r in _RELEASES) or callee in (f"{name}.Body.Close", f"{name}.body.close"):
-            out.append(node)
-        elif callee in ("close", "cancel", "Close") and name in arg_texts:
-            out.append(node)
-        elif callee == name:  # cancel()
+        owned = callee in (f"{name}.{r}" for r in _RELEASES) or callee in (f"{name}.Body.Close", f"{name}.body.close")
+        if owned or (callee in ("close", "cancel", "Close") and name in arg_texts) or callee == name:
             out.append(node)
     return out
 
@@ -156,7 +154,4 @@ def _cancel_name(src: Source, bound: Binding) -> str:
 
 
 def _ranged_by_goroutine(src: Source, function: Node, name: str) -> bool:
-    for node in walk(function):
-        if node.type == "go_statement" and f"range {name}" in src.text(node):
-            return True
-    return False
+    return any(node.type == "go_statement" and f"range {name}" in src.text(node) for node in walk(function))
