@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 
 from agents.deps import Deps, recorded
 from agents.review_core import code_findings, incident_context, review_release
+from agents.suspects import evidence_of
 from state.incident import Decision, Finding, IncidentState, ReviewResult
 
 
@@ -35,7 +36,8 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         )
         return _finish(state, deps, ReviewResult(status="skipped", release=release, reason=reason), [], [])
     session = deps.session("review", state)
-    outcome = review_release(session, repo, release, incident_context(state))
+    context = incident_context(state)
+    outcome = review_release(session, repo, release, context, evidence_of(state, context))
     if outcome.release is not None and deps.model is not None:
         from agents.review_llm import llm_review
 
@@ -45,6 +47,8 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     else:
         top = outcome.findings[0] if outcome.findings else None
         summary = f"top: PR #{top.pr} {top.file}:{top.line} {top.category}" if top else "no findings"
+        if outcome.suspects:
+            summary += f"; most suspect: PR #{outcome.suspects[0]['pr']} {outcome.suspects[0]['file']}"
         result = ReviewResult(
             status="reviewed",
             release=outcome.release.get("tag"),
