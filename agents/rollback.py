@@ -20,12 +20,12 @@ from langgraph.types import interrupt
 from agents.deps import Deps, recorded
 from agents.signal import read_signal
 from state.config import Settings
-from state.incident import Attempt, Decision, GuardDecision, IncidentState, PlannedAction, ToolCall
-from state.policy import Policy
+from state.incident import Attempt, Decision, IncidentState, PlannedAction, ToolCall
+from state.policy import OPERATIONS, Policy
 from tools import guard as guard_policy
 from tools.registry import ToolSession
 
-VERSION_ROLLBACK_RUNG = 3
+VERSION_ROLLBACK_RUNG = OPERATIONS["version_rollback"].rung
 
 
 # ---------------------------------------------------------------------- planner (pure)
@@ -141,21 +141,13 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
 
 def guard_context(deps: Deps, state: IncidentState, service: str) -> guard_policy.GuardContext:
     """What the guard needs to know besides the action: who acts, when, and the service's recent actions."""
-    settings = deps.settings
     now = deps.clock()
-    user = settings.user(settings.acting_user)
     since = now - guard_policy.RATE_WINDOW
     if deps.actions is not None:
         recent = deps.actions.count(service, since)
     else:
         recent = sum(1 for a in state.attempts if a.started_at >= since and a.result is not None)
-    return guard_policy.GuardContext(
-        policy=settings.policy,
-        actor=settings.acting_user,
-        actor_can_rollback=bool(user and user.rollback_permission),
-        now=now,
-        recent_actions=recent,
-    )
+    return guard_policy.context(deps.settings, now, recent)
 
 
 def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -179,7 +171,7 @@ def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 "preview": guard_policy.preview(state, action, policy),
             }
         )
-        decision = _answered(deps.settings, answer)
+        decision = guard_policy.answered(deps.settings, answer)
     update: dict[str, Any] = {
         "guard": decision,
         "status": "open",
@@ -204,20 +196,6 @@ def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         update["tool_calls"] = [*state.tool_calls, _denied_call(state, "rollback", action, decision.reason)]
     deps.on_event("guard", decision.model_dump())
     return update
-
-
-def _answered(settings: Settings, answer: Any) -> GuardDecision:
-    """The guard's decision after a person answered the approval request."""
-    answer = answer if isinstance(answer, dict) else {}
-    by = str(answer.get("by") or "")
-    approver = settings.user(by) if by else None
-    if answer.get("approved") and (approver is None or not approver.rollback_permission):
-        return GuardDecision(
-            allowed=False, needs_approval=True, reason=f"approval by {by!r} refused: no rollback_permission"
-        )
-    approved = bool(answer.get("approved"))
-    reason = f"approved by {by}" if approved else f"rejected by {by}: {answer.get('reason', '')}"
-    return GuardDecision(allowed=approved, needs_approval=True, approved_by=by or None, reason=reason)
 
 
 def _signal_now(state: IncidentState) -> float | None:

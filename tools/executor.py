@@ -11,10 +11,10 @@ import json
 import time
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from state.config import ExecutorConfig, Settings
-from state.policy import MUTATING_OPERATIONS
+from state.policy import MUTATING_OPERATIONS, OPERATIONS, OperationArgs
 from tools.registry import Tool, ToolError
 from tools.world import World
 
@@ -106,29 +106,6 @@ def make_executor(settings: Settings, world: World | None) -> Executor:
     return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s)
 
 
-class OperationArgs(BaseModel):
-    """Arguments of a mutating operation."""
-
-    service: str = Field(min_length=1)
-    namespace: str | None = None
-    target: str | None = Field(default=None, description="Version to roll back to.")
-    revision: int | None = Field(default=None, ge=1)
-    replicas: int | None = Field(default=None, ge=0)
-    delta: int | None = None
-    undo: bool = False
-    idempotency_key: str | None = None
-
-
-_DESCRIPTIONS = {
-    "restart": "Restart the service's pods (rolling).",
-    "config_refresh": "Reload the service's configuration.",
-    "scale": "Scale the service out (delta) or to a replica count.",
-    "version_rollback": "Roll the service back to a version (target) or revision.",
-    "isolate": "Take the service out of traffic (undo=true puts it back).",
-    "full_rollback": "Roll back every component of the release.",
-}
-
-
 def devops_tools(executor: Executor) -> list[Tool]:
     """The mutating operations as tools; only the guarded execute node may call them."""
 
@@ -138,6 +115,6 @@ def devops_tools(executor: Executor) -> list[Tool]:
             params = {k: v for k, v in args.items() if v not in (None, False)}
             return executor.execute(method, params, key).model_dump()
 
-        return Tool(method, _DESCRIPTIONS[method], OperationArgs, run, mutating=True)
+        return Tool(method, OPERATIONS[method].description, OperationArgs, run, mutating=True)
 
     return [make(method) for method in MUTATING_OPERATIONS]
