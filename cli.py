@@ -115,22 +115,16 @@ def _printer(enabled: bool) -> Any:
 @contextmanager
 def runner_for(settings: Settings, *, narrate: bool) -> Iterator[IncidentRunner]:
     """An incident runner with live tools and a narrating event hook."""
-    from agents.brain import make_model
-    from agents.deps import Deps
-    from graph.runner import open_runner
-    from tools.catalog import build_registry, open_world
+    from contextlib import ExitStack
 
-    try:
-        world = open_world(settings)
-        deps = Deps(
-            settings=settings,
-            tools=build_registry(settings, world),
-            model=make_model(settings),
-            on_event=_printer(narrate),
-        )
-    except (ValueError, FileNotFoundError) as exc:  # ModelConfigError is a ValueError
-        raise UsageError(str(exc)) from None
-    with open_runner(settings, deps) as runner:
+    from agents.brain import make_model
+    from graph.runner import open_runner
+
+    with ExitStack() as stack:
+        try:
+            runner = stack.enter_context(open_runner(settings, model=make_model(settings), on_event=_printer(narrate)))
+        except (ValueError, FileNotFoundError) as exc:  # ModelConfigError is a ValueError
+            raise UsageError(str(exc)) from None
         yield runner
 
 
@@ -394,8 +388,8 @@ def review(
         settings = load(config)
         from agents.brain import ModelConfigError, make_model
         from agents.review_core import review_release
-        from tools.registry import ToolRegistry, ToolSession
-        from tools.release import release_tools, router_from_settings
+        from tools.catalog import release_registry
+        from tools.registry import ToolSession
 
         if github_url:
             settings.github.url = github_url
@@ -403,7 +397,7 @@ def review(
             model = make_model(settings)
         except ModelConfigError as exc:
             raise UsageError(str(exc)) from None
-        registry = ToolRegistry(release_tools(router_from_settings(settings, {repo: local} if local else None)))
+        registry = release_registry(settings, {repo: local} if local else None)
         session = ToolSession(registry, agent="review")
         outcome = review_release(session, repo, tag)
         if model is not None and outcome.release is not None:
@@ -441,15 +435,11 @@ def _print_review(doc: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------- replay, export, import (issue 9)
 
 
-@contextmanager
-def _replay_runner(settings: Settings) -> Iterator[IncidentRunner]:
+def _replay_runner(settings: Settings) -> Any:
     """A runner over the configured store and checkpoints, without opening the world."""
-    from agents.deps import Deps
-    from graph.runner import open_runner
-    from tools.registry import ToolRegistry
+    from graph.runner import open_reader
 
-    with open_runner(settings, Deps(settings=settings, tools=ToolRegistry())) as runner:
-        yield runner
+    return open_reader(settings)
 
 
 def _print_timeline(incident_id: str, entries: list[Any]) -> None:
@@ -506,15 +496,15 @@ def replay(
 
     with guarded():
         settings = load(config)
-        live_tools = None
-        if live:
-            from tools.catalog import build_registry, open_world
-
-            try:
-                live_tools = build_registry(settings, open_world(settings))
-            except (ValueError, FileNotFoundError) as exc:
-                raise UsageError(str(exc)) from None
         with _replay_runner(settings) as runner:
+            live_tools = None
+            if live:
+                from tools.catalog import build_registry, open_world
+
+                try:
+                    live_tools = build_registry(settings, open_world(settings), runner.store)
+                except (ValueError, FileNotFoundError) as exc:
+                    raise UsageError(str(exc)) from None
             try:
                 if checkpoint is None:
                     entries = timeline(runner, incident_id)
@@ -896,8 +886,7 @@ def executor_serve(
         if name == "http":
             raise UsageError("--backend: 'http' is the client side; choose dry-run, process, kubernetes or tke")
         from server.executor_app import build_service, create_app
-        from tools.backends import make_backend
-        from tools.catalog import open_world
+        from tools.catalog import make_backend, open_world
 
         try:
             executor = make_backend(name, settings, open_world(settings) if name == "process" else None)

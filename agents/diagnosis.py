@@ -7,7 +7,6 @@ the service (a version that changed shortly before the alert is the suspect).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, recorded
-from agents.diagnosis_rules import Facts, conclude, rising_proxy
+from agents.diagnosis_rules import Facts, ReleaseChange, conclude, rising_proxy
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, read_signal
@@ -29,15 +28,6 @@ BASELINE = timedelta(minutes=60)
 RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a leaking release may have shipped hours ago
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class ReleaseChange:
-    """A version change seen in the version series."""
-
-    version: str
-    previous: str | None
-    at: datetime
 
 
 def window_stats(values: list[list[Any]], split_at: datetime) -> tuple[float | None, float | None]:

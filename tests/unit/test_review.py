@@ -23,15 +23,14 @@ from state.incident import Diagnosis, IncidentState
 from tools.analyzers import added_lines, analyze_file
 from tools.analyzers.correlate import IncidentContext
 from tools.registry import ToolError, ToolRegistry, ToolSession
-from tools.release import (
+from tools.release import SourceRouter, release_tools
+from tools.release_source import (
     PullFile,
     PullInfo,
     ReleaseInfo,
-    SourceRouter,
     hunks_complete,
     pr_number_from_commit,
     pr_numbers_from_text,
-    release_tools,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
