@@ -220,16 +220,19 @@ def _decide(
     config: Path | None,
     as_json: bool,
 ) -> None:
+    from server.decisions import Verdict, decide, run_now
+
     with guarded():
         settings = load(config)
-        by = user or settings.acting_user
-        approver = settings.user(by)
-        if approver is None or not approver.rollback_permission:
-            raise UsageError(f"--user: {by!r} has no rollback_permission (users: in config)")
+        verdict = Verdict(incident_id, approved, user or settings.acting_user, reason)
         with runner_for(settings, narrate=not as_json) as runner:
             try:
-                doc = runner.decide(incident_id, approved=approved, by=by, reason=reason)
-            except LookupError as exc:
+                doc = decide(settings, runner.store, verdict, run_now(runner))
+            except PermissionError as exc:
+                raise UsageError(f"--user: {exc}") from None
+            except KeyError:
+                raise
+            except (LookupError, ValueError) as exc:
                 raise UsageError(str(exc)) from None
     emit_json(doc) if as_json else print_incident(doc)
 
@@ -349,14 +352,14 @@ def mcp_serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve one of alertpilot's MCP servers (stdio for assistants, http for agents)."""
-    from tools.mcp import build_server
+    from tools.mcp import SERVERS, build_server
 
     if transport not in ("stdio", "http"):
         raise fail(f"--transport: expected stdio or http, got {transport!r}")
     with guarded():
         settings = load(config)
         try:
-            server = build_server(name, settings)
+            server = build_server(name, settings, {**SERVERS, "assistant": "server.assistant"})
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if transport == "stdio":
@@ -778,7 +781,8 @@ def briefing(
 ) -> None:
     """Yesterday's incidents as a spoken-style briefing and Markdown; optionally send it."""
     from agents.brain import ModelConfigError, make_model
-    from agents.briefing import BriefingError, checkpoint_calls, give, resolve_user
+    from agents.briefing import BriefingError, give, resolve_user
+    from graph.runner import open_reader
     from state.store import Store
 
     docs: list[dict[str, Any]] = []
@@ -793,11 +797,11 @@ def briefing(
         except (BriefingError, ModelConfigError) as exc:
             raise UsageError(str(exc)) from None
         store = Store.from_url(settings.db_url)
-        with checkpoint_calls(settings) as calls_for:
+        with open_reader(settings, store) as threads:
             for reader in readers:
                 outcome = give(
                     settings, store, reader, when, trigger="cli", send=send, force=force, gated=send,
-                    model=model, calls_for=calls_for,
+                    model=model, calls_for=threads.tool_calls,
                 )  # fmt: skip
                 docs.append(outcome.document())
         spoken = next((d["speech"] for d in docs if d.get("speech")), None)

@@ -206,6 +206,26 @@ class Store:
                 for row in session.scalars(stmt)
             ]
 
+    def incidents_between(self, start: datetime, end: datetime) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents opened in [``start``, ``end``), oldest first, with ``created_at``."""
+        stmt = select(IncidentRow).where(IncidentRow.created_at >= start, IncidentRow.created_at < end)
+        return self._docs(stmt)
+
+    def with_status(self, status: str) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents in ``status``, oldest first, with ``created_at`` and ``updated_at``."""
+        return self._docs(select(IncidentRow).where(IncidentRow.status == status))
+
+    def escalated(self) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents escalated to people and still open (reminders, briefings)."""
+        return self.with_status("escalated")
+
+    def _docs(self, stmt: Any) -> builtins.list[dict[str, Any]]:
+        with self.session() as session:
+            return [
+                {**row.doc, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+                for row in session.scalars(stmt.order_by(IncidentRow.created_at))
+            ]
+
     # ------------------------------------------------------------------ audit
 
     def audit(self, incident_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
