@@ -11,8 +11,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, recorded
-from agents.review_core import code_findings, incident_context, review_release
+from agents.review_core import ReviewOutcome, code_findings, incident_context, review_release
 from state.incident import Decision, Finding, IncidentState, ReviewResult
+from tools.analyzers.correlate import IncidentContext
+from tools.registry import ToolBackend, ToolSession
 
 
 def implicated_release(state: IncidentState) -> str | None:
@@ -20,6 +22,26 @@ def implicated_release(state: IncidentState) -> str | None:
     if state.diagnosis and state.diagnosis.suspected_release:
         return state.diagnosis.suspected_release
     return state.alert.version
+
+
+def review_tag(
+    session: ToolSession,
+    tools: ToolBackend,
+    repo: str,
+    tag: str | None,
+    model: Any = None,
+    context: IncidentContext | None = None,
+) -> ReviewOutcome:
+    """Review release ``tag`` of ``repo``: the playbook, then the model's pass when one is configured.
+
+    The one review orchestration, for this node and for ``alertpilot review``.
+    """
+    outcome = review_release(session, repo, tag, context)
+    if outcome.release is not None and model is not None:
+        from agents.review_llm import llm_review
+
+        outcome = llm_review(model, tools, session, outcome)
+    return outcome
 
 
 def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -35,11 +57,7 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         )
         return _finish(state, deps, ReviewResult(status="skipped", release=release, reason=reason), [], [])
     session = deps.session("review", state)
-    outcome = review_release(session, repo, release, incident_context(state))
-    if outcome.release is not None and deps.model is not None:
-        from agents.review_llm import llm_review
-
-        outcome = llm_review(deps.model, deps.tools, session, outcome)
+    outcome = review_tag(session, deps.tools, repo, release, deps.model, incident_context(state))
     if outcome.release is None:
         result = ReviewResult(status="failed", release=release, reason=outcome.error)
     else:
