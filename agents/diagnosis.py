@@ -13,14 +13,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps, recorded
+from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, ReleaseChange, conclude, rising_proxy
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, read_signal
 from state.alert import Alert
 from state.config import LogsConfig
-from state.incident import Decision, Diagnosis, Finding, IncidentState
+from state.incident import Diagnosis, Finding, IncidentState
 from tools.promql import with_labels
 from tools.registry import ToolSession
 
@@ -209,19 +209,13 @@ def consult_model(
 def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Explain the alert from metrics before anything is changed."""
     deps = runtime.context
-    session = deps.session("diagnosis", state)
+    update = NodeUpdate(state, deps, "diagnose")
+    session = update.session("diagnosis")
     service = deps.settings.service(state.alert.service)
     diagnosis, findings = investigate(session, state.alert, service.version_metric, deps.clock(), deps.settings.logs)
     diagnosis, findings = consult_model(deps, session, state.alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     deps.on_event("diagnosis", diagnosis.model_dump())
-    return {
-        "diagnosis": diagnosis,
-        "findings": [*state.findings, *findings],
-        "tool_calls": recorded(state, session.calls),
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="diagnose", summary=diagnosis.summary),
-        ],
-    }
+    update.decide(diagnosis.summary)
+    return update.build(diagnosis=diagnosis, findings=[*state.findings, *findings])

@@ -10,9 +10,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps, recorded
+from agents.deps import Deps, NodeUpdate
 from agents.review_core import ReviewOutcome, code_findings, incident_context, review_release
-from state.incident import Decision, Finding, IncidentState, ReviewResult
+from state.incident import Finding, IncidentState, ReviewResult
 from tools.analyzers.correlate import IncidentContext
 from tools.registry import ToolBackend, ToolSession
 
@@ -47,6 +47,8 @@ def review_tag(
 def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Review the implicated release when the service's repository is configured."""
     deps = runtime.context
+    update = NodeUpdate(state, deps, "review")
+    session = update.session("review")  # opened even when skipping: the node always reports its calls
     release = implicated_release(state)
     repo = deps.settings.service(state.alert.service).repo
     if repo is None or release is None:
@@ -55,8 +57,7 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             if repo is None
             else "no release or tag named by the alert or the diagnosis"
         )
-        return _finish(state, deps, ReviewResult(status="skipped", release=release, reason=reason), [], [])
-    session = deps.session("review", state)
+        return _finish(state, update, ReviewResult(status="skipped", release=release, reason=reason), [])
     outcome = review_tag(session, deps.tools, repo, release, deps.model, incident_context(state))
     if outcome.release is None:
         result = ReviewResult(status="failed", release=release, reason=outcome.error)
@@ -72,15 +73,9 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             f"{len(outcome.findings)} findings; {summary}" + ("; " + "; ".join(outcome.notes) if outcome.notes else ""),
         )
     deps.on_event("review", result.model_dump())
-    return _finish(state, deps, result, session.calls, code_findings(outcome))
+    return _finish(state, update, result, code_findings(outcome))
 
 
-def _finish(
-    state: IncidentState, deps: Deps, result: ReviewResult, calls: list[Any], findings: list[Finding]
-) -> dict[str, Any]:
-    return {
-        "review": result,
-        "findings": [*state.findings, *findings],
-        "tool_calls": recorded(state, calls),
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="review", summary=result.reason)],
-    }
+def _finish(state: IncidentState, update: NodeUpdate, result: ReviewResult, findings: list[Finding]) -> dict[str, Any]:
+    update.decide(result.reason)
+    return update.build(review=result, findings=[*state.findings, *findings])
