@@ -1,5 +1,9 @@
 """``alertpilot mcp serve assistant``: the voice assistant's MCP server (stdio, for Xiaozhi).
 
+An application, not a provider: it drives the incident runner (approvals through
+:mod:`server.decisions`) and composes briefings (:mod:`agents.briefing`); its read-only
+Tencent Cloud questions go through the provider module :mod:`tools.mcp.assistant_cloud`.
+
 Every tool answers ``{"action": "RESPONSE", "response": "<speakable text>"}``, which
 Xiaozhi reads out as is. The speaker names themself (the ``user`` argument of the
 greeting and of approvals); the name maps to a configured user — their Tencent Cloud
@@ -102,7 +106,8 @@ class Assistant:
 
     def daily_briefing(self, user: str, force: bool = False) -> dict[str, str]:
         """The morning greeting: yesterday's briefing, once a day, inside the briefing window."""
-        from agents.briefing import checkpoint_calls, give, in_window, local_day
+        from agents.briefing import give, in_window, local_day
+        from graph.runner import open_reader
 
         speaker = self.who(user)
         if isinstance(speaker, dict):
@@ -114,10 +119,10 @@ class Assistant:
                 f"{speaker.name}，晨间简报在 {window} 播报。现在你可以问我有哪些未关闭的事件。",
                 f"{speaker.name}, the morning briefing is given {window}. You can ask me about open incidents.",
             )
-        with checkpoint_calls(self.settings) as calls_for:
+        with open_reader(self.settings, self.store()) as reader:
             outcome = give(
                 self.settings, self.store(), speaker, local_day(self.settings, now), trigger="greeting",
-                force=force, calls_for=calls_for,
+                force=force, calls_for=reader.tool_calls,
             )  # fmt: skip
         if outcome.briefing is None:
             return self.say(
@@ -128,7 +133,8 @@ class Assistant:
 
     def send_briefing(self, user: str, channel: str = "email") -> dict[str, str]:
         """Send today's briefing to the speaker over ``channel`` (email, wecom, dingtalk, feishu)."""
-        from agents.briefing import checkpoint_calls, give, local_day
+        from agents.briefing import give, local_day
+        from graph.runner import open_reader
         from state.delivery import Ledger
         from tools.notify import CHANNELS, Notifier
 
@@ -140,9 +146,9 @@ class Assistant:
             return self.say(f"我不支持{channel}这个渠道。", f"I cannot send over {channel}.")
         now = self.clock()
         day = local_day(self.settings, now)
-        with checkpoint_calls(self.settings) as calls_for:
+        with open_reader(self.settings, self.store()) as reader:
             outcome = give(
-                self.settings, self.store(), speaker, day, trigger="request", gated=False, calls_for=calls_for
+                self.settings, self.store(), speaker, day, trigger="request", gated=False, calls_for=reader.tool_calls
             )
         assert outcome.briefing is not None
         notifier = Notifier(self.settings, Ledger(self.store()), env=self.env)
@@ -199,20 +205,21 @@ class Assistant:
 
     def _decide(self, incident_id: str, user: str, approved: bool, reason: str) -> dict[str, str]:
         from graph.runner import open_runner
+        from server.decisions import Verdict, decide, run_now
 
         speaker = self.who(user)
         if isinstance(speaker, dict):
             return speaker
-        if not speaker.rollback_permission:
-            verb = "批准" if approved else "拒绝"
-            return self.say(
-                f"抱歉，{speaker.name}，你没有回滚权限，不能{verb}这次回滚。请联系有权限的同事。",
-                f"Sorry, {speaker.name}, you do not have rollback permission. Please ask someone who does.",
-            )
+        verdict = Verdict(incident_id.strip(), approved, speaker.name, reason)
         try:
             with open_runner(self.settings) as runner:
-                doc = runner.decide(incident_id.strip(), approved=approved, by=speaker.name, reason=reason)
-        except LookupError:
+                doc = decide(self.settings, runner.store, verdict, run_now(runner))
+        except PermissionError:
+            return self.say(
+                f"抱歉，{speaker.name}，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。",
+                f"Sorry, {speaker.name}, you do not have rollback permission. Please ask someone who does.",
+            )
+        except LookupError:  # no such incident, or it waits for nothing
             return self.say(
                 f"事件 {incident_id} 没有在等待批准。", f"Incident {incident_id} is not waiting for approval."
             )
