@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -195,23 +194,6 @@ def llm_speech(model: Any, facts: BriefingFacts, name: str) -> str:
 # ---------------------------------------------------------------------- composing
 
 
-@contextmanager
-def checkpoint_calls(settings: Settings) -> Iterator[CallsFor]:
-    """A reader of each incident's recorded tool calls from its checkpointed thread."""
-    from graph.builder import build_graph
-    from graph.checkpoint import open_checkpointer
-
-    with open_checkpointer(settings) as saver:
-        graph = build_graph().compile(checkpointer=saver)
-
-        def calls_for(incident_id: str) -> list[dict[str, Any]]:
-            values = graph.get_state({"configurable": {"thread_id": incident_id}}).values
-            calls = values.tool_calls if hasattr(values, "tool_calls") else (values or {}).get("tool_calls", [])
-            return [c.model_dump(mode="json") if hasattr(c, "model_dump") else dict(c) for c in calls]
-
-        yield calls_for
-
-
 def _charts(store: Store, facts: BriefingFacts, calls_for: CallsFor | None) -> dict[str, bytes]:
     from tools.charts import incident_chart
 
@@ -363,36 +345,26 @@ def run_daily(
 
     Safe to call as often as the scheduler likes (every few minutes): the (user, day)
     claim makes each user's briefing happen once a day, whichever process gets there first.
+    ``calls_for`` reads an incident's recorded tool calls (the runner's ``tool_calls``) for
+    its chart; without it the briefing has no charts.
     """
     if not in_window(settings, now):
         return [BriefingOutcome(u.name, local_day(settings, now), "outside_window") for u in settings.readers()]
     day = local_day(settings, now)
-    outcomes = []
-    with _calls(settings, calls_for) as reader:
-        for user in settings.readers():
-            outcomes.append(
-                give(
-                    settings,
-                    store,
-                    user,
-                    day,
-                    trigger="scheduler",
-                    send=bool(user.channels),
-                    notifier=notifier,
-                    model=model,
-                    calls_for=reader,
-                )  # fmt: skip
-            )
-    return outcomes
-
-
-@contextmanager
-def _calls(settings: Settings, calls_for: CallsFor | None) -> Iterator[CallsFor]:
-    if calls_for is not None:
-        yield calls_for
-        return
-    with checkpoint_calls(settings) as reader:
-        yield reader
+    return [
+        give(
+            settings,
+            store,
+            user,
+            day,
+            trigger="scheduler",
+            send=bool(user.channels),
+            notifier=notifier,
+            model=model,
+            calls_for=calls_for,
+        )  # fmt: skip
+        for user in settings.readers()
+    ]
 
 
 def yesterday_of(day: date) -> date:

@@ -13,9 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from state.store import IncidentRow, Store
+from state.store import Store
 
 ROLLBACK_ACTIONS = ("version_rollback", "full_rollback")
 
@@ -79,22 +78,6 @@ def covered_span(day: date, zone: timezone) -> tuple[datetime, datetime]:
     """UTC bounds [start, end) of the day before ``day`` in ``zone``."""
     end = datetime.combine(day, time(0), tzinfo=zone)
     return (end - timedelta(days=1)).astimezone(UTC), end.astimezone(UTC)
-
-
-def _incident_docs(store: Store, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    with store.session() as session:
-        stmt = (
-            select(IncidentRow)
-            .where(IncidentRow.created_at >= start, IncidentRow.created_at < end)
-            .order_by(IncidentRow.created_at)
-        )
-        return [{**row.doc, "created_at": row.created_at.isoformat()} for row in session.scalars(stmt)]
-
-
-def _docs_with_status(store: Store, status: str) -> list[dict[str, Any]]:
-    with store.session() as session:
-        stmt = select(IncidentRow).where(IncidentRow.status == status).order_by(IncidentRow.created_at)
-        return [{**row.doc, "created_at": row.created_at.isoformat()} for row in session.scalars(stmt)]
 
 
 def _subject(doc: dict[str, Any]) -> str:
@@ -179,14 +162,14 @@ def anomalies_of(docs: list[dict[str, Any]]) -> list[Anomaly]:
 def collect(store: Store, user: str, day: date, *, utc_offset_hours: float, language: str = "zh") -> BriefingFacts:
     """The facts of ``user``'s briefing given on ``day`` (covering the day before)."""
     start, end = covered_span(day, local_zone(utc_offset_hours))
-    docs = _incident_docs(store, start, end)
+    docs = store.incidents_between(start, end)
     severities = Counter(str((d.get("alert") or {}).get("severity", "warning")) for d in docs)
     escalated = [d for d in docs if d.get("status") == "escalated"]
     in_day = {d["id"] for d in docs}
-    still = [d for d in _docs_with_status(store, "escalated") if d["id"] not in in_day]
+    still = [d for d in store.escalated() if d["id"] not in in_day]
     pending = [
         {"incident_id": d["id"], "service": _subject(d), **(d.get("pending") or {})}
-        for d in _docs_with_status(store, "awaiting_approval")
+        for d in store.with_status("awaiting_approval")
     ]
     return BriefingFacts(
         user=user,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from state.config import Settings
-from state.incident import IncidentState, ToolCall
+from state.incident import Decision, IncidentState, ToolCall
 from tools.guard import ActionLog
 from tools.registry import ToolBackend, ToolSession
 
@@ -39,16 +39,69 @@ class Deps:
     on_event: Callable[[str, dict[str, Any]], None] = field(default=lambda _kind, _data: None)
     actions: ActionLog | None = None  # executed actions per service (rate limit); None = this incident's only
 
-    def session(self, agent: str, state: IncidentState) -> ToolSession:
-        """A recording tool session for ``agent`` continuing the state's call sequence."""
+    def session(
+        self, agent: str, state: IncidentState, allowed: frozenset[str] | None = None, start_seq: int | None = None
+    ) -> ToolSession:
+        """A recording tool session for ``agent`` (its ``AGENT_TOOLS`` unless ``allowed``) continuing the calls."""
         return ToolSession(
             backend=self.tools,
             agent=agent,
-            allowed=AGENT_TOOLS.get(agent),
-            start_seq=len(state.tool_calls),
+            allowed=AGENT_TOOLS.get(agent) if allowed is None else allowed,
+            start_seq=len(state.tool_calls) if start_seq is None else start_seq,
         )
 
 
-def recorded(state: IncidentState, calls: list[ToolCall]) -> list[ToolCall]:
-    """The state's tool calls with ``calls`` appended (nodes return whole lists)."""
-    return [*state.tool_calls, *calls]
+class NodeUpdate:
+    """One node's partial update: the one way a node appends decisions and records tool calls.
+
+    Nodes return whole lists (no reducers), so every node extends ``decisions`` and
+    ``tool_calls`` of the state it was given. A session opened here numbers its calls
+    after the state's calls and after the calls this node already made; a call that never
+    reached a tool (a guard denial) is numbered the same way. :meth:`build` writes
+    ``tool_calls`` only when the node opened a session or recorded a call, and
+    ``decisions`` only when it decided something.
+    """
+
+    def __init__(self, state: IncidentState, deps: Deps, node: str) -> None:
+        self.state = state
+        self.deps = deps
+        self.node = node
+        self._decisions: list[Decision] = []
+        self._calls: list[ToolSession | ToolCall] = []  # in the order they were opened or recorded
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next recorded call gets."""
+        return len(self.state.tool_calls) + len(self.calls())
+
+    def session(self, agent: str, allowed: frozenset[str] | None = None) -> ToolSession:
+        """A recording session for ``agent`` whose calls join this update."""
+        session = self.deps.session(agent, self.state, allowed, self.next_seq)
+        self._calls.append(session)
+        return session
+
+    def record(self, call: ToolCall) -> ToolCall:
+        """Add a call made without a session (a denial), numbered in sequence."""
+        numbered = call.model_copy(update={"seq": self.next_seq})
+        self._calls.append(numbered)
+        return numbered
+
+    def decide(self, summary: str, at: datetime | None = None) -> None:
+        """Append a decision of this node (at ``at``, else the clock's now)."""
+        self._decisions.append(Decision(at=at or self.deps.clock(), node=self.node, summary=summary))
+
+    def calls(self) -> list[ToolCall]:
+        """The calls this node made so far, in sequence."""
+        out: list[ToolCall] = []
+        for entry in self._calls:
+            out.extend(entry.calls if isinstance(entry, ToolSession) else [entry])
+        return out
+
+    def build(self, **fields: Any) -> dict[str, Any]:
+        """The update to return: ``fields`` plus the extended ``tool_calls`` and ``decisions``."""
+        update = dict(fields)
+        if self._calls:
+            update["tool_calls"] = [*self.state.tool_calls, *self.calls()]
+        if self._decisions:
+            update["decisions"] = [*self.state.decisions, *self._decisions]
+        return update

@@ -7,21 +7,20 @@ the service (a version that changed shortly before the alert is the suspect).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import fmean
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps, recorded
-from agents.diagnosis_rules import Facts, conclude, rising_proxy
+from agents.deps import Deps, NodeUpdate
+from agents.diagnosis_rules import Facts, ReleaseChange, conclude, rising_proxy
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, read_signal
 from state.alert import Alert
 from state.config import LogsConfig
-from state.incident import Decision, Diagnosis, Finding, IncidentState
+from state.incident import Diagnosis, Finding, IncidentState
 from tools.promql import with_labels
 from tools.registry import ToolSession
 
@@ -29,15 +28,6 @@ BASELINE = timedelta(minutes=60)
 RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a leaking release may have shipped hours ago
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class ReleaseChange:
-    """A version change seen in the version series."""
-
-    version: str
-    previous: str | None
-    at: datetime
 
 
 def window_stats(values: list[list[Any]], split_at: datetime) -> tuple[float | None, float | None]:
@@ -219,19 +209,13 @@ def consult_model(
 def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Explain the alert from metrics before anything is changed."""
     deps = runtime.context
-    session = deps.session("diagnosis", state)
+    update = NodeUpdate(state, deps, "diagnose")
+    session = update.session("diagnosis")
     service = deps.settings.service(state.alert.service)
     diagnosis, findings = investigate(session, state.alert, service.version_metric, deps.clock(), deps.settings.logs)
     diagnosis, findings = consult_model(deps, session, state.alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     deps.on_event("diagnosis", diagnosis.model_dump())
-    return {
-        "diagnosis": diagnosis,
-        "findings": [*state.findings, *findings],
-        "tool_calls": recorded(state, session.calls),
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="diagnose", summary=diagnosis.summary),
-        ],
-    }
+    update.decide(diagnosis.summary)
+    return update.build(diagnosis=diagnosis, findings=[*state.findings, *findings])

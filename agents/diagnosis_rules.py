@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agents.metric_analysis import Anomaly
@@ -29,11 +30,19 @@ from state.alert import Alert
 from state.incident import Diagnosis
 
 if TYPE_CHECKING:
-    from agents.diagnosis import ReleaseChange
     from agents.log_evidence import LogEvidence
 
 RELEASE_MIN_CONFIDENCE = 0.5
 _MEMORY = re.compile(r"mem(ory)?|oom", re.I)
+
+
+@dataclass(frozen=True)
+class ReleaseChange:
+    """A version change seen in the version series."""
+
+    version: str
+    previous: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from state.config import Settings
 from state.delivery import Ledger
-from state.store import IncidentRow, Store
+from state.store import Store
 from tools.notify import Message, Notifier
 
 
@@ -54,13 +52,11 @@ def remind_open(
     ledger = Ledger(store)
     notifier = notifier or Notifier(settings, ledger)
     period = timedelta(hours=settings.notify.escalation_reminder_h)
-    with store.session() as session:
-        rows = [(r.id, r.updated_at, dict(r.doc)) for r in session.scalars(
-            select(IncidentRow).where(IncidentRow.status == "escalated"))]  # fmt: skip
     sent: list[dict[str, Any]] = []
-    for incident_id, updated_at, doc in rows:
+    for doc in store.escalated():
+        incident_id = doc["id"]
         last = ledger.last_push(incident_id)
-        since = _aware(last or updated_at)
+        since = _aware(last or datetime.fromisoformat(doc["updated_at"]))
         if now - since < period:
             continue
         subject, text, markdown = escalation_text(doc, settings.language, reminder=True)

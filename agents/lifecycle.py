@@ -7,8 +7,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps
-from state.incident import Decision, IncidentState
+from agents.deps import Deps, NodeUpdate
+from state.incident import IncidentState
 
 log = logging.getLogger("alertpilot.notify")
 
@@ -19,32 +19,27 @@ def ingest(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     alert = state.alert
     summary = f"{alert.source} alert {alert.name} ({alert.status}, {alert.severity}) fingerprint {alert.fingerprint}"
     deps.on_event("ingest", {"alert": alert.name, "status": alert.status, "fingerprint": alert.fingerprint})
-    return {
-        "status": "open",
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="ingest", summary=summary)],
-    }
+    update = NodeUpdate(state, deps, "ingest")
+    update.decide(summary)
+    return update.build(status="open")
 
 
 def resolve(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Close the incident: the last attempt cleared the alert's signal."""
     deps = runtime.context
     last = state.attempts[-1] if state.attempts else None
-    summary = f"resolved by attempt {last.n} ({last.action})" if last else "resolved"
-    return {
-        "status": "resolved",
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="resolve", summary=summary)],
-    }
+    update = NodeUpdate(state, deps, "resolve")
+    update.decide(f"resolved by attempt {last.n} ({last.action})" if last else "resolved")
+    return update.build(status="resolved")
 
 
 def escalate(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Hand the incident to a human: leave it open as escalated for the briefing and pushes."""
     deps = runtime.context
     reason = state.escalation_reason or "the ladder did not clear the alert"
-    return {
-        "status": "escalated",
-        "escalation_reason": reason,
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="escalate", summary=reason)],
-    }
+    update = NodeUpdate(state, deps, "escalate")
+    update.decide(reason)
+    return update.build(status="escalated", escalation_reason=reason)
 
 
 def notify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -65,22 +60,22 @@ def notify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         "message": message,
     }
     deps.on_event("notify", record)
-    update: dict[str, Any] = {"notifications": [*state.notifications, record]}
+    update = NodeUpdate(state, deps, "notify")
+    fields: dict[str, Any] = {"notifications": [*state.notifications, record]}
     if closing == "escalated":
-        update.update(_push_escalation(state, deps, [*state.notifications, record]))
+        fields["notifications"] += _push_escalation(state, deps, update)
     if closing != state.status:
-        update["status"] = closing
-    return update
+        fields["status"] = closing
+    return update.build(**fields)
 
 
-def _push_escalation(state: IncidentState, deps: Deps, notifications: list[dict[str, Any]]) -> dict[str, Any]:
+def _push_escalation(state: IncidentState, deps: Deps, update: NodeUpdate) -> list[dict[str, Any]]:
     """Push the escalation to the users' channels through the recorded ``notify_people`` tool."""
-    from agents.deps import recorded
     from agents.escalation import escalation_text
 
     settings = deps.settings
     if not deps.tools.has("notify_people") or not any(u.channels for u in settings.users):
-        return {}
+        return []
     doc = {
         "id": state.incident_id,
         "alert": state.alert.model_dump(mode="json", exclude={"raw"}),
@@ -89,7 +84,7 @@ def _push_escalation(state: IncidentState, deps: Deps, notifications: list[dict[
         "report": state.report.public() if state.report else None,
     }
     subject, text, markdown = escalation_text(doc, settings.language)
-    session = deps.session("notify", state)
+    session = update.session("notify")
     result = session.call(
         "notify_people", incident_id=state.incident_id, kind="escalation", subject=subject, text=text,
         markdown=markdown,
@@ -101,4 +96,4 @@ def _push_escalation(state: IncidentState, deps: Deps, notifications: list[dict[
     ] or [{"at": at, "channel": "push", "status": result.status, "message": result.error or subject}]
     for record in pushed:
         deps.on_event("notify", {**record, "message": f"{record['channel']}: {record['status']}"})
-    return {"notifications": [*notifications, *pushed], "tool_calls": recorded(state, session.calls)}
+    return pushed

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps
-from state.incident import Decision, IncidentState
+from agents.deps import Deps, NodeUpdate
+from state.incident import IncidentState
 from state.policy import Policy
 from state.report import Report, ReportSections, render_content
 
@@ -129,10 +129,6 @@ def report(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as exc:
         result = Report(status="failed", language=deps.settings.language, error=str(exc))
     deps.on_event("report", result.public())
-    return {
-        "report": result,
-        "decisions": [
-            *state.decisions,
-            Decision(at=deps.clock(), node="report", summary=f"report {result.status}"),
-        ],
-    }
+    update = NodeUpdate(state, deps, "report")
+    update.decide(f"report {result.status}")
+    return update.build(report=result)

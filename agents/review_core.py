@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.suspects import Evidence, rank_suspects
 from state.incident import Finding, IncidentState
 from tools.analyzers import CodeFinding, analyze_file, is_test_file, language_of
 from tools.analyzers.correlate import IncidentContext, rank
@@ -36,6 +37,7 @@ class ReviewOutcome:
     findings: list[CodeFinding] = field(default_factory=list)
     error: str = ""
     notes: list[str] = field(default_factory=list)
+    suspects: list[dict[str, Any]] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict, repr=False)
     patches: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
 
@@ -47,6 +49,8 @@ class ReviewOutcome:
             "pulls": self.pulls,
             "findings": [f.as_dict() for f in self.findings],
         }
+        if self.suspects:
+            doc["suspects"] = self.suspects
         if self.error:
             doc["error"] = self.error
         if self.notes:
@@ -110,7 +114,11 @@ def _review_pull(session: ToolSession, outcome: ReviewOutcome, owner: str, name:
 
 
 def review_release(
-    session: ToolSession, repo: str, tag: str | None, context: IncidentContext | None = None
+    session: ToolSession,
+    repo: str,
+    tag: str | None,
+    context: IncidentContext | None = None,
+    evidence: Evidence | None = None,
 ) -> ReviewOutcome:
     """The offline playbook: release → PRs → files → analyzers → ranked findings."""
     outcome = ReviewOutcome(repo=repo)
@@ -129,6 +137,7 @@ def review_release(
     if len(release.get("pulls", [])) > MAX_PULLS:
         outcome.notes.append(f"reviewed the first {MAX_PULLS} of {len(release['pulls'])} pull requests")
     outcome.findings = rank(outcome.findings, context or IncidentContext(), outcome.heads)
+    outcome.suspects = rank_suspects(outcome, evidence or Evidence(context=context or IncidentContext()))
     return outcome
 
 
@@ -144,8 +153,18 @@ def incident_context(state: IncidentState) -> IncidentContext:
 
 
 def code_findings(outcome: ReviewOutcome, top: int = 3) -> list[Finding]:
-    """The top findings as incident evidence (kind ``code``)."""
-    return [
+    """The most suspect change, then the top findings, as incident evidence (kind ``code``)."""
+    suspect = [
+        Finding(
+            kind="code",
+            title=f"Most suspect change: PR #{s['pr']} {s['file']}",
+            detail="; ".join(s["evidence"]),
+            severity="warning",
+            evidence={"suspect": s},
+        )
+        for s in outcome.suspects[:1]
+    ]
+    return suspect + [
         Finding(
             kind="code",
             title=f"PR #{f.pr} {f.file}:{f.line} {f.category}",

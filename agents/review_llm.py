@@ -58,7 +58,8 @@ def build_task(outcome: Any) -> str:
         f"- PR #{f.pr} {f.file}:{f.line} [{f.category}] {f.problem} (confidence {f.confidence:.2f})"
         for f in outcome.findings[:15]
     )
-    order = list(dict.fromkeys((f.pr, f.file) for f in outcome.findings)) + list(outcome.patches)
+    suspects = [(s["pr"], s["file"]) for s in getattr(outcome, "suspects", [])]
+    order = suspects + list(dict.fromkeys((f.pr, f.file) for f in outcome.findings)) + list(outcome.patches)
     parts, used = [], 0
     for key in dict.fromkeys(order):
         patch = outcome.patches.get(key)

@@ -17,15 +17,14 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents.deps import Deps, recorded
+from agents.deps import Deps, NodeUpdate
 from agents.signal import read_signal
 from state.config import Settings
-from state.incident import Attempt, Decision, GuardDecision, IncidentState, PlannedAction, ToolCall
-from state.policy import Policy
+from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
+from state.policy import OPERATIONS, Policy
 from tools import guard as guard_policy
-from tools.registry import ToolSession
 
-VERSION_ROLLBACK_RUNG = 3
+VERSION_ROLLBACK_RUNG = OPERATIONS["version_rollback"].rung
 
 
 # ---------------------------------------------------------------------- planner (pure)
@@ -118,6 +117,7 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
 
         proposed, note = propose(deps.model, state, deps.settings.policy, action)
         action = proposed or action
+    update = NodeUpdate(state, deps, "plan")
     if action is None:
         why = (
             f"no change made: {abstention(state)}"
@@ -126,36 +126,22 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             if state.budget_left <= 0
             else "the ladder reached human intervention"
         )
-        return {
-            "pending": None,
-            "escalation_reason": why,
-            "decisions": [*state.decisions, Decision(at=deps.clock(), node="plan", summary=why)],
-        }
+        update.decide(why)
+        return update.build(pending=None, escalation_reason=why)
     deps.on_event("plan", action.model_dump())
-    summary = action.reason + (f" ({note})" if note else "")
-    return {
-        "pending": action,
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="plan", summary=summary)],
-    }
+    update.decide(action.reason + (f" ({note})" if note else ""))
+    return update.build(pending=action)
 
 
 def guard_context(deps: Deps, state: IncidentState, service: str) -> guard_policy.GuardContext:
     """What the guard needs to know besides the action: who acts, when, and the service's recent actions."""
-    settings = deps.settings
     now = deps.clock()
-    user = settings.user(settings.acting_user)
     since = now - guard_policy.RATE_WINDOW
     if deps.actions is not None:
         recent = deps.actions.count(service, since)
     else:
         recent = sum(1 for a in state.attempts if a.started_at >= since and a.result is not None)
-    return guard_policy.GuardContext(
-        policy=settings.policy,
-        actor=settings.acting_user,
-        actor_can_rollback=bool(user and user.rollback_permission),
-        now=now,
-        recent_actions=recent,
-    )
+    return guard_policy.context(deps.settings, now, recent)
 
 
 def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -179,15 +165,13 @@ def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 "preview": guard_policy.preview(state, action, policy),
             }
         )
-        decision = _answered(deps.settings, answer)
-    update: dict[str, Any] = {
-        "guard": decision,
-        "status": "open",
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="guard", summary=decision.reason)],
-    }
+        decision = guard_policy.answered(deps.settings, answer)
+    update = NodeUpdate(state, deps, "guard")
+    update.decide(decision.reason)
+    fields: dict[str, Any] = {"guard": decision, "status": "open"}
     if decision.allowed:
         n = len(state.attempts) + 1
-        update["attempts"] = [
+        fields["attempts"] = [
             *state.attempts,
             Attempt(
                 n=n,
@@ -200,24 +184,10 @@ def guard(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             ),
         ]
     else:
-        update["escalation_reason"] = f"guard denied {action.operation}: {decision.reason}"
-        update["tool_calls"] = [*state.tool_calls, _denied_call(state, "rollback", action, decision.reason)]
+        fields["escalation_reason"] = f"guard denied {action.operation}: {decision.reason}"
+        update.record(_denied_call("rollback", action, decision.reason))
     deps.on_event("guard", decision.model_dump())
-    return update
-
-
-def _answered(settings: Settings, answer: Any) -> GuardDecision:
-    """The guard's decision after a person answered the approval request."""
-    answer = answer if isinstance(answer, dict) else {}
-    by = str(answer.get("by") or "")
-    approver = settings.user(by) if by else None
-    if answer.get("approved") and (approver is None or not approver.rollback_permission):
-        return GuardDecision(
-            allowed=False, needs_approval=True, reason=f"approval by {by!r} refused: no rollback_permission"
-        )
-    approved = bool(answer.get("approved"))
-    reason = f"approved by {by}" if approved else f"rejected by {by}: {answer.get('reason', '')}"
-    return GuardDecision(allowed=approved, needs_approval=True, approved_by=by or None, reason=reason)
+    return update.build(**fields)
 
 
 def _signal_now(state: IncidentState) -> float | None:
@@ -229,9 +199,10 @@ def _signal_now(state: IncidentState) -> float | None:
     return state.diagnosis.signal_value if state.diagnosis else None
 
 
-def _denied_call(state: IncidentState, agent: str, action: PlannedAction, reason: str, offset: int = 0) -> ToolCall:
+def _denied_call(agent: str, action: PlannedAction, reason: str) -> ToolCall:
+    """A mutating call the guard refused: recorded, never executed (numbered by :class:`NodeUpdate`)."""
     return ToolCall(
-        seq=len(state.tool_calls) + offset,
+        seq=0,
         agent=agent,
         tool=action.operation or "human_intervention",
         args=action.params,
@@ -248,9 +219,8 @@ def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     if attempt.result is not None:  # already executed before a crash: never act twice
         return {}
     assert attempt.action is not None
-    session = ToolSession(
-        deps.tools, agent="rollback", allowed=frozenset({attempt.action}), start_seq=len(state.tool_calls)
-    )
+    update = NodeUpdate(state, deps, "execute")
+    session = update.session("rollback", allowed=frozenset({attempt.action}))
     dry_run = state.guard.dry_run if state.guard else False
     if dry_run:
         outcome: dict[str, Any] = {
@@ -268,12 +238,8 @@ def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         outcome = _outcome(result)
     done = attempt.model_copy(update={"result": outcome})
     deps.on_event("execute", {"attempt": done.n, "action": done.action, "params": done.params, "result": outcome})
-    summary = f"{done.action}: {outcome.get('status')} {outcome.get('detail') or outcome.get('error')}"
-    return {
-        "attempts": [*state.attempts[:-1], done],
-        "tool_calls": recorded(state, session.calls),
-        "decisions": [*state.decisions, Decision(at=deps.clock(), node="execute", summary=summary)],
-    }
+    update.decide(f"{done.action}: {outcome.get('status')} {outcome.get('detail') or outcome.get('error')}")
+    return update.build(attempts=[*state.attempts[:-1], done])
 
 
 def _outcome(result: Any) -> dict[str, Any]:
@@ -309,9 +275,8 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     else:
         deps.sleep(wait_s)
 
-    session = ToolSession(
-        deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=len(state.tool_calls)
-    )
+    update = NodeUpdate(state, deps, "verify")
+    session = update.session("verify", allowed=frozenset({"execute_query"}))
     worse = False
     if dry_run:
         cleared, after = False, None
@@ -324,27 +289,22 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         if worse:
             note = f"worse: {attempt.signal_before} → {after}"
     checked = attempt.model_copy(update={"verified": cleared, "signal_after": after, "note": note})
-    calls = list(session.calls)
-    decisions = [*state.decisions, Decision(at=deps.clock(), node="verify", summary=f"attempt {checked.n}: {note}")]
+    update.decide(f"attempt {checked.n}: {note}")
     if worse and not cleared:
-        checked, undo_calls, summary = _undo(deps, state, checked, len(state.tool_calls) + len(calls))
-        calls.extend(undo_calls)
-        decisions.append(Decision(at=deps.clock(), node="verify", summary=summary))
+        checked = _undo(update, checked)
     deps.on_event("verify", {"attempt": checked.n, "verified": cleared, "signal_after": after, "note": checked.note})
-    return {
-        "attempts": [*state.attempts[:-1], checked],
-        "tool_calls": [*state.tool_calls, *calls],
-        "decisions": decisions,
-    }
+    return update.build(attempts=[*state.attempts[:-1], checked])
 
 
-def _undo(deps: Deps, state: IncidentState, attempt: Attempt, start_seq: int) -> tuple[Attempt, list[ToolCall], str]:
+def _undo(update: NodeUpdate, attempt: Attempt) -> Attempt:
     """Reverse an attempt that made the signal worse, through the guard, once (key ``{key}:undo``)."""
+    deps, state = update.deps, update.state
     policy = deps.settings.policy
     rung = next((r for r in policy.ladder if r.level == attempt.rung), None)
     if attempt.action is None or rung is None or not rung.reversible:
         note = f"{attempt.note}; {attempt.action} is not reversible, not undone"
-        return attempt.model_copy(update={"note": note}), [], f"attempt {attempt.n}: {note}"
+        update.decide(f"attempt {attempt.n}: {note}")
+        return attempt.model_copy(update={"note": note})
     action = PlannedAction(
         rung=attempt.rung,
         rung_name=rung.name,
@@ -357,12 +317,13 @@ def _undo(deps: Deps, state: IncidentState, attempt: Attempt, start_seq: int) ->
         action, state, guard_context(deps, state, str(attempt.params.get("service"))), undo=True
     )
     if not decision.allowed:
-        denied = _denied_call(state, "rollback", action, decision.reason, start_seq - len(state.tool_calls))
+        update.record(_denied_call("rollback", action, decision.reason))
         note = f"{attempt.note}; undo denied: {decision.reason}"
-        return attempt.model_copy(update={"note": note}), [denied], f"attempt {attempt.n}: {note}"
-    session = ToolSession(deps.tools, agent="rollback", allowed=frozenset({attempt.action}), start_seq=start_seq)
+        update.decide(f"attempt {attempt.n}: {note}")
+        return attempt.model_copy(update={"note": note})
+    session = update.session("rollback", allowed=frozenset({attempt.action}))
     outcome = _outcome(session.call(attempt.action, **action.params, idempotency_key=f"{attempt.idempotency_key}:undo"))
-    reader = ToolSession(deps.tools, agent="verify", allowed=frozenset({"execute_query"}), start_seq=start_seq + 1)
+    reader = update.session("verify", allowed=frozenset({"execute_query"}))
     after_undo = read_signal(reader, state.alert, state.diagnosis).value if outcome.get("status") == "success" else None
     undone = outcome.get("status") == "success"
     note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
@@ -370,5 +331,5 @@ def _undo(deps: Deps, state: IncidentState, attempt: Attempt, start_seq: int) ->
         update={"undone": undone, "undo_result": outcome, "signal_after_undo": after_undo, "note": note}
     )
     deps.on_event("undo", {"attempt": attempt.n, "action": attempt.action, "result": outcome})
-    summary = f"attempt {attempt.n}: undid {attempt.action} ({outcome.get('status')}), signal now {after_undo}"
-    return checked, [*session.calls, *reader.calls], summary
+    update.decide(f"attempt {attempt.n}: undid {attempt.action} ({outcome.get('status')}), signal now {after_undo}")
+    return checked

@@ -14,26 +14,15 @@ from typing import Any
 
 from prompts import read_prompt
 from state.incident import IncidentState, PlannedAction
-from state.policy import MUTATING_OPERATIONS, Policy
-from tools.executor import OperationArgs
-
-_DESCRIPTIONS = {
-    "restart": "Restart the service's pods (rolling).",
-    "config_refresh": "Reload the service's configuration.",
-    "scale": "Scale the service out (delta) or to a replica count.",
-    "version_rollback": "Roll the service back to a version (target) or revision.",
-    "isolate": "Take the service out of traffic.",
-    "full_rollback": "Roll back every component of the release.",
-}
+from state.policy import OPERATIONS, Policy, operation_schema
 
 
 def tool_specs() -> list[dict[str, Any]]:
     """The mutating operations as OpenAI-style function specs (what ``bind_tools`` takes)."""
-    schema = OperationArgs.model_json_schema()
-    schema["properties"].pop("idempotency_key", None)
+    schema = operation_schema()
     return [
-        {"type": "function", "function": {"name": op, "description": _DESCRIPTIONS[op], "parameters": schema}}
-        for op in MUTATING_OPERATIONS
+        {"type": "function", "function": {"name": spec.name, "description": spec.description, "parameters": schema}}
+        for spec in OPERATIONS.values()
     ]
 
 

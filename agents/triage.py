@@ -12,10 +12,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.deps import Deps
+from agents.deps import Deps, NodeUpdate
 from state.alert import Alert
 from state.config import ServiceConfig
-from state.incident import Decision, IncidentState, TriageResult
+from state.incident import IncidentState, TriageResult
 from state.policy import Tier, TriagePolicy
 
 
@@ -100,7 +100,6 @@ def triage(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     now = deps.clock()
     result = assess(state.alert, deps.settings.service(state.alert.service), deps.settings.triage, now)
     deps.on_event("triage", result.model_dump())
-    return {
-        "triage": result,
-        "decisions": [*state.decisions, Decision(at=now, node="triage", summary=result.reason)],
-    }
+    update = NodeUpdate(state, deps, "triage")
+    update.decide(result.reason, at=now)
+    return update.build(triage=result)

@@ -20,18 +20,11 @@ from evals.scoring import Episode
 from evals.worlds import CaseWorld
 from prompts import read_prompt
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
+from state.policy import HUMAN_RUNG, OPERATIONS
 from tools.registry import ToolBackend, ToolResult, ToolSession
 
 MAX_TURNS = 16
 MAX_RESULT_CHARS = 6_000
-OPERATION_RUNG = {
-    "restart": 1,
-    "config_refresh": 1,
-    "scale": 2,
-    "version_rollback": 3,
-    "isolate": 4,
-    "full_rollback": 5,
-}
 
 
 class GuardedTools:
@@ -64,11 +57,13 @@ class GuardedTools:
         from agents.deps import utc_now
         from tools import guard
 
-        action = PlannedAction(rung=OPERATION_RUNG.get(name, 6), rung_name=name, operation=name, params=args)
+        spec = OPERATIONS.get(name)
+        rung = spec.rung if spec else HUMAN_RUNG
+        action = PlannedAction(rung=rung, rung_name=name, operation=name, params=args)
         state = IncidentState(
             incident_id=self.incident_id, alert=self.case.alert, triage=self.triage, attempts=self.attempts
         )
-        decision = guard.check(action, state, self._context(utc_now()))
+        decision = guard.check(action, state, guard.context(self.settings, utc_now(), len(self.attempts)))
         if decision.allowed and decision.needs_approval and not decision.dry_run:
             refusal = self._approval_refusal()
             if refusal:
@@ -82,29 +77,13 @@ class GuardedTools:
             return ToolResult(status="success", data={"status": "success", "detail": f"dry-run: {name} {args}"})
         return self.inner.invoke(name, {**args, "idempotency_key": key})
 
-    def _context(self, now: Any) -> Any:
-        """The guard's facts: the configured acting user, the clock, actions this episode already took."""
-        from tools.guard import GuardContext
-
-        settings = self.settings
-        user = settings.user(settings.acting_user)
-        return GuardContext(
-            policy=settings.policy,
-            actor=settings.acting_user,
-            actor_can_rollback=bool(user and user.rollback_permission),
-            now=now,
-            recent_actions=len(self.attempts),
-        )
-
     def _approval_refusal(self) -> str:
         """Why the case's human does not approve (empty = approved), as the graph's guard node decides."""
+        from tools.guard import answered
+
         human = self.case.expect.human
-        if not human.approve:
-            return f"rejected by {human.by}: {human.reason}"
-        approver = self.settings.user(human.by) if human.by else None
-        if approver is None or not approver.rollback_permission:
-            return f"approval by {human.by!r} refused: no rollback_permission"
-        return ""
+        decision = answered(self.settings, {"approved": human.approve, "by": human.by, "reason": human.reason})
+        return "" if decision.allowed else decision.reason
 
 
 def _langchain_tools(world: CaseWorld) -> list[Any]:

@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from state.incident import IncidentState
-from state.store import AuditRow, IncidentRow, Store
+from state.store import Store
 
 FORMAT = "alertpilot-incident/1"
 
@@ -39,11 +39,9 @@ def _untyped(saver: BaseCheckpointSaver[str], blob: dict[str, str]) -> Any:
 
 def export_incident(store: Store, saver: BaseCheckpointSaver[str], incident_id: str) -> dict[str, Any]:
     """One JSON-ready document holding everything needed to list and replay ``incident_id``."""
-    with store.session() as session:
-        row = session.get(IncidentRow, incident_id)
-        if row is None:
-            raise KeyError(incident_id)
-        meta = {"dedup_key": row.dedup_key, "created_at": row.created_at.isoformat(), "doc": row.doc}
+    meta = store.incident_row(incident_id)
+    if meta is None:
+        raise KeyError(incident_id)
     config = RunnableConfig(configurable={"thread_id": incident_id})
     tuples = list(reversed(list(saver.list(config))))
     if not tuples:
@@ -106,44 +104,16 @@ def read_export(path: Path) -> dict[str, Any]:
 def import_incident(store: Store, saver: BaseCheckpointSaver[str], document: dict[str, Any]) -> str:
     """Recreate the incident row, its audit trail and its thread; returns the incident id."""
     incident_id = str(document["incident"])
-    with store.session() as session:
-        if session.get(IncidentRow, incident_id) is not None:
-            raise ArchiveError(f"incident: {incident_id} already exists in this home")
+    if store.incident_row(incident_id) is not None:
+        raise ArchiveError(f"incident: {incident_id} already exists in this home")
     if saver.get_tuple({"configurable": {"thread_id": incident_id}}) is not None:
         raise ArchiveError(f"incident: thread {incident_id} already exists in this home")
     try:
         _put_checkpoints(saver, incident_id, document["checkpoints"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ArchiveError(f"checkpoints: unreadable ({exc})") from None
-    doc = document["document"]
-    alert = doc.get("alert") or {}
     created = datetime.fromisoformat(document["created_at"])
-    with store.session() as session:
-        session.add(
-            IncidentRow(
-                id=incident_id,
-                dedup_key=document["dedup_key"],
-                status=doc.get("status", "open"),
-                source=alert.get("source", "generic"),
-                name=alert.get("name", "?"),
-                service=alert.get("service"),
-                severity=alert.get("severity", "warning"),
-                created_at=created,
-                updated_at=datetime.now(UTC),
-                doc=doc,
-            )
-        )
-        session.flush()
-        for record in document["audit"]:
-            session.add(
-                AuditRow(
-                    incident_id=incident_id,
-                    at=datetime.fromisoformat(record["at"]),
-                    actor=record["actor"],
-                    kind=record["kind"],
-                    detail=json.dumps(record["detail"], ensure_ascii=False, default=str),
-                )
-            )
+    store.restore_incident(incident_id, document["dedup_key"], created, document["document"], document["audit"])
     return incident_id
 
 

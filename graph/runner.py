@@ -186,6 +186,11 @@ class IncidentRunner:
         snapshot = self.graph.get_state(self._config(incident_id))
         return bool(snapshot.next) and not snapshot.interrupts
 
+    def tool_calls(self, incident_id: str) -> list[dict[str, Any]]:
+        """The tool calls a thread recorded, as JSON (empty for a thread with no checkpoint)."""
+        state = self.state(incident_id)
+        return [c.model_dump(mode="json") for c in state.tool_calls] if state is not None else []
+
     def history(self, thread_id: str) -> list[StateSnapshot]:
         """Every checkpoint of a thread, oldest first (the replay timeline)."""
         return list(reversed(list(self.graph.get_state_history(self._config(thread_id)))))
@@ -292,23 +297,53 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def open_runner(settings: Settings, deps: Deps | None = None) -> Iterator[IncidentRunner]:
-    """A runner with the configured store, checkpointer and live tools."""
+def live_deps(settings: Settings, store: Store, *, model: Any = None, **collaborators: Any) -> Deps:
+    """The collaborators of a live run: the configured world and providers (tools/catalog.py) over ``store``."""
     from tools.catalog import build_registry, open_world
 
-    if deps is None:
-        world = open_world(settings)
-        deps = Deps(settings=settings, tools=build_registry(settings, world))
+    return Deps(settings=settings, tools=build_registry(settings, open_world(settings), store), model=model,
+                **collaborators)  # fmt: skip
+
+
+@contextmanager
+def open_runner(
+    settings: Settings,
+    deps: Deps | None = None,
+    *,
+    on_step: Callable[[str, float], None] | None = None,
+    **collaborators: Any,
+) -> Iterator[IncidentRunner]:
+    """A runner with the configured store and checkpointer.
+
+    Without ``deps`` the nodes get live tools (:func:`live_deps`) and ``collaborators``
+    (``model``, ``on_event``, ``durable_timers``...). The per-service rate limit always
+    counts the actions of every incident in the store.
+    """
+    from dataclasses import replace
+
+    from tools.guard import StoreActionLog
+
     store = Store.from_url(settings.db_url)
-    if deps.actions is None:  # the per-service rate limit counts actions of every incident
-        from dataclasses import replace
-
-        from tools.guard import StoreActionLog
-
-        deps = replace(deps, actions=StoreActionLog(store))
     try:
+        deps = deps or live_deps(settings, store, **collaborators)
+        if deps.actions is None:
+            deps = replace(deps, actions=StoreActionLog(store))
         with open_checkpointer(settings) as saver:
-            yield IncidentRunner(deps, store, saver)
+            yield IncidentRunner(deps, store, saver, on_step=on_step)
     finally:
         store.engine.dispose()
+
+
+@contextmanager
+def open_reader(settings: Settings, store: Store | None = None) -> Iterator[IncidentRunner]:
+    """A runner that only reads threads (timeline, state, tool calls): no world, no tools, no model."""
+    from tools.registry import ToolRegistry
+
+    own = store is None
+    store = store or Store.from_url(settings.db_url)
+    try:
+        with open_checkpointer(settings) as saver:
+            yield IncidentRunner(Deps(settings=settings, tools=ToolRegistry()), store, saver)
+    finally:
+        if own:
+            store.engine.dispose()

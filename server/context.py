@@ -59,27 +59,13 @@ def authorized(request: Request, token: str) -> bool:
 
 
 def queue_decision(ctx: ServiceContext, incident_id: str, *, approved: bool, by: str, reason: str) -> dict[str, Any]:
-    """Queue an answer to a pending approval for a worker.
+    """Check an answer to a pending approval (:func:`server.decisions.decide`) and queue it for a worker.
 
     Raises KeyError (no incident), LookupError (not waiting), ValueError (bad field) and
     PermissionError (the approver may not roll back) instead of queueing.
     """
-    doc = ctx.store.get(incident_id)
-    if doc is None:
-        raise KeyError(incident_id)
-    if doc["status"] != "awaiting_approval":
-        raise LookupError(f"incident {incident_id} is not waiting for approval (status {doc['status']})")
-    if not approved and not reason.strip():
-        raise ValueError("reason: required when rejecting")
-    approver = ctx.settings.user(by)
-    if approved and (approver is None or not approver.rollback_permission):
-        raise PermissionError(f"user {by!r} has no rollback_permission (users: in config)")
-    lane = doc["alert"].get("group_key") or doc["alert"]["fingerprint"]
-    queued = ctx.queue.enqueue(
-        lane,
-        "decide",
-        {"incident_id": incident_id, "approved": approved, "by": by, "reason": reason},
-        key=f"decide:{incident_id}:{len(doc.get('attempts') or [])}",
+    from server.decisions import Verdict, decide, queue_for_worker
+
+    return decide(
+        ctx.settings, ctx.store, Verdict(incident_id, approved, by, reason), queue_for_worker(ctx.queue, ctx.store)
     )
-    ctx.store.audit(incident_id, by, "approval_requested", {"approved": approved, "reason": reason, "queued": queued})
-    return {"incident_id": incident_id, "approved": approved, "queued": queued}

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from server.audit_log import AuditLog
 from server.idempotency import IdempotencyStore, fingerprint
 from state.policy import MUTATING_OPERATIONS
-from tools.executor import ExecutionResult, Executor
+from tools.execution import ExecutionResult, Executor
 
 MAX_BODY = 64 * 1024
 

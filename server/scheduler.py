@@ -165,8 +165,10 @@ class Scheduler:
 def daily_briefing(ctx: JobContext) -> str:
     """Brief every person not yet briefed today (inside the briefing window; once a day each)."""
     from agents.briefing import run_daily
+    from graph.runner import open_reader
 
-    outcomes = run_daily(ctx.settings, ctx.store, ctx.due)
+    with open_reader(ctx.settings, ctx.store) as reader:
+        outcomes = run_daily(ctx.settings, ctx.store, ctx.due, calls_for=reader.tool_calls)
     given = [o.user for o in outcomes if o.status == "given"]
     return (
         f"briefed {', '.join(given) or 'nobody'} ({len(outcomes) - len(given)} already briefed or outside the window)"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,16 +33,11 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
     return response
 
 
-@contextmanager
-def _thread_reader(ctx: ServiceContext) -> Iterator[IncidentRunner]:
+def _thread_reader(ctx: ServiceContext) -> Any:
     """A runner over the service's checkpoints that only reads threads (no tools, no model)."""
-    from agents.deps import Deps
-    from graph.checkpoint import open_checkpointer
-    from graph.runner import IncidentRunner
-    from tools.registry import ToolRegistry
+    from graph.runner import open_reader
 
-    with open_checkpointer(ctx.settings) as saver:
-        yield IncidentRunner(Deps(settings=ctx.settings, tools=ToolRegistry()), ctx.store, saver)
+    return open_reader(ctx.settings, ctx.store)
 
 
 def _change_text(value: Any) -> str:
@@ -139,8 +132,7 @@ def incident_chart_png(request: Request, incident_id: str) -> Response:
     if doc is None:
         return _not_found(incident_id)
     with _thread_reader(ctx) as runner:
-        state = runner.state(incident_id)
-    calls = [c.model_dump(mode="json") for c in state.tool_calls] if state is not None else []
+        calls = runner.tool_calls(incident_id)
     png = incident_chart(doc, calls)
     if png is None:
         return HTMLResponse("<h1>404</h1><p>no recorded range query to chart</p>", status_code=404)

@@ -247,33 +247,21 @@ def open_worker(
     metrics: Any = None,
 ) -> Iterator[Worker]:
     """A worker with live tools, durable timers, its own checkpointer connection and store."""
-    from agents.deps import Deps
-    from graph.checkpoint import open_checkpointer
-    from state.store import Store
-    from tools.catalog import build_registry, open_world
+    from agents.brain import make_model
+    from graph.runner import open_runner
 
     _create_schema(settings)
-    world = open_world(settings)
-    on_event = metrics.on_event if metrics is not None else (lambda _kind, _data: None)
-    from agents.brain import make_model
-
-    deps = Deps(
-        settings=settings,
-        tools=build_registry(settings, world),
+    with open_runner(
+        settings,
         model=make_model(settings),
         durable_timers=True,
-        on_event=on_event,
-    )
-    store = Store.from_url(settings.db_url)
-    try:
-        with open_checkpointer(settings) as saver:
-            runner = IncidentRunner(deps, store, saver, on_step=metrics.on_step if metrics is not None else None)
-            yield Worker(
-                Queue(store.engine),
-                runner,
-                name=name,
-                lease_s=lease_s if lease_s is not None else settings.server.lease_s,
-                poll_s=poll_s if poll_s is not None else settings.server.poll_s,
-            )
-    finally:
-        store.engine.dispose()
+        on_event=metrics.on_event if metrics is not None else (lambda _kind, _data: None),
+        on_step=metrics.on_step if metrics is not None else None,
+    ) as runner:
+        yield Worker(
+            Queue(runner.store.engine),
+            runner,
+            name=name,
+            lease_s=lease_s if lease_s is not None else settings.server.lease_s,
+            poll_s=poll_s if poll_s is not None else settings.server.poll_s,
+        )

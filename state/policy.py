@@ -6,14 +6,59 @@ agents/ (pure functions) and tools/guard.py.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 Operation = Literal["restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"]
-MUTATING_OPERATIONS: tuple[str, ...] = (
-    "restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"
-)  # fmt: skip
+
+
+class OperationArgs(BaseModel):
+    """Arguments of a mutating operation (the executor tools' input schema)."""
+
+    service: str = Field(min_length=1)
+    namespace: str | None = None
+    target: str | None = Field(default=None, description="Version to roll back to.")
+    revision: int | None = Field(default=None, ge=1)
+    replicas: int | None = Field(default=None, ge=0)
+    delta: int | None = None
+    undo: bool = False
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One mutating operation: its ladder rung, what it does, and whether ``undo`` reverses it."""
+
+    name: Operation
+    rung: int
+    description: str
+    reversible: bool
+
+
+# The operations catalog: the one list of what the executor can do. The planner's ladder,
+# the executor tools, the model's tool specs, the eval and docs/rollback.md all read it.
+OPERATIONS: dict[str, OperationSpec] = {
+    spec.name: spec
+    for spec in (
+        OperationSpec("restart", 1, "Restart the service's pods (rolling).", True),
+        OperationSpec("config_refresh", 1, "Reload the service's configuration.", False),
+        OperationSpec("scale", 2, "Scale the service out (delta) or to a replica count.", True),
+        OperationSpec("version_rollback", 3, "Roll the service back to a version (target) or revision.", True),
+        OperationSpec("isolate", 4, "Take the service out of traffic (undo=true puts it back).", True),
+        OperationSpec("full_rollback", 5, "Roll back every component of the release.", False),
+    )
+}
+MUTATING_OPERATIONS: tuple[str, ...] = tuple(OPERATIONS)
+HUMAN_RUNG = 6
+
+
+def operation_schema() -> dict[str, Any]:
+    """The JSON schema of an operation's arguments as a caller gives them (no idempotency key)."""
+    schema = OperationArgs.model_json_schema()
+    schema["properties"].pop("idempotency_key", None)
+    return schema
 
 
 class TriageWeights(BaseModel):
@@ -88,13 +133,19 @@ class Rung(BaseModel):
     reversible: bool = False
 
 
+def _rung(operation: Operation, name: str, **params: object) -> Rung:
+    """A default ladder rung: its level and reversibility come from the operations catalog."""
+    spec = OPERATIONS[operation]
+    return Rung(level=spec.rung, name=name, operation=operation, params=params, reversible=spec.reversible)
+
+
 DEFAULT_LADDER = [
-    Rung(level=1, name="light: restart", operation="restart", reversible=True),
-    Rung(level=2, name="medium: scale out", operation="scale", params={"delta": 2}, reversible=True),
-    Rung(level=3, name="version rollback", operation="version_rollback", reversible=True),
-    Rung(level=4, name="isolate the service", operation="isolate", reversible=True),
-    Rung(level=5, name="full rollback", operation="full_rollback", reversible=False),
-    Rung(level=6, name="human intervention", operation=None),
+    _rung("restart", "light: restart"),
+    _rung("scale", "medium: scale out", delta=2),
+    _rung("version_rollback", "version rollback"),
+    _rung("isolate", "isolate the service"),
+    _rung("full_rollback", "full rollback"),
+    Rung(level=HUMAN_RUNG, name="human intervention", operation=None),
 ]
 
 

@@ -156,6 +156,47 @@ class Store:
             row = session.get(IncidentRow, incident_id)
             return dict(row.doc) if row else None
 
+    def incident_row(self, incident_id: str) -> dict[str, Any] | None:
+        """The row of ``incident_id`` as an export keeps it (dedup key, creation time, document), or None."""
+        with self.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                return None
+            return {"dedup_key": row.dedup_key, "created_at": row.created_at.isoformat(), "doc": row.doc}
+
+    def restore_incident(
+        self, incident_id: str, dedup_key: str, created_at: datetime, doc: dict[str, Any],
+        audit: builtins.list[dict[str, Any]],
+    ) -> None:  # fmt: skip
+        """Insert an imported incident row and its audit records (``at``, ``actor``, ``kind``, ``detail``)."""
+        alert = doc.get("alert") or {}
+        with self.session() as session:
+            session.add(
+                IncidentRow(
+                    id=incident_id,
+                    dedup_key=dedup_key,
+                    status=doc.get("status", "open"),
+                    source=alert.get("source", "generic"),
+                    name=alert.get("name", "?"),
+                    service=alert.get("service"),
+                    severity=alert.get("severity", "warning"),
+                    created_at=created_at,
+                    updated_at=utcnow(),
+                    doc=doc,
+                )
+            )
+            session.flush()
+            for record in audit:
+                session.add(
+                    AuditRow(
+                        incident_id=incident_id,
+                        at=datetime.fromisoformat(record["at"]),
+                        actor=record["actor"],
+                        kind=record["kind"],
+                        detail=json.dumps(record["detail"], ensure_ascii=False, default=str),
+                    )
+                )
+
     def find_open(self, dedup_key: str) -> str | None:
         """The open incident with ``dedup_key``, if any."""
         with self.session() as session:
@@ -204,6 +245,26 @@ class Store:
                     "attempts": len(row.doc.get("attempts") or []),
                 }
                 for row in session.scalars(stmt)
+            ]
+
+    def incidents_between(self, start: datetime, end: datetime) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents opened in [``start``, ``end``), oldest first, with ``created_at``."""
+        stmt = select(IncidentRow).where(IncidentRow.created_at >= start, IncidentRow.created_at < end)
+        return self._docs(stmt)
+
+    def with_status(self, status: str) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents in ``status``, oldest first, with ``created_at`` and ``updated_at``."""
+        return self._docs(select(IncidentRow).where(IncidentRow.status == status))
+
+    def escalated(self) -> builtins.list[dict[str, Any]]:
+        """Documents of the incidents escalated to people and still open (reminders, briefings)."""
+        return self.with_status("escalated")
+
+    def _docs(self, stmt: Any) -> builtins.list[dict[str, Any]]:
+        with self.session() as session:
+            return [
+                {**row.doc, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+                for row in session.scalars(stmt.order_by(IncidentRow.created_at))
             ]
 
     # ------------------------------------------------------------------ audit

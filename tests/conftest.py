@@ -93,10 +93,15 @@ def executor_service(home: Path, token: str) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real model calls are impossible in the suite: no provider key reaches a test."""
+def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Real model calls are impossible in the suite: no provider key reaches a test, and any
+    connection or name lookup for a host off the machine fails (tests/network_audit.py)."""
+    from tests.network_audit import forbid_remote
+
     for key in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "DEEPSEEK_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
+    with forbid_remote():
+        yield
 
 
 @pytest.fixture

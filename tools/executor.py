@@ -1,5 +1,7 @@
 """Executor clients (dry-run, local process, HTTP) and the mutating devops tools.
 
+Which one an agent acts through is chosen in tools/catalog.py (the composition root).
+
 The wire protocol is shared/reference/executor-protocol.md: ``POST /mcp`` with
 ``{"method": ..., "params": "<JSON string>"}``, ``X-Auth-Token`` and an optional
 ``Idempotency-Key``; the answer is ``{"status", "detail", "execution_time", "error"}``.
@@ -9,31 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from state.config import ExecutorConfig, Settings
-from state.policy import MUTATING_OPERATIONS
+from state.policy import MUTATING_OPERATIONS, OPERATIONS, OperationArgs
+from tools.execution import ExecutionResult, Executor
 from tools.registry import Tool, ToolError
 from tools.world import World
-
-
-class ExecutionResult(BaseModel):
-    """The executor's answer to one operation."""
-
-    status: str
-    detail: str = ""
-    execution_time: float = 0.0
-    error: str = ""
-
-
-class Executor(Protocol):
-    """Runs one operation on the target, at most once per idempotency key."""
-
-    def execute(self, method: str, params: dict[str, Any], idempotency_key: str | None) -> ExecutionResult:
-        """Run ``method`` with ``params``."""
-        ...
 
 
 class DryRunExecutor:
@@ -88,47 +71,6 @@ class HttpExecutor:
         return ExecutionResult.model_validate(response.json())
 
 
-def make_executor(settings: Settings, world: World | None) -> Executor:
-    """The executor the config asks for."""
-    config: ExecutorConfig = settings.executor
-    if settings.policy.dry_run or config.backend == "dry-run":
-        return DryRunExecutor()
-    if config.backend == "process":
-        if world is None:
-            raise ValueError("executor.backend: 'process' needs a scenario world (world: in config)")
-        return ProcessExecutor(world)
-    if config.backend in ("kubernetes", "tke"):
-        from tools.backends import make_backend
-
-        return make_backend(config.backend, settings, world)
-    if not config.url:
-        raise ValueError("executor.url: required when executor.backend is 'http'")
-    return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s)
-
-
-class OperationArgs(BaseModel):
-    """Arguments of a mutating operation."""
-
-    service: str = Field(min_length=1)
-    namespace: str | None = None
-    target: str | None = Field(default=None, description="Version to roll back to.")
-    revision: int | None = Field(default=None, ge=1)
-    replicas: int | None = Field(default=None, ge=0)
-    delta: int | None = None
-    undo: bool = False
-    idempotency_key: str | None = None
-
-
-_DESCRIPTIONS = {
-    "restart": "Restart the service's pods (rolling).",
-    "config_refresh": "Reload the service's configuration.",
-    "scale": "Scale the service out (delta) or to a replica count.",
-    "version_rollback": "Roll the service back to a version (target) or revision.",
-    "isolate": "Take the service out of traffic (undo=true puts it back).",
-    "full_rollback": "Roll back every component of the release.",
-}
-
-
 def devops_tools(executor: Executor) -> list[Tool]:
     """The mutating operations as tools; only the guarded execute node may call them."""
 
@@ -138,6 +80,6 @@ def devops_tools(executor: Executor) -> list[Tool]:
             params = {k: v for k, v in args.items() if v not in (None, False)}
             return executor.execute(method, params, key).model_dump()
 
-        return Tool(method, _DESCRIPTIONS[method], OperationArgs, run, mutating=True)
+        return Tool(method, OPERATIONS[method].description, OperationArgs, run, mutating=True)
 
     return [make(method) for method in MUTATING_OPERATIONS]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tools.analyzers import language_of
 from tools.registry import ToolError
-from tools.release import (
+from tools.release_source import (
     PullFile,
     PullInfo,
     ReleaseInfo,

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from tools.registry import ToolError
-from tools.release import PullFile, PullInfo, ReleaseInfo, pr_number_from_commit, pr_numbers_from_text
+from tools.release_source import PullFile, PullInfo, ReleaseInfo, pr_number_from_commit, pr_numbers_from_text
 
 GIT_TIMEOUT_S = 30
 MAX_COMMITS = 500

@@ -21,6 +21,7 @@ from state.incident import GuardDecision, IncidentState, PlannedAction
 from state.policy import MUTATING_OPERATIONS, Policy
 
 if TYPE_CHECKING:
+    from state.config import Settings
     from state.store import Store
 
 ALLOWED_PARAMS = frozenset({"service", "namespace", "cluster", "target", "revision", "replicas", "delta", "undo"})
@@ -48,6 +49,48 @@ class ActionLog(Protocol):
     def record(self, service: str, key: str, incident_id: str, at: datetime) -> None:
         """Remember one executed action (idempotent per ``key``)."""
         ...
+
+
+def can_roll_back(settings: Settings, name: str | None) -> bool:
+    """Whether the configured user ``name`` holds ``rollback_permission`` (deny by default)."""
+    user = settings.user(name) if name else None
+    return bool(user and user.rollback_permission)
+
+
+def context(settings: Settings, now: datetime, recent_actions: int = 0) -> GuardContext:
+    """The guard's facts for the configured acting user at ``now`` (every entry point builds them here)."""
+    return GuardContext(
+        policy=settings.policy,
+        actor=settings.acting_user,
+        actor_can_rollback=can_roll_back(settings, settings.acting_user),
+        now=now,
+        recent_actions=recent_actions,
+    )
+
+
+def approval_problem(settings: Settings, by: str | None, *, approved: bool) -> str | None:
+    """Why ``by`` may not give this answer to a pending approval (None: they may).
+
+    Approving an action needs ``rollback_permission``; rejecting one never does (stopping
+    a change is always safe). Every approval entry point asks this, and so does the guard
+    node when the answer arrives.
+    """
+    if approved and not can_roll_back(settings, by):
+        return f"{by!r} has no rollback_permission (users: in config)"
+    return None
+
+
+def answered(settings: Settings, answer: Any) -> GuardDecision:
+    """The decision once a person answered an approval request (``{"approved", "by", "reason"}``)."""
+    answer = answer if isinstance(answer, dict) else {}
+    by = str(answer.get("by") or "")
+    approved = bool(answer.get("approved"))
+    if approval_problem(settings, by, approved=approved):
+        return GuardDecision(
+            allowed=False, needs_approval=True, reason=f"approval by {by!r} refused: no rollback_permission"
+        )
+    reason = f"approved by {by}" if approved else f"rejected by {by}: {answer.get('reason', '')}"
+    return GuardDecision(allowed=approved, needs_approval=True, approved_by=by or None, reason=reason)
 
 
 def incident_service(state: IncidentState) -> str:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
 
 from agents.brain import ModelConfigError, make_model, run_agent
 from state.config import Settings
-from tools.registry import Tool, ToolRegistry, ToolSession
-
-
-class ScriptedModel(FakeMessagesListChatModel):
-    """Replays scripted messages; tool binding is a no-op."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
-        return self
+from tests.fakes import ScriptedModel, ToolRecorder
+from tools.registry import ToolSession
 
 
 class Lookup(BaseModel):
@@ -30,26 +21,17 @@ class Verdict(BaseModel):
     confidence: float
 
 
-def _catalog(log: list[str]) -> ToolRegistry:
-    def lookup(key: str) -> dict[str, str]:
-        log.append(key)
-        return {"key": key, "value": "v2.2 shipped"}
-
-    def delete_everything(key: str) -> str:
-        log.append(f"DELETE {key}")
-        return "deleted"
-
-    return ToolRegistry(
-        [
-            Tool("lookup", "Look a key up.", Lookup, lookup),
-            Tool("delete_everything", "Mutating.", Lookup, delete_everything, mutating=True),
-        ]
+def _tools() -> ToolRecorder:
+    return (
+        ToolRecorder()
+        .add("lookup", Lookup, lambda key: {"key": key, "value": "v2.2 shipped"}, description="Look a key up.")
+        .add("delete_everything", Lookup, lambda key: "deleted", mutating=True, description="Mutating.")
     )
 
 
 def test_agent_calls_tools_through_the_session_and_returns_typed_output() -> None:
-    log: list[str] = []
-    catalog = _catalog(log)
+    tools = _tools()
+    catalog = tools.registry()
     session = ToolSession(catalog, agent="diagnosis")
     model = ScriptedModel(
         responses=[
@@ -61,13 +43,13 @@ def test_agent_calls_tools_through_the_session_and_returns_typed_output() -> Non
     )
     outcome = run_agent(model, catalog, session, ["lookup", "delete_everything"], "sys", "why?", Verdict)
     assert outcome.output == Verdict(cause="v2.2", confidence=0.9)
-    assert log == ["release"]
+    assert tools.calls == [("lookup", {"key": "release"})]
     assert [(c.tool, c.args, c.status) for c in session.calls] == [("lookup", {"key": "release"}, "success")]
 
 
 def test_mutating_tools_are_never_offered_to_a_model() -> None:
-    log: list[str] = []
-    catalog = _catalog(log)
+    tools = _tools()
+    catalog = tools.registry()
     session = ToolSession(catalog, agent="diagnosis")
     model = ScriptedModel(
         responses=[
@@ -78,7 +60,7 @@ def test_mutating_tools_are_never_offered_to_a_model() -> None:
         ]
     )
     run_agent(model, catalog, session, ["lookup", "delete_everything"], "sys", "go", Verdict)
-    assert "DELETE prod" not in log
+    assert [name for name, _ in tools.calls] == []  # the mutating tool never ran
 
 
 def test_offline_is_no_model_and_bad_specs_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,11 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from agents.briefing import BriefingError, compose, give, in_window, run_daily
 from agents.briefing_facts import collect
+from server.assistant import SpeakerCache
 from state.config import Settings, UserConfig
 from state.delivery import Ledger
 from state.store import IncidentRow, Store
 from tools.charts import key_series, render_png
-from tools.mcp.assistant import SpeakerCache
 
 DAY = date(2026, 11, 21)  # briefing day; covers 2026-11-20 (UTC+8)
 SIGNAL = 'sum(rate(errors{service="checkout"}[5m]))'

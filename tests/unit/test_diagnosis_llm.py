@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 
 from agents.deps import Deps
@@ -12,12 +11,8 @@ from agents.diagnosis import consult_model, investigate
 from state.alert import parse_alerts
 from state.config import load_settings
 from tests.conftest import DEMO_CASE
+from tests.fakes import ScriptedModel
 from tools.catalog import build_registry, open_world
-
-
-class ScriptedModel(FakeMessagesListChatModel):
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
-        return self
 
 
 def _setup(home: Any, model: Any) -> tuple[Deps, Any]:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 
 from evals.case import load_case
 from evals.harness import run_eval
 from evals.scoring import diagnosis_score, match_value, normalize_text, pass_hat_k
+from tests.fakes import ScriptedModel
 
 CASES = Path(__file__).resolve().parents[2] / "evals" / "cases"
 DEMO = CASES / "checkout-bad-release"
@@ -26,13 +26,6 @@ EXPR = (
     'sum(rate(http_requests_total{service="checkout"}[5m]))'
 )
 WINDOW = {"start": "2026-11-20T02:12:45Z", "end": "2026-11-20T03:22:45Z", "step": "60s"}
-
-
-class ScriptedModel(FakeMessagesListChatModel):
-    """Replays scripted messages; tool binding is a no-op."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
-        return self
 
 
 def call(name: str, **args: Any) -> dict[str, Any]:

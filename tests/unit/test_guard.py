@@ -162,3 +162,51 @@ def test_preview_shows_what_changes() -> None:
 def test_dry_run_needs_no_rollback_permission() -> None:
     assert check(action(), incident(dry_run=True), ctx(can=False)).allowed
     assert not check(action(), incident(), ctx(can=False)).allowed
+
+
+def _people() -> Any:
+    from state.config import Settings, UserConfig
+
+    return Settings(users=[UserConfig(name="alice", rollback_permission=True), UserConfig(name="bob")])
+
+
+@pytest.mark.parametrize(
+    ("by", "approved", "problem"),
+    [
+        ("alice", True, None),
+        ("bob", True, "'bob' has no rollback_permission (users: in config)"),
+        ("mallory", True, "'mallory' has no rollback_permission (users: in config)"),
+        ("", True, "'' has no rollback_permission (users: in config)"),
+        ("bob", False, None),  # anyone may stop a change
+        ("mallory", False, None),
+    ],
+)
+def test_who_may_answer_an_approval(by: str, approved: bool, problem: str | None) -> None:
+    from tools.guard import approval_problem
+
+    assert approval_problem(_people(), by, approved=approved) == problem
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed", "reason"),
+    [
+        ({"approved": True, "by": "alice"}, True, "approved by alice"),
+        ({"approved": True, "by": "bob"}, False, "approval by 'bob' refused: no rollback_permission"),
+        ({"approved": False, "by": "bob", "reason": "peak"}, False, "rejected by bob: peak"),
+        ("garbage", False, "rejected by : "),
+    ],
+)
+def test_the_guard_node_reads_an_answer_by_the_same_rule(answer: Any, allowed: bool, reason: str) -> None:
+    from tools.guard import answered
+
+    decision = answered(_people(), answer)
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+def test_context_is_the_acting_users_permission() -> None:
+    from state.config import Settings, UserConfig
+    from tools.guard import context
+
+    allowed = context(Settings(acting_user="alice", users=[UserConfig(name="alice", rollback_permission=True)]), NOW)
+    assert (allowed.actor, allowed.actor_can_rollback, allowed.now) == ("alice", True, NOW)
+    assert not context(Settings(acting_user="nobody"), NOW, recent_actions=2).actor_can_rollback

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
@@ -20,18 +19,18 @@ from benchmarks.review_corpus import evaluate
 from state.alert import Alert
 from state.config import Settings
 from state.incident import Diagnosis, IncidentState
+from tests.fakes import ScriptedModel
 from tools.analyzers import added_lines, analyze_file
 from tools.analyzers.correlate import IncidentContext
 from tools.registry import ToolError, ToolRegistry, ToolSession
-from tools.release import (
+from tools.release import SourceRouter, release_tools
+from tools.release_source import (
     PullFile,
     PullInfo,
     ReleaseInfo,
-    SourceRouter,
     hunks_complete,
     pr_number_from_commit,
     pr_numbers_from_text,
-    release_tools,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,13 +189,6 @@ def test_instructions_in_pr_text_or_diff_change_nothing_but_text() -> None:
     assert _shape(after.findings) == _shape(before.findings)
     assert [p["number"] for p in after.pulls] == [p["number"] for p in before.pulls]
     assert all(INJECTION not in f.problem + f.fix for f in after.findings)
-
-
-class ScriptedModel(FakeMessagesListChatModel):
-    """Replays scripted messages; tool binding is a no-op."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
-        return self
 
 
 def _answer(findings: list[dict[str, Any]]) -> ScriptedModel:

@@ -8,6 +8,7 @@ Nothing here reads the PR's prose: a title, body or comment cannot steer a findi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from tools.analyzers.base import CATEGORIES, Category, CodeFinding, added_lines, head_from_patch
@@ -66,6 +67,7 @@ def analyze_file(
     if patch:
         changed = set(added_lines(patch))
         kept = [f for f in raw if f.line in changed]
+        kept += [replace(f, line=f.anchor) for f in raw if f.line not in changed and f.anchor in changed]
     else:
         kept = [CodeFinding(**{**f.__dict__, "confidence": round(f.confidence * PARTIAL_PATCH_FACTOR, 2)}) for f in raw]
     unique: dict[tuple[int, str], CodeFinding] = {}

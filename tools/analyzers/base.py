@@ -31,6 +31,8 @@ class CodeFinding:
     pr: int | None = None
     relevance: float = 0.0
     correlated: tuple[str, ...] = field(default=())
+    anchor: int | None = None
+    """The line that made the use unsafe (a new null test), blamed when the use itself did not change."""
 
     def with_pr(self, pr: int) -> CodeFinding:
         """The same finding attributed to PR ``pr``."""

@@ -16,6 +16,7 @@ from tools.analyzers.python import (
     resource_leaks,
     swallowed_errors,
 )
+from tools.analyzers.python_params import none_arguments, split_unpacking
 
 # ----------------------------------------------------------------------------- concurrency
 
@@ -247,6 +248,14 @@ def analyze_python(source: str, path: str) -> list[CodeFinding]:
         except (SyntaxError, ValueError):
             return []
     findings: list[CodeFinding] = []
-    for rule in (null_dereferences, resource_leaks, swallowed_errors, unlocked_shared_state, logic_errors):
+    for rule in (
+        null_dereferences,
+        resource_leaks,
+        swallowed_errors,
+        unlocked_shared_state,
+        logic_errors,
+        none_arguments,
+        split_unpacking,
+    ):
         findings.extend(rule(tree, path))
     return findings

@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.executor import ExecutionResult
+from tools.execution import ExecutionResult
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"

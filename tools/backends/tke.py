@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tools.executor import ExecutionResult
+from tools.execution import ExecutionResult
 
 
 class TkeError(Exception):

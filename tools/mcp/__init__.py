@@ -1,12 +1,15 @@
 """MCP servers that expose alertpilot's tools (FastMCP, ``mcp<2``).
 
 Each server is built by a factory ``build(settings) -> FastMCP`` in its own module;
-``SERVERS`` maps the name used by ``alertpilot mcp serve NAME`` to that module.
+``SERVERS`` maps the name used by ``alertpilot mcp serve NAME`` to that module; the
+applications served over MCP (the voice assistant, server/assistant.py) are added by
+``alertpilot mcp serve`` itself, so tools/ never imports server/.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,17 +19,16 @@ if TYPE_CHECKING:
 
 SERVERS: dict[str, str] = {
     "devops": "tools.mcp.devops",
-    "assistant": "tools.mcp.assistant",
     "github": "tools.mcp.github",
     "observability": "tools.mcp.observability",
 }
 
 
-def build_server(name: str, settings: Settings) -> FastMCP:
-    """The MCP server called ``name``."""
-    module_name = SERVERS.get(name)
+def build_server(name: str, settings: Settings, servers: Mapping[str, str] = SERVERS) -> FastMCP:
+    """The MCP server called ``name`` among ``servers`` (name -> module with ``build(settings)``)."""
+    module_name = servers.get(name)
     if module_name is None:
-        raise ValueError(f"NAME: unknown MCP server {name!r} (one of {', '.join(sorted(SERVERS))})")
+        raise ValueError(f"NAME: unknown MCP server {name!r} (one of {', '.join(sorted(servers))})")
     module = importlib.import_module(module_name)
     server: FastMCP = module.build(settings)
     return server

@@ -5,8 +5,8 @@ from __future__ import annotations
 from mcp.server.fastmcp import FastMCP
 
 from state.config import Settings
-from tools.catalog import open_world
-from tools.executor import devops_tools, make_executor
+from tools.catalog import make_executor, open_world
+from tools.executor import devops_tools
 from tools.mcp.expose import expose
 from tools.registry import ToolRegistry
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 from mcp.server.fastmcp import FastMCP
 
 from state.config import Settings
+from tools.catalog import release_registry
 from tools.mcp.expose import expose
-from tools.registry import ToolRegistry
-from tools.release import release_tools, router_from_settings
 
 
 def build(settings: Settings) -> FastMCP:
     """The github server over the configured release sources."""
     server = FastMCP("alertpilot-github")
-    expose(server, ToolRegistry(release_tools(router_from_settings(settings))))
+    expose(server, release_registry(settings))
     return server

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from state.config import Settings
+from tools.notify import Message, Notifier
 from tools.registry import Tool
 
 
@@ -25,25 +25,16 @@ class NotifyArgs(BaseModel):
     markdown: str = Field(default="", max_length=20_000)
 
 
-def notify_tools(settings: Settings) -> list[Tool]:
-    """The notification tool over the configured channels and the store's delivery ledger."""
+def notify_tools(notifier: Notifier) -> list[Tool]:
+    """The notification tool over ``notifier`` (its channels and its delivery ledger)."""
 
     def notify_people(incident_id: str, kind: str, subject: str, text: str, markdown: str) -> dict[str, object]:
-        from state.delivery import Ledger
-        from state.store import Store
-        from tools.notify import Message, Notifier
-
-        store = Store.from_url(settings.db_url)
-        try:
-            notifier = Notifier(settings, Ledger(store))
-            message = Message(subject=subject, text=text, markdown=markdown or text)
-            sent = []
-            for user in settings.users:
-                for outcome in notifier.send(user, message, key=f"{kind}:{incident_id}", kind=kind,
-                                             incident_id=incident_id):  # fmt: skip
-                    sent.append({"user": user.name, **vars(outcome)})
-        finally:
-            store.engine.dispose()
+        message = Message(subject=subject, text=text, markdown=markdown or text)
+        sent = []
+        for user in notifier.settings.users:
+            for outcome in notifier.send(user, message, key=f"{kind}:{incident_id}", kind=kind,
+                                         incident_id=incident_id):  # fmt: skip
+                sent.append({"user": user.name, **vars(outcome)})
         return {"deliveries": sent}
 
     return [

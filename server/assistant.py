@@ -1,0 +1,318 @@
+"""``alertpilot mcp serve assistant``: the voice assistant's MCP server (stdio, for Xiaozhi).
+
+An application, not a provider: it drives the incident runner (approvals through
+:mod:`server.decisions`) and composes briefings (:mod:`agents.briefing`); its read-only
+Tencent Cloud questions go through the provider module :mod:`tools.mcp.assistant_cloud`.
+
+Every tool answers ``{"action": "RESPONSE", "response": "<speakable text>"}``, which
+Xiaozhi reads out as is. The speaker names themself (the ``user`` argument of the
+greeting and of approvals); the name maps to a configured user — their Tencent Cloud
+credential variables and ``rollback_permission`` — and is remembered for
+``assistant.session_ttl_s`` so later questions need no name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mcp.server.fastmcp import FastMCP
+
+from state.config import Settings, UserConfig
+from state.store import Store
+from tools.registry import ToolError
+
+STATUS_ZH = {
+    "open": "处理中", "awaiting_approval": "等待批准", "resolved": "已解决",
+    "escalated": "已转交人工", "failed": "处理失败",
+}  # fmt: skip
+OPEN = ("open", "awaiting_approval", "escalated")
+LOG_KINDS = ("business", "event", "audit")
+
+
+def speak(text: str) -> dict[str, str]:
+    """The result shape Xiaozhi speaks."""
+    return {"action": "RESPONSE", "response": text}
+
+
+@dataclass
+class SpeakerCache:
+    """Who is speaking, remembered for a while after they named themself."""
+
+    ttl_s: float
+    clock: Callable[[], datetime]
+    _user: UserConfig | None = None
+    _until: datetime | None = None
+
+    def remember(self, user: UserConfig) -> None:
+        """Remember ``user`` as the speaker for the next ``ttl_s`` seconds."""
+        self._user, self._until = user, self.clock() + timedelta(seconds=self.ttl_s)
+
+    def current(self) -> UserConfig | None:
+        """The remembered speaker, or None when nobody named themself recently."""
+        if self._user is None or self._until is None or self.clock() >= self._until:
+            self._user = None
+            return None
+        return self._user
+
+
+@dataclass
+class Assistant:
+    """The assistant's tools over settings, the store and the incident runner."""
+
+    settings: Settings
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    cache: SpeakerCache | None = None
+    _store: Store | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            self.cache = SpeakerCache(self.settings.assistant.session_ttl_s, self.clock)
+
+    @property
+    def zh(self) -> bool:
+        """Whether to answer in Chinese."""
+        return self.settings.language == "zh"
+
+    def say(self, zh: str, en: str) -> dict[str, str]:
+        """Speak ``zh`` or ``en`` by the configured language."""
+        return speak(zh if self.zh else en)
+
+    def store(self) -> Store:
+        """The incident store (opened on first use)."""
+        if self._store is None:
+            self._store = Store.from_url(self.settings.db_url)
+        return self._store
+
+    def who(self, name: str | None) -> UserConfig | dict[str, str]:
+        """The named (or remembered) speaker, or a spoken reason why there is none."""
+        assert self.cache is not None
+        if name and name.strip():
+            user = self.settings.user(name)
+            if user is None:
+                return self.say(f"抱歉，我不认识{name}。", f"Sorry, I do not know {name}.")
+            self.cache.remember(user)
+            return user
+        user = self.cache.current()
+        if user is None:
+            return self.say("请先告诉我你是谁，比如说“我是张三”。", "Please tell me who you are first.")
+        return user
+
+    # ------------------------------------------------------------------ briefing
+
+    def daily_briefing(self, user: str, force: bool = False) -> dict[str, str]:
+        """The morning greeting: yesterday's briefing, once a day, inside the briefing window."""
+        from agents.briefing import give, in_window, local_day
+        from graph.runner import open_reader
+
+        speaker = self.who(user)
+        if isinstance(speaker, dict):
+            return speaker
+        now = self.clock()
+        if not force and not in_window(self.settings, now):
+            window = self.settings.briefing.window
+            return self.say(
+                f"{speaker.name}，晨间简报在 {window} 播报。现在你可以问我有哪些未关闭的事件。",
+                f"{speaker.name}, the morning briefing is given {window}. You can ask me about open incidents.",
+            )
+        with open_reader(self.settings, self.store()) as reader:
+            outcome = give(
+                self.settings, self.store(), speaker, local_day(self.settings, now), trigger="greeting",
+                force=force, calls_for=reader.tool_calls,
+            )  # fmt: skip
+        if outcome.briefing is None:
+            return self.say(
+                f"{speaker.name}，今天已经为你播报过昨日简报了。想再听一遍可以说“重新播报”。",
+                f"{speaker.name}, I already gave you today's briefing. Ask me to repeat it if you like.",
+            )
+        return speak(outcome.briefing.speech)
+
+    def send_briefing(self, user: str, channel: str = "email") -> dict[str, str]:
+        """Send today's briefing to the speaker over ``channel`` (email, wecom, dingtalk, feishu)."""
+        from agents.briefing import give, local_day
+        from graph.runner import open_reader
+        from state.delivery import Ledger
+        from tools.notify import CHANNELS, Notifier
+
+        speaker = self.who(user)
+        if isinstance(speaker, dict):
+            return speaker
+        channel = (channel or "email").strip().lower()
+        if channel not in CHANNELS:
+            return self.say(f"我不支持{channel}这个渠道。", f"I cannot send over {channel}.")
+        now = self.clock()
+        day = local_day(self.settings, now)
+        with open_reader(self.settings, self.store()) as reader:
+            outcome = give(
+                self.settings, self.store(), speaker, day, trigger="request", gated=False, calls_for=reader.tool_calls
+            )
+        assert outcome.briefing is not None
+        notifier = Notifier(self.settings, Ledger(self.store()), env=self.env)
+        key = f"briefing-request:{day.isoformat()}:{now.timestamp():.0f}"
+        result = notifier.send(speaker, outcome.briefing.message(), key=key, kind="briefing", channels=[channel])[0]
+        if result.status == "delivered":
+            where = speaker.email if channel == "email" else channel
+            return self.say(f"好的，简报已经发送到{where}。", f"Done, the briefing was sent to {where}.")
+        return self.say(f"抱歉，发送失败：{result.detail}", f"Sorry, sending failed: {result.detail}")
+
+    # ------------------------------------------------------------------ incidents
+
+    def _status(self, status: str) -> str:
+        return STATUS_ZH.get(status, status) if self.zh else status.replace("_", " ")
+
+    def list_open_incidents(self) -> dict[str, str]:
+        """Incidents not yet closed: open, waiting for approval, or escalated to people."""
+        rows = [r for r in self.store().list(limit=200) if r["status"] in OPEN]
+        if not rows:
+            return self.say("目前没有未关闭的事件。", "There are no open incidents.")
+        parts_zh = [f"{r['service'] or r['name']} 的 {r['name']}，{self._status(r['status'])}" for r in rows[:6]]
+        parts_en = [f"{r['name']} on {r['service'] or '-'}, {self._status(r['status'])}" for r in rows[:6]]
+        return self.say(
+            f"目前有{len(rows)}个未关闭的事件：" + "；".join(parts_zh) + "。",
+            f"{len(rows)} open incident{'s' if len(rows) != 1 else ''}: " + "; ".join(parts_en) + ".",
+        )
+
+    def incident_status(self, incident_id: str) -> dict[str, str]:
+        """Where one incident stands: status, attempts, what waits for approval, why it escalated."""
+        doc = self.store().get(incident_id.strip())
+        if doc is None:
+            return self.say(f"找不到事件 {incident_id}。", f"There is no incident {incident_id}.")
+        alert = doc["alert"]
+        subject = alert.get("service") or alert.get("workload") or "-"
+        attempts = len(doc.get("attempts") or [])
+        pending = doc.get("pending") or {}
+        if self.zh:
+            text = (
+                f"事件 {doc['id']}：{subject} 的 {alert['name']}，{self._status(doc['status'])}，已尝试{attempts}次。"
+            )
+            if pending:
+                text += f"等待批准的操作是{pending.get('rung_name')}，参数 {pending.get('params')}。"
+            if doc.get("escalation_reason"):
+                text += f"转交人工的原因：{doc['escalation_reason']}。"
+            return speak(text)
+        text = (
+            f"Incident {doc['id']}: {alert['name']} on {subject}, {self._status(doc['status'])}, {attempts} attempt(s)."
+        )
+        if pending:
+            text += f" Waiting for approval: {pending.get('rung_name')} {pending.get('params')}."
+        if doc.get("escalation_reason"):
+            text += f" Escalated because {doc['escalation_reason']}."
+        return speak(text)
+
+    def _decide(self, incident_id: str, user: str, approved: bool, reason: str) -> dict[str, str]:
+        from graph.runner import open_runner
+        from server.decisions import Verdict, decide, run_now
+
+        speaker = self.who(user)
+        if isinstance(speaker, dict):
+            return speaker
+        verdict = Verdict(incident_id.strip(), approved, speaker.name, reason)
+        try:
+            with open_runner(self.settings) as runner:
+                doc = decide(self.settings, runner.store, verdict, run_now(runner))
+        except PermissionError:
+            return self.say(
+                f"抱歉，{speaker.name}，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。",
+                f"Sorry, {speaker.name}, you do not have rollback permission. Please ask someone who does.",
+            )
+        except LookupError:  # no such incident, or it waits for nothing
+            return self.say(
+                f"事件 {incident_id} 没有在等待批准。", f"Incident {incident_id} is not waiting for approval."
+            )
+        status = self._status(doc["status"])
+        if approved:
+            return self.say(
+                f"好的，{speaker.name}，已批准回滚。事件现在的状态是：{status}。",
+                f"Approved, {speaker.name}. The incident is now {status}.",
+            )
+        return self.say(f"已拒绝这次回滚，事件现在的状态是：{status}。", f"Rejected. The incident is now {status}.")
+
+    def approve_rollback(self, incident_id: str, user: str) -> dict[str, str]:
+        """Approve the rollback an incident is waiting on (needs rollback permission)."""
+        return self._decide(incident_id, user, True, "")
+
+    def reject_rollback(self, incident_id: str, user: str, reason: str = "") -> dict[str, str]:
+        """Reject the rollback an incident is waiting on; it escalates to people."""
+        return self._decide(incident_id, user, False, reason or "rejected by voice")
+
+    # ------------------------------------------------------------------ Tencent Cloud
+
+    def _cloud(self, user: str, region: str, endpoint: str | None, answer: Callable[[Any], str]) -> dict[str, str]:
+        from tools.mcp.assistant_cloud import access_for
+
+        speaker = self.who(user)
+        if isinstance(speaker, dict):
+            return speaker
+        if not speaker.tencent_secret_id_env or not speaker.tencent_secret_key_env:
+            return self.say(
+                f"抱歉，{speaker.name}，你的腾讯云凭据还没有配置，我不能替你查询。",
+                f"Sorry, {speaker.name}, no Tencent Cloud credentials are configured for you.",
+            )
+        try:
+            access = access_for(
+                self.env, speaker.tencent_secret_id_env, speaker.tencent_secret_key_env, region, endpoint
+            )
+            return speak(answer(access))
+        except ToolError as exc:
+            return self.say(f"抱歉，查询失败：{exc}", f"Sorry, that failed: {exc}")
+
+    def list_clusters(self, region: str = "", user: str = "") -> dict[str, str]:
+        """TKE clusters in ``region`` (default: the assistant's region), as the speaker."""
+        from tools.mcp import assistant_cloud
+
+        config = self.settings.assistant
+        return self._cloud(
+            user, region or config.region, config.tke_endpoint,
+            lambda a: assistant_cloud.clusters(a, self.settings.language),
+        )  # fmt: skip
+
+    def cluster_nodes(self, cluster_id: str, region: str = "", user: str = "") -> dict[str, str]:
+        """Nodes of a TKE cluster: how many run, which failed and why, their node pools."""
+        from tools.mcp import assistant_cloud
+
+        config = self.settings.assistant
+        return self._cloud(
+            user, region or config.region, config.tke_endpoint,
+            lambda a: assistant_cloud.nodes(a, cluster_id.strip(), self.settings.language),
+        )  # fmt: skip
+
+    def search_logs(self, kind: str, query: str, minutes: int = 15, user: str = "") -> dict[str, str]:
+        """CLS logs of ``kind`` (business, event, audit) matching ``query`` over the last ``minutes``."""
+        from tools.mcp import assistant_cloud
+
+        cls = self.settings.logs.cls
+        kind = kind.strip().lower()
+        topic = getattr(cls.topics, kind, None) if kind in LOG_KINDS else None
+        if not topic:
+            return self.say(
+                f"没有配置{kind}类日志的主题，可选的是业务、事件、审计。",
+                f"No CLS topic is configured for {kind} logs (business, event or audit).",
+            )
+        minutes = max(1, min(int(minutes), 24 * 60))
+        return self._cloud(
+            user, cls.region, cls.endpoint,
+            lambda a: assistant_cloud.logs(a, topic, kind, query, minutes, self.settings.language),
+        )  # fmt: skip
+
+
+def build(settings: Settings, assistant: Assistant | None = None) -> FastMCP:
+    """The assistant server: briefing, incidents, approvals and read-only Tencent Cloud questions."""
+    assistant = assistant or Assistant(settings)
+    server = FastMCP("alertpilot-assistant")
+    for method in (
+        assistant.daily_briefing,
+        assistant.list_open_incidents,
+        assistant.incident_status,
+        assistant.approve_rollback,
+        assistant.reject_rollback,
+        assistant.send_briefing,
+        assistant.list_clusters,
+        assistant.cluster_nodes,
+        assistant.search_logs,
+    ):
+        server.add_tool(method, name=method.__name__, description=method.__doc__)
+    return server

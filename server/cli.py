@@ -1,0 +1,241 @@
+"""The service's commands: serve, worker, briefing, executor serve, audit verify, mcp serve.
+
+Registered on the root app by cli.py: ``serve``, ``worker`` and ``briefing`` as commands,
+``executor``, ``audit`` and ``mcp`` as groups (``add_typer``). Heavy modules (uvicorn,
+FastAPI, the graph) are imported inside the commands so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli_common import ConfigOpt, JsonOpt, UsageError, emit_json, err, fail, guarded, load, out
+
+if TYPE_CHECKING:
+    from state.config import Settings
+
+EXECUTOR_TOKEN_ENV = "ALERTPILOT_EXECUTOR_TOKEN"
+# The applications served over MCP beside the provider servers of tools/mcp.
+APPLICATION_SERVERS = {"assistant": "server.assistant"}
+
+mcp_app = typer.Typer(help="Serve alertpilot's tools over MCP.", no_args_is_help=True)
+executor_app = typer.Typer(help="The executor service that applies actions on the target host.", no_args_is_help=True)
+audit_app = typer.Typer(help="The executor's hash-chained audit log.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Intake and API only; run workers apart.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the webhook service (intake, incident API, web page, /metrics) with one worker."""
+    import logging
+
+    import uvicorn
+
+    from server.app import create_app
+    from server.scheduler import validate_schedule
+
+    with guarded():
+        settings = load(config)
+        if not settings.secret(settings.server.token_env):
+            raise UsageError(f"server.token_env: environment variable {settings.server.token_env} is not set")
+        validate_schedule(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="warning")
+
+
+def worker(
+    name: Annotated[str | None, typer.Option(help="Worker name in the audit trail (default host:pid).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Claim and run incidents from the durable queue until interrupted."""
+    import logging
+    import signal
+    import threading
+
+    from server.worker import open_worker
+
+    with guarded():
+        settings = load(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_worker(settings, name=name) as running:
+        err.print(f"worker {running.name} on {settings.db_url.split('@')[-1]}")
+        running.run(stop)
+
+
+@executor_app.command("serve")
+def executor_serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8780,
+    backend: Annotated[
+        str | None, typer.Option(help="dry-run, process, kubernetes or tke (default: executor.backend).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN."""
+    with guarded():
+        settings = load(config)
+        token = settings.secret(EXECUTOR_TOKEN_ENV)
+        if not token:
+            raise UsageError("ALERTPILOT_EXECUTOR_TOKEN: required (the token clients send as X-Auth-Token)")
+        name = backend or settings.executor.backend
+        if name == "http":
+            raise UsageError("--backend: 'http' is the client side; choose dry-run, process, kubernetes or tke")
+        from server.executor_app import build_service, create_app
+        from tools.catalog import make_backend, open_world
+
+        try:
+            executor = make_backend(name, settings, open_world(settings) if name == "process" else None)
+        except (ValueError, FileNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
+        service = build_service(executor, name, token, settings.home, settings.executor.audit_path)
+    import uvicorn
+
+    err.print(f"executor ({name}) on http://{host}:{port}/mcp, audit log {service.audit.path}")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[Path, typer.Argument(help="audit.jsonl to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the hash chain; exit 1 on any edited, removed or reordered record."""
+    from server.audit_log import verify
+
+    verdict = verify(file)
+    if as_json:
+        emit_json({"ok": verdict.ok, "records": verdict.records, "problem": verdict.problem})
+    elif verdict.ok:
+        out.print(f"ok: {verdict.records} records, chain intact")
+    else:
+        err.print(f"alertpilot: {file}: {verdict.problem}", markup=False)
+    if not verdict.ok:
+        raise typer.Exit(2 if verdict.problem.startswith("FILE:") else 1)
+
+
+def _briefing_day(text: str | None, settings: Settings) -> Any:
+    from datetime import UTC, date, datetime
+
+    from agents.briefing import local_day
+
+    if text is None:
+        return local_day(settings, datetime.now(UTC))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _speak_to_wav(text: str, language: str, wav: Path) -> None:
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise UsageError("--wav: espeak-ng is not installed")
+    voice = "cmn" if language == "zh" else "en"
+    done = subprocess.run([espeak, "-v", voice, "-w", str(wav), text], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise UsageError(f"--wav: espeak-ng failed: {done.stderr.strip()[:200]}")
+
+
+def _print_briefing(doc: dict[str, Any]) -> None:
+    if doc["status"] == "already_given":
+        previous = doc.get("previous") or {}
+        out.print(
+            f"{doc['user']}: already briefed for {doc['day']} ({previous.get('trigger')} at {previous.get('at')}); "
+            "nothing sent (--force to send again)",
+            markup=False,
+        )
+        return
+    out.print(doc["speech"], markup=False)
+    for path in doc["files"]:
+        err.print(f"saved {path}", markup=False)
+    for delivery in doc["deliveries"]:
+        err.print(
+            f"sent {doc['user']} via {delivery['channel']}: {delivery['status']} {delivery['detail']}", markup=False
+        )
+
+
+def briefing(
+    user: Annotated[str | None, typer.Option(help="Only this configured user (default: every user).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day of the briefing, YYYY-MM-DD (covers the day before).")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="Send it over the user's channels (once a day).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Send again even if already given that day.")] = False,
+    wav: Annotated[Path | None, typer.Option("--wav", help="Also speak it into this WAV file (espeak-ng).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Yesterday's incidents as a spoken-style briefing and Markdown; optionally send it."""
+    from agents.brain import ModelConfigError, make_model
+    from agents.briefing import BriefingError, give, resolve_user
+    from graph.runner import open_reader
+    from state.store import Store
+
+    docs: list[dict[str, Any]] = []
+    with guarded():
+        settings = load(config)
+        try:
+            when = _briefing_day(day, settings)
+            readers = [resolve_user(settings, user)] if user else (settings.readers() or [resolve_user(settings, None)])
+            if send and not settings.readers():
+                raise UsageError("users: no users configured to send the briefing to")
+            model = make_model(settings)
+        except (BriefingError, ModelConfigError) as exc:
+            raise UsageError(str(exc)) from None
+        store = Store.from_url(settings.db_url)
+        with open_reader(settings, store) as threads:
+            for reader in readers:
+                outcome = give(
+                    settings, store, reader, when, trigger="cli", send=send, force=force, gated=send,
+                    model=model, calls_for=threads.tool_calls,
+                )  # fmt: skip
+                docs.append(outcome.document())
+        spoken = next((d["speech"] for d in docs if d.get("speech")), None)
+        if wav is not None and spoken:
+            _speak_to_wav(spoken, settings.language, wav)
+    if as_json:
+        emit_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for doc in docs:
+            _print_briefing(doc)
+    failed = any(d["status"] == "failed" for doc in docs for d in doc["deliveries"])
+    raise typer.Exit(1 if failed else 0)
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    name: Annotated[str, typer.Argument(help="Server: see tools/mcp SERVERS.")],
+    transport: Annotated[str, typer.Option(help="stdio or http (streamable HTTP).")] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve one of alertpilot's MCP servers (stdio for assistants, http for agents)."""
+    from tools.mcp import SERVERS, build_server
+
+    if transport not in ("stdio", "http"):
+        raise fail(f"--transport: expected stdio or http, got {transport!r}")
+    with guarded():
+        settings = load(config)
+        try:
+            server = build_server(name, settings, {**SERVERS, **APPLICATION_SERVERS})
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    server.settings.host = host
+    server.settings.port = port
+    server.run("streamable-http")
