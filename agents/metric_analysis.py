@@ -56,13 +56,15 @@ class Anomaly:
 
 
 def probe_queries(alert: Alert) -> list[tuple[str, str]]:
-    """RED/USE queries for the alert's service (none when the alert names no service)."""
-    service = alert.service or alert.workload
+    """RED/USE queries for the alert's workload (none when the subject is not a workload)."""
+    service = alert.subject.workload or alert.service
     if not service:
         return []
+    namespace = alert.subject.namespace or alert.namespace
+    container = alert.subject.container or service
     svc = f'service="{service}"'
-    pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
-    ctr = (f'namespace="{alert.namespace}",' if alert.namespace else "") + f'container="{service}"'
+    pod = f'pod=~"{service}-.*"' + (f',namespace="{namespace}"' if namespace else "")
+    ctr = (f'namespace="{namespace}",' if namespace else "") + f'container="{container}"'
     return [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
 
 
@@ -90,13 +92,22 @@ def window_means(series: list[dict[str, Any]], split_at: datetime) -> tuple[floa
 
 
 def analyse(
-    session: ToolSession, alert: Alert, own_query: str | None, start: datetime, split: datetime, end: datetime
+    session: ToolSession,
+    alert: Alert,
+    own_query: str | None,
+    start: datetime,
+    split: datetime,
+    end: datetime,
+    exclude: str | None = None,
 ) -> tuple[list[Anomaly], list[str]]:
-    """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``."""
+    """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``.
+
+    ``exclude`` is a query already read (the alert's own expression): a probe equal to it is skipped.
+    """
     queries: list[tuple[str, str]] = []
     if own_query:
         queries.append(("alert expression", split_comparison(own_query)[0]))
-    seen = {normalize(q) for _, q in queries}
+    seen = {normalize(q) for _, q in queries} | ({normalize(exclude)} if exclude else set())
     for name, query in probe_queries(alert):
         if normalize(query) not in seen:
             queries.append((name, query))

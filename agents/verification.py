@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Outcome = Literal["cleared", "still_firing", "not_baseline", "masked", "worse", "unverified"]
+Outcome = Literal["cleared", "holding", "still_firing", "not_baseline", "masked", "worse", "unverified"]
 NEAR_SHARE = 0.5  # "near the baseline": within half the way from the baseline to the threshold
 NEAR_FACTOR = 1.25  # without a threshold: within 25% of the baseline
 RECROSS_H = 6.0  # a signal that would cross its threshold again within this many hours did not recover
@@ -75,28 +75,50 @@ def judge(
     *,
     firing_after: bool | None = None,
     held: float | None = None,
+    firing_held: bool | None = None,
     hold_s: float = 0.0,
     worse_factor: float = 1.2,
 ) -> Verdict:
     """The verdict on an attempt from the signal ``before`` it, ``after`` it and ``held`` (after the hold).
 
-    ``firing_after`` is what the alert's own rule says of ``after`` when it says something (an
-    alerting expression answers nothing once it clears); otherwise the band's threshold decides.
+    ``firing_after``/``firing_held`` say what the reading said beside its value: ``False`` with no
+    value is a series that exists only while bad and is gone (clear); ``None`` with no value is a
+    missing reading. Without a hold reading (``held`` and ``firing_held`` both None) the verdict is
+    on the first reading alone; with ``hold_s`` > 0 that is a "cleared, hold pending".
     """
+    first = _first(band, before, after, firing_after, worse_factor)
+    if first.outcome != "cleared":
+        return first
+    if held is None and firing_held is None:
+        return first if hold_s <= 0 else Verdict("holding", f"{first.note}; re-checking after {hold_s:g} s")
+    if held is None:
+        if firing_held is False:
+            return Verdict("cleared", f"{first.note}; still clear after {hold_s:g} s")
+        return Verdict("unverified", "nothing could be read after the hold")
     if after is None:
+        return (
+            Verdict("cleared", f"{first.note}; {_fmt(held)} after {hold_s:g} s")
+            if not band.firing(held)
+            else (Verdict("masked", f"came back: {_fmt(held)} after {hold_s:g} s"))
+        )
+    return _held(band, after, held, hold_s)
+
+
+def _first(band: Band, before: float | None, after: float | None, firing: bool | None, factor: float) -> Verdict:
+    """The verdict on the first reading after an action."""
+    if after is None:
+        if firing is False:
+            return Verdict("cleared", "the alert's series is gone while the workload still reports: clear")
         return Verdict("unverified", "nothing could be read after the action")
-    if before is not None and _worse(band, before, after, worse_factor):
+    if before is not None and _worse(band, before, after, factor):
         return Verdict("worse", f"worse: {_fmt(before)} → {_fmt(after)}")
-    firing = band.firing(after) if firing_after is None else firing_after
-    if firing:
+    if band.firing(after) if firing is None else firing:
         return Verdict("still_firing", f"still firing: {_fmt(after)}")
     if not band.near_baseline(after):
-        return Verdict("not_baseline", f"under the threshold but not back near the baseline {_fmt(band.baseline)}: {_fmt(after)}")
-    if held is None:
-        if hold_s > 0:
-            return Verdict("unverified", "nothing could be read after the hold")
-        return Verdict("cleared", f"cleared: {_fmt(after)}")
-    return _held(band, after, held, hold_s)
+        return Verdict(
+            "not_baseline", f"under the threshold but not back near the baseline {_fmt(band.baseline)}: {_fmt(after)}"
+        )
+    return Verdict("cleared", f"cleared: {_fmt(after)}")
 
 
 def _held(band: Band, after: float, held: float, hold_s: float) -> Verdict:
@@ -106,7 +128,7 @@ def _held(band: Band, after: float, held: float, hold_s: float) -> Verdict:
     if climb > 0 and hold_s > 0:
         rate = climb / (hold_s / 3600)
         slope = abs(band.slope_per_h) if band.slope_per_h else 0.0
-        headroom = abs((band.threshold - held)) if band.threshold is not None else None
+        headroom = abs(band.threshold - held) if band.threshold is not None else None
         recross = headroom is not None and rate > 0 and headroom / rate <= RECROSS_H
         if (slope > 0 and rate >= 0.5 * slope) or recross:
             return Verdict(

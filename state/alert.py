@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from state.subject import Subject, resolve_labels, resolve_tencent, version_of
 
@@ -93,6 +93,17 @@ class Alert(BaseModel):
     condition: MetricCondition | None = None
     subject: Subject = Field(default_factory=Subject, description="Who the alert is about (never the exporter).")
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _subject_from_fields(self) -> Alert:
+        """An alert built from fields (not parsed from labels) is about the workload it names."""
+        if self.subject.kind == "unknown" and not self.subject.name and (self.workload or self.service):
+            name = self.workload or self.service
+            self.subject = Subject(
+                kind="workload", name=name, namespace=self.namespace, pod=self.pod, cluster=self.cluster,
+                evidence={"name": f"the alert's {'workload' if self.workload else 'service'} field"},
+            )  # fmt: skip
+        return self
 
     @property
     def dedup_key(self) -> str:
@@ -453,13 +464,19 @@ def parse_generic(payload: dict[str, Any]) -> list[Alert]:
             raise AlertParseError("condition", str(exc).splitlines()[0]) from None
     starts = payload.get("starts_at")
     service = payload.get("service") or labels.get("service")
-    fields = {k: payload.get(k) for k in ("namespace", "cluster", "workload", "pod", "version")}
+    fields = {k: payload.get(k) for k in ("service", "namespace", "cluster", "workload", "pod", "version")}
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise AlertParseError(key, "expected a string")
     # explicit fields name the subject; labels fill in the rest
-    identity = labels | {k: v for k, v in {"service": service, "namespace": fields["namespace"], "pod": fields["pod"],
-                                           "deployment": fields["workload"], "cluster": fields["cluster"]}.items() if v}  # fmt: skip
+    named = {
+        "service": service,
+        "namespace": fields["namespace"],
+        "pod": fields["pod"],
+        "deployment": fields["workload"],
+        "cluster": fields["cluster"],
+    }
+    identity = labels | {k: v for k, v in named.items() if v}
     return [
         Alert(
             source="generic",

@@ -141,7 +141,7 @@ def test_metrics_reads_come_from_prometheus_until_an_operation_changed_the_world
 
 def test_a_version_deployed_again_is_a_change_when_it_comes_back() -> None:
     """Real Prometheus keeps one series per version: A → B → A is one A series with a gap (and a lookback overlap)."""
-    from agents.diagnosis import release_changes
+    from agents.versions import VersionHistory, runs_of
 
     def values(*spans: range) -> list[list[Any]]:
         return [[t, "1"] for span in spans for t in span]
@@ -150,7 +150,8 @@ def test_a_version_deployed_again_is_a_change_when_it_comes_back() -> None:
         {"metric": {"version": "A"}, "values": values(range(0, 900, 60), range(1200, 1500, 60))},
         {"metric": {"version": "B"}, "values": values(range(600, 1500, 60))},
     ]
-    changes = [(c.previous, c.version, int(c.at.timestamp())) for c in release_changes(series)]
+    history = VersionHistory(runs_of(series))
+    changes = [(c.previous, c.version, int(c.at.timestamp())) for c in history.changes()]
     assert changes == [("A", "B", 600), ("B", "A", 1200)]
 
 
