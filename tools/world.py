@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 PRIMARY = "__primary__"  # how a top-level (v1) query or effect names the world's first workload
 
@@ -342,9 +342,10 @@ class WorldState(BaseModel):
         """The first workload's state."""
         return self.workloads[self.primary]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def version(self) -> str:
-        """The version the first workload runs."""
+        """The version the first workload runs (written to the state file for people reading it)."""
         return self.main.version
 
     @property
