@@ -91,7 +91,8 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     if verdict.outcome == "worse":
         checked = _undo(update, checked)
     deps.on_event(
-        "verify", {"attempt": checked.n, "outcome": verdict.outcome, "signal_after": reading.value, "note": checked.note}
+        "verify",
+        {"attempt": checked.n, "outcome": verdict.outcome, "signal_after": reading.value, "note": checked.note},
     )
     return update.build(attempts=[*state.attempts[:-1], checked])
 
@@ -123,7 +124,8 @@ def hold(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     )
     update.decide(f"attempt {checked.n}: {verdict.note}")
     deps.on_event(
-        "verify", {"attempt": checked.n, "outcome": verdict.outcome, "signal_after": reading.value, "note": verdict.note}
+        "verify",
+        {"attempt": checked.n, "outcome": verdict.outcome, "signal_after": reading.value, "note": verdict.note},
     )
     return update.build(attempts=[*state.attempts[:-1], checked])
 
