@@ -127,6 +127,8 @@ class Suspect:
     confidence: float
     target: str | None
     why: str
+    by_history: bool = False  # the per-version history shows the step (not only the timing)
+    skipped: tuple[str, ...] = ()  # later versions that did not recover it (a hotfix that did not fix)
 
 
 def suspect(facts: Facts) -> Suspect | None:
@@ -141,11 +143,13 @@ def suspect(facts: Facts) -> Suspect | None:
             f"the signal was healthy on {streak.previous_good.version} (mean {_num(streak.previous_good.mean)}) and "
             f"degraded from {began.version} on (mean {_num(began.mean)})"
         )
-        skipped = [h.version for h in facts.health if h.start > began.start and h.version != began.version]
+        skipped = tuple(
+            dict.fromkeys(h.version for h in facts.health if h.start > began.start and h.version != began.version)
+        )
         if skipped:
-            why += f"; {', '.join(dict.fromkeys(skipped))} did not recover it"
+            why += f"; {', '.join(skipped)} did not recover it"
         timing = release_confidence(change, facts.alert.starts_at, True)
-        return Suspect(change, max(0.9, timing), streak.previous_good.version, why)
+        return Suspect(change, max(0.9, timing), streak.previous_good.version, why, True, skipped)
     if changes:
         change = changes[-1]
         confidence = release_confidence(change, facts.alert.starts_at, facts.signal_rose)
@@ -212,6 +216,7 @@ def _not_a_workload(facts: Facts) -> Diagnosis | None:
         pattern=subject.kind, abstain=why,
     )  # fmt: skip
     diagnosis.entities = [subject.name] if subject.name else []
+    diagnosis.cause = {"subject": subject.describe(), "evidence": dict(subject.evidence), "reporter": subject.reporter}
     return diagnosis
 
 
@@ -235,6 +240,15 @@ def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
         pattern=pattern,
     )
     diagnosis.entities.append(change.version)
+    diagnosis.cause = {
+        "version": change.version,
+        "previous": change.previous,
+        "at": change.at.isoformat(),
+        "lead_min": int(lead.total_seconds() // 60),
+        "target": blamed.target,
+        "by_history": blamed.by_history,
+        "skipped": blamed.skipped,
+    }
     return diagnosis
 
 
@@ -253,6 +267,7 @@ def _config_edit(facts: Facts) -> Diagnosis | None:
         root_cause=why, pattern="config_edit", abstain=why,
     )  # fmt: skip
     diagnosis.entities.extend(e for e in (last["name"], last["who"]) if e not in diagnosis.entities)
+    diagnosis.cause = {k: last.get(k) for k in ("who", "verb", "resource", "name", "when")}
     return diagnosis
 
 
@@ -267,6 +282,7 @@ def _dependency(facts: Facts) -> Diagnosis | None:
         root_cause=why, pattern="dependency", abstain=why,
     )  # fmt: skip
     diagnosis.entities = list(hosts)  # the root cause is the dependency, not the service that reports it
+    diagnosis.cause = {"hosts": list(hosts)}
     return diagnosis
 
 
@@ -279,10 +295,12 @@ def _climbing_memory(facts: Facts) -> Diagnosis | None:
         return None
     slope = facts.signal.slope_per_h(start - timedelta(hours=1), start)
     why = f"{facts.name}'s memory climbs steadily ({_num(slope)}/h) with no release to blame: a leak"
-    return _base(
+    diagnosis = _base(
         facts, "cause_found", summary=f"{facts.alert.name} on {facts.name}: memory leak", root_cause=why,
         pattern="leak",
     )  # fmt: skip
+    diagnosis.cause = {"slope_per_h": slope}
+    return diagnosis
 
 
 def _capacity(facts: Facts) -> Diagnosis | None:
@@ -300,10 +318,12 @@ def _capacity(facts: Facts) -> Diagnosis | None:
         f"traffic rose {traffic.baseline:.4g} → {traffic.during:.4g} req/s with {', '.join(strained)} and no release: "
         "a capacity problem; scaling is for policy (policy.pattern_rungs) or a human"
     )
-    return _base(
+    diagnosis = _base(
         facts, "cause_found", summary=f"{facts.alert.name} on {facts.name}: load beyond capacity", root_cause=why,
         pattern="capacity", abstain=why,
     )  # fmt: skip
+    diagnosis.cause = {"traffic_from": traffic.baseline, "traffic_to": traffic.during, "strained": strained}
+    return diagnosis
 
 
 def _leaking_release(facts: Facts, blamed: Suspect | None) -> bool:

@@ -136,7 +136,7 @@ def anomaly_findings(anomalies: list[Anomaly]) -> list[Finding]:
         if item.name != "alert expression" and not item.anomalous:
             continue
         rose = item.anomalous
-        verb = "rose" if rose else "steady"
+        verb = "rose" if rose else "fell" if item.during < item.baseline * 0.95 else "steady"
         findings.append(
             Finding(
                 kind="metric",
@@ -148,7 +148,12 @@ def anomaly_findings(anomalies: list[Anomaly]) -> list[Finding]:
                 else "warning"
                 if rose
                 else "info",
-                evidence={"baseline": item.baseline, "alert_window": item.during, "score": round(item.score, 4)},
+                evidence={
+                    "probe": item.name,
+                    "baseline": item.baseline,
+                    "alert_window": item.during,
+                    "score": round(item.score, 4),
+                },
                 query=item.query,
             )
         )

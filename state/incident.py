@@ -81,6 +81,9 @@ class Diagnosis(BaseModel):
     )
     version_source: str = Field(default="", description="Where the versions were read.")
     version_query: str | None = Field(default=None, description="The query that showed the versions (presence check).")
+    cause: dict[str, Any] = Field(
+        default_factory=dict, description="The cause's particulars, for the report (who edited what, hosts, rates...)."
+    )
     proxy_query: str | None = Field(
         default=None, description="For an alert without its own metric: the probe verify re-reads instead."
     )
