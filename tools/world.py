@@ -448,14 +448,20 @@ class World:
         return round(self._with_events(workload.name, signal, when, base), 6)
 
     def _effective(self, state: WorldState, key: str, run: Release, when: datetime) -> list[AppliedOperation]:
-        """Operations on ``key`` since its running version started that are in force at ``when``."""
+        """Operations on ``key`` since its running version started that are in force at ``when``.
+
+        An operation at the very moment a rollback started the run (a simulated clock does
+        not move between two calls) counts only if it came after that rollback.
+        """
+        ops = [op for op in state.operations if op.workload == key and op.status == "success"]
+        starters = [i for i, op in enumerate(ops) if op.effective_at == run.deployed_at and _changes_version(op)]
+        first = starters[-1] + 1 if starters else 0
         return [
             op
-            for op in state.operations
-            if op.workload == key
-            and op.status == "success"
-            and not op.params.get("undo")
+            for i, op in enumerate(ops)
+            if not op.params.get("undo")
             and run.deployed_at <= op.effective_at <= when
+            and (op.effective_at > run.deployed_at or i >= first)
             and (op.undone_at is None or op.undone_at > when)
         ]
 
@@ -583,6 +589,11 @@ class World:
             ws.version, ws.replicas, ws.isolated = before.version, before.replicas, before.isolated
             return {"status": "success", "detail": f"undid {method} ({op.detail})", "error": ""}
         raise ValueError(f"nothing to undo: no {method} was applied")
+
+
+def _changes_version(op: AppliedOperation) -> bool:
+    """Whether ``op`` started a new run of its workload (a rollback, or the undo of one)."""
+    return op.method in ("version_rollback", "full_rollback")
 
 
 def _profile_value(profile: SignalValue, hours: float) -> float:
