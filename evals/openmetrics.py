@@ -175,8 +175,12 @@ def _match(expr: str) -> tuple[str, re.Match[str]]:
     raise UnsupportedQuery(f"no raw series known for {expr!r}")
 
 
-def synthesize(spec: WorldSpec, starts_at: datetime) -> str:
-    """OpenMetrics text of ``spec``'s queries and version series, in the case's time, until start + LEAD."""
+def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = None) -> str:
+    """OpenMetrics text of ``spec``'s queries and version series, in the case's time.
+
+    The samples run until the alert's start + LEAD, or ``until`` when that is later (an
+    episode that starts long after the alert's time still finds data at its "now").
+    """
     import tempfile
     from pathlib import Path
 
@@ -184,7 +188,7 @@ def synthesize(spec: WorldSpec, starts_at: datetime) -> str:
     from tools.world_promql import world_series
 
     out = _Writer()
-    end = starts_at + LEAD
+    end = max(starts_at + LEAD, until or starts_at)
     with tempfile.TemporaryDirectory(prefix="synthesize-") as tmp:
         world = World(spec, Path(tmp) / "state.json")
         state = world.state()

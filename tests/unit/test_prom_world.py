@@ -91,11 +91,16 @@ def test_shift_moves_samples_and_drops_the_future() -> None:
     assert shift(text, 1000, until=1150) == '# TYPE g gauge\ng{a="b c"} 1 1100\n# EOF\n'
 
 
-def test_anchor_puts_the_alert_minutes_before_now_and_moves_log_timestamps() -> None:
+def test_anchor_puts_the_alert_its_delivery_delay_before_now_and_moves_log_timestamps() -> None:
     case = load_case(CASES / "am-cart-errors-bad-release")
     now = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
     anchor = Anchor.for_case(case, now)
-    assert anchor.alert(case.alert).starts_at == now - LEAD
+    # the episode starts now, when the alert reached alertpilot: delivered_after_s (60 s) after its start
+    assert (
+        anchor.alert(case.alert).starts_at
+        == now - timedelta(seconds=case.expect.delivered_after_s)
+        == now - timedelta(seconds=60)
+    )
     moved = anchor.spec(WorldSpec.load(case.path))
     assert moved.releases[-1].deployed_at - case.alert.starts_at.replace() == (
         WorldSpec.load(case.path).releases[-1].deployed_at - case.alert.starts_at + anchor.offset
