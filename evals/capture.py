@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from evals.case import RECORDING, Case, CaseError
+from evals.case import RECORDING, Case, CaseError, notice_time
 from evals.network import replay_only
 from state.config import Settings
 from state.incident import IncidentState, ToolCall
@@ -61,13 +61,6 @@ def _payload(state: IncidentState) -> dict[str, Any]:
     }
 
 
-def _notified_at(state: IncidentState) -> datetime:
-    alert = state.alert
-    if alert.status == "resolved" and alert.ends_at is not None and alert.ends_at.year > 1:
-        return alert.ends_at
-    return alert.starts_at
-
-
 def draft_expectations(state: IncidentState, case_id: str) -> dict[str, Any]:
     """Expectations drafted from what the incident did: a human must confirm them."""
     reads, mutations = [], []
@@ -86,7 +79,7 @@ def draft_expectations(state: IncidentState, case_id: str) -> dict[str, Any]:
     status = state.status if state.status in ("resolved", "escalated") else None
     draft: dict[str, Any] = {}
     if state.decisions:  # replay on the clock the incident ran on: from its first decision
-        draft["delivered_after_s"] = max(0.0, (state.decisions[0].at - _notified_at(state)).total_seconds())
+        draft["delivered_after_s"] = max(0.0, (state.decisions[0].at - notice_time(state.alert)).total_seconds())
     return draft | {
         "id": case_id,
         "title": f"captured: {state.alert.name} on {state.alert.service or '-'} ({state.incident_id})",

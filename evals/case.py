@@ -163,7 +163,7 @@ class Case:
     @property
     def notified_at(self) -> datetime:
         """When the payload was sent: its newest alert time (a resolved alert's end, else its start)."""
-        return max(_notice_time(a) for a in self.alerts)
+        return max(notice_time(a) for a in self.alerts)
 
     def with_alerts(self, alerts: list[Alert]) -> Case:
         """The same case with its alerts replaced one for one (the prometheus world moves them)."""
@@ -171,7 +171,8 @@ class Case:
         return dataclasses.replace(self, alerts=tuple(alerts), alert=alerts[index])
 
 
-def _notice_time(alert: Alert) -> datetime:
+def notice_time(alert: Alert) -> datetime:
+    """When a notice of ``alert`` is sent: a resolved alert's end, else its start."""
     if alert.status == "resolved" and alert.ends_at is not None and alert.ends_at.year > 1:
         return alert.ends_at
     return alert.starts_at
