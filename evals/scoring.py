@@ -136,19 +136,24 @@ def _pair_reads(expected: list[CallExpectation], made: list[ToolCall]) -> tuple[
     """Full matches, then wrong-argument pairs, then the missed expected reads (by index)."""
     pairs = _Pairs()
     taken: set[int] = set()
+    owner: dict[int, int] = {}  # made index → the expected read it fully matched
     for e_index, want in enumerate(expected):
         reasons = []
         for m_index, call in enumerate(made):
-            if m_index in taken or call.tool != want.tool:
+            if call.tool != want.tool:
+                continue
+            if m_index in taken:
+                reasons.append(f"#{call.seq} paired with reads[{owner[m_index]}]")
                 continue
             reason = mismatch(want, call, strict=False)
             if not reason:
                 pairs.full[e_index] = m_index
+                owner[m_index] = e_index
                 taken.add(m_index)
                 break
             reasons.append(f"#{call.seq} {reason}")
         else:
-            pairs.why[e_index] = "; ".join(reasons[:3]) or f"no {want.tool} call left to pair"
+            pairs.why[e_index] = "; ".join(reasons[:3]) or f"no {want.tool} call made"
     for e_index, want in enumerate(expected):
         if e_index in pairs.full:
             continue
