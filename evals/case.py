@@ -272,6 +272,16 @@ def _check_world(path: Path) -> None:
         _validated(world, WorldSpec, data)
 
 
+def _check_kube(path: Path) -> None:
+    from evals.kube_world import load_fixtures
+
+    if (path / "kube").is_dir():
+        try:
+            load_fixtures(path / "kube")
+        except (ValueError, OSError, yaml.YAMLError) as exc:
+            raise CaseError(str(exc).splitlines()[0]) from None
+
+
 def load_case(path: Path) -> Case:
     """Load and validate the case in directory ``path``."""
     if not (path / EXPECT).is_file():
@@ -290,6 +300,7 @@ def load_case(path: Path) -> Case:
     if not (path / "world.yaml").is_file() and not (path / RECORDING).is_file():
         raise CaseError(f"{path}: needs world.yaml or {RECORDING}")
     _check_world(path)
+    _check_kube(path)
     first_index, first = scored[0]
     return Case(
         path=path,

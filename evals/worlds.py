@@ -43,6 +43,8 @@ WorldMode = Literal["live", "recorded", "prometheus"]
 GITHUB_TOKEN_ENV = "ALERTPILOT_EVAL_GITHUB_TOKEN"  # the world's dummy token (a real GITHUB_TOKEN is never read)
 GITHUB_TOKEN = "eval-world-token"
 CLOSED_GITHUB = "http://127.0.0.1:1/api/v3"  # the recorded world: nothing listens on port 1
+CLOSED_KUBE = "http://127.0.0.1:1"
+KUBE_DIR = "kube"
 
 
 @dataclass
@@ -83,6 +85,20 @@ def _oracle_workload(world: World, name: str | None) -> Any:
         namespace, _, short = name.partition("/")
         return world.find(short, namespace)
     return world.find(name)
+
+
+def wants_kube(case: Case) -> bool:
+    """Whether the case's world is shown as a cluster (a local Kubernetes API for the episode).
+
+    Yes when the case has ``kube/`` fixtures, or its world.yaml has ``workloads:`` or a workload
+    with an ``image`` or ``pod_states``.
+    """
+    if (case.path / KUBE_DIR).is_dir():
+        return True
+    if not case.has_world:
+        return False
+    spec = WorldSpec.load(case.path)
+    return bool(spec.workloads) or any(w.image or w.pod_states for w in spec.all_workloads())
 
 
 def episode_start(case: Case) -> datetime:
@@ -143,7 +159,8 @@ def refuse_remote(case: Case, settings: Settings) -> None:
     """CaseError when the case's settings as written would reach past 127.0.0.1."""
     from evals.network import remote_endpoint
 
-    reason = remote_endpoint(settings, github_explicit="url" in settings.github.model_fields_set)
+    explicit = "url" in settings.github.model_fields_set
+    reason = remote_endpoint(settings, github_explicit=explicit, kube_world=wants_kube(case))
     if reason:
         raise CaseError(f"{case.config_path}: {reason}")
 
@@ -191,11 +208,13 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
         if mode == "prometheus" and spec is not None:
             anchor = stack.enter_context(_prometheus(case, home, written, overrides))
             spec, case, clock = spec.moved(anchor.offset), anchor.case(case), SimClock(anchor.now)
+        world = World(spec, home / "world" / "state.json", clock=clock) if spec else None
+        if wants_kube(case) or written.kubernetes is not None:
+            overrides["kubernetes"] = _kube(stack, case, world, mode, anchor, written)
         settings = case_settings(case, home, **overrides)
         reason = remote_endpoint(settings)
         if reason:  # an override (or the environment) pointed somewhere else
             raise CaseError(f"{case.id}: {reason}")
-        world = World(spec, home / "world" / "state.json", clock=clock) if spec else None
         if mode == "live":
             registry = build_registry(settings, world)
             yield CaseWorld(settings, registry, registry, world, clock, case)
@@ -206,6 +225,20 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
         recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
         catalog = build_registry(settings, world) if world else static_catalog()
         yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world, clock, case)
+
+
+def _kube(
+    stack: ExitStack, case: Case, world: World | None, mode: WorldMode, anchor: Any, written: Settings
+) -> dict[str, Any]:
+    """The ``kubernetes:`` settings of the episode: the world's own API on 127.0.0.1 (closed when recorded)."""
+    from evals.kube_world import TOKEN, TOKEN_ENV, serve_world
+
+    base = written.kubernetes.model_dump(exclude={"host", "token_env", "verify_ssl"}) if written.kubernetes else {}
+    host = CLOSED_KUBE
+    if mode != "recorded" and world is not None:
+        host = stack.enter_context(serve_world(world, case.path / KUBE_DIR, moved=anchor))
+        stack.enter_context(_env(TOKEN_ENV, TOKEN))
+    return base | {"host": host, "token_env": TOKEN_ENV, "verify_ssl": False}
 
 
 @contextmanager
