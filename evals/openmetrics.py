@@ -185,15 +185,21 @@ def _declared(world: World, state: WorldState, at: datetime) -> list[tuple[str, 
     """(entity key, query) for every declared query the world's own series do not answer (first of a kind)."""
     from tools.promql import normalize, split_comparison
 
-    found, seen = [], set()
+    found: list[tuple[str, WorldQuery]] = []
+    seen: dict[str, tuple[str, WorldQuery]] = {}
     entities: list[tuple[str, list[WorldQuery]]] = [(k, w.queries) for k, w in world.workloads.items()]
     entities += [(name, node.queries) for name, node in world.nodes.items()]
     for key, queries in entities:
         for query in queries:
             text = normalize(split_comparison(query.expr)[0])
             if text in seen:
+                first_key, first = seen[text]
+                if (first_key, first.signal, first.labels) != (key, query.signal, query.labels):
+                    raise UnsupportedQuery(
+                        f"{query.expr!r} is declared twice with different answers ({first_key}, {key})"
+                    )
                 continue
-            seen.add(text)
+            seen[text] = (key, query)
             if not _own_answer(world, state, key, query, at):
                 found.append((key, query))
     return found

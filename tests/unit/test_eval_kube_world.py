@@ -175,9 +175,9 @@ def test_an_episode_points_kubernetes_at_the_world_and_refuses_a_remote_cluster(
         assert image == f"registry.example.com/shop/cart:{opened.world.state().version}"  # type: ignore[union-attr]
     config = yaml.safe_load((path / "config.yaml").read_text())
     (path / "config.yaml").write_text(yaml.safe_dump(config | {"kubernetes": {"host": "https://10.0.0.1:6443"}}))
-    with pytest.raises(CaseError, match="kubernetes.host: 'https://10.0.0.1:6443' is not a loopback address"):
-        with open_world(load_case(path), tmp_path / "home2", "live"):
-            pass
+    refused = "kubernetes.host: 'https://10.0.0.1:6443' is not a loopback address"
+    with pytest.raises(CaseError, match=refused), open_world(load_case(path), tmp_path / "home2", "live"):
+        pass
 
 
 def test_a_bad_kube_fixture_is_reported_by_file_and_entry(tmp_path: Path) -> None:
