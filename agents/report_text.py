@@ -103,7 +103,9 @@ def unit_of(name: str, query: str | None = None, hint: str = "") -> str:
     if hint.strip() == "%":
         return "percent"
     text = f"{name} {query or ''}"
-    if name in ("error_ratio", "cpu_saturation", "memory_saturation") or (query and "/" in query and _RATIO.search(text)):
+    if name in ("error_ratio", "cpu_saturation", "memory_saturation") or (
+        query and "/" in query and _RATIO.search(text)
+    ):
         return "ratio"
     if name == "latency_p99_s" or re.search(r"_seconds(_bucket|_sum|_count)?\b", text) and "quantile" in text:
         return "seconds"
@@ -214,11 +216,8 @@ def describe(finding: Finding, lang: Language) -> str:
     if kind == "code":
         return _code_line(finding, lang)
     if kind == "data":
-        return (
-            f"数据：{quote(finding.title, lang)} {quote(finding.detail[:160], lang) if finding.detail else ''}".strip()
-            if lang == "zh"
-            else f"data: {quote(finding.title, lang)} {quote(finding.detail[:160], lang) if finding.detail else ''}".strip()
-        )
+        detail = quote(finding.detail[:160], lang) if finding.detail else ""
+        return f"{'数据：' if lang == 'zh' else 'data: '}{quote(finding.title, lang)} {detail}".strip()
     return quote(finding.title, lang)
 
 

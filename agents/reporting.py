@@ -47,12 +47,18 @@ def _zh(lang: Language, zh: str, en: str) -> str:
 def _overview(state: IncidentState, lang: Language) -> str:
     alert, triage, diagnosis = state.alert, state.triage, state.diagnosis
     if triage is not None and not triage.actionable:
-        verdict = _zh(lang, f"结论：无需处置（告警{alert.status == 'resolved' and '已恢复' or '为提示级别'}）。",
-                      f"Verdict: no action ({'resolved' if alert.status == 'resolved' else 'informational'} alert). ")  # fmt: skip
+        verdict = _zh(
+            lang,
+            f"结论：无需处置（告警{alert.status == 'resolved' and '已恢复' or '为提示级别'}）。",
+            f"Verdict: no action ({'resolved' if alert.status == 'resolved' else 'informational'} alert). ",
+        )
     elif diagnosis is not None:
         kind = word(PATTERNS, diagnosis.pattern, lang)
-        verdict = _zh(lang, f"结论：{word(VERDICTS, diagnosis.verdict, lang)}（{kind}）。",
-                      f"Verdict: {word(VERDICTS, diagnosis.verdict, lang)} ({kind}). ")  # fmt: skip
+        verdict = _zh(
+            lang,
+            f"结论：{word(VERDICTS, diagnosis.verdict, lang)}（{kind}）。",
+            f"Verdict: {word(VERDICTS, diagnosis.verdict, lang)} ({kind}). ",
+        )
     else:
         verdict = _zh(lang, "结论：诊断未完成。", "Verdict: diagnosis did not complete. ")
     subject = subject_words(alert.subject, lang)
@@ -61,12 +67,17 @@ def _overview(state: IncidentState, lang: Language) -> str:
     summary = summary or (f": {quote(alert.summary, lang)}" if alert.summary else "")
     scored = ""
     if triage is not None:
-        scored = _zh(lang, f"分诊：评分 {triage.score}，等级 {triage.tier}，尝试预算 {triage.budget} 次。",
-                     f" Triage: score {triage.score}, tier {triage.tier}, budget {triage.budget} attempts.")  # fmt: skip
+        scored = _zh(
+            lang,
+            f"分诊：评分 {triage.score}，等级 {triage.tier}，尝试预算 {triage.budget} 次。",
+            f" Triage: score {triage.score}, tier {triage.tier}, budget {triage.budget} attempts.",
+        )
     started = when(alert.starts_at.isoformat(), lang)
     if lang == "zh":
-        return f"{verdict}{started} 起，{subject} 触发告警「{alert.name}」（级别 {severity}，来源 {alert.source}）{summary}。{scored}"
-    return f"{verdict}Since {started}, {subject} fires '{alert.name}' (severity {severity}, source {alert.source}){summary}.{scored}"
+        fired = f"{started} 起，{subject} 触发告警「{alert.name}」（级别 {severity}，来源 {alert.source}）"
+        return f"{verdict}{fired}{summary}。{scored}"
+    fired = f"Since {started}, {subject} fires '{alert.name}' (severity {severity}, source {alert.source})"
+    return f"{verdict}{fired}{summary}.{scored}"
 
 
 # --------------------------------------------------------------------------- root cause
@@ -106,7 +117,9 @@ def _claims(state: IncidentState, evidence: list[Finding], lang: Language) -> li
         case "release" | "leak":
             claims.append(_release_claim(diagnosis, name, lang) + _cite(evidence, "release") + signal)
             if diagnosis.pattern == "leak":
-                claims.append(_zh(lang, "内存持续增长，重启只能暂时缓解", "memory keeps climbing; a restart only buys time"))
+                claims.append(
+                    _zh(lang, "内存持续增长，重启只能暂时缓解", "memory keeps climbing; a restart only buys time")
+                )
         case "config_edit":
             claims.append(
                 _zh(
@@ -121,21 +134,29 @@ def _claims(state: IncidentState, evidence: list[Finding], lang: Language) -> li
         case "dependency":
             hosts = ", ".join(cause.get("hosts") or diagnosis.entities)
             claims.append(
-                _zh(lang, f"{name} 的错误日志显示无法连接依赖 {hosts}", f"{name}'s errors say {hosts} cannot be reached")
+                _zh(
+                    lang, f"{name} 的错误日志显示无法连接依赖 {hosts}", f"{name}'s errors say {hosts} cannot be reached"
+                )
                 + _cite(evidence, "log")
             )
         case "capacity":
             unit = unit_of("request_rate")
             rise = f"{fmt(cause.get('traffic_from'), unit, lang)} → {fmt(cause.get('traffic_to'), unit, lang)}"
             claims.append(
-                _zh(lang, f"流量上升（{rise}），资源趋于饱和，且无版本变更", f"traffic rose ({rise}) into saturation, "
-                    "with no release") + _cite(evidence, "metric")
-            )  # fmt: skip
+                _zh(
+                    lang,
+                    f"流量上升（{rise}），资源趋于饱和，且无版本变更",
+                    f"traffic rose ({rise}) into saturation, with no release",
+                )
+                + _cite(evidence, "metric")
+            )
         case "node" | "cluster" | "dependency" | "unknown":
             pass
         case _:
             claims.append(_pattern_claim(diagnosis, lang) + signal)
-    if diagnosis.pattern in ("node", "cluster", "unknown") or (diagnosis.pattern == "dependency" and not cause.get("hosts")):
+    if diagnosis.pattern in ("node", "cluster", "unknown") or (
+        diagnosis.pattern == "dependency" and not cause.get("hosts")
+    ):
         claims.append(_subject_claim(state, lang))
     review = _cite(evidence, "code")
     if review:
@@ -149,13 +170,21 @@ def _release_claim(diagnosis: Diagnosis, name: str, lang: Language) -> str:
     skipped = ", ".join(cause.get("skipped") or [])
     confidence = f"{diagnosis.release_confidence:.0%}"
     if lang == "zh":
-        text = f"{name} 的版本 {version} 上线后（此前为 {previous}）告警信号变差" if previous else f"{name} 的版本 {version} 引入问题"
+        text = (
+            f"{name} 的版本 {version} 上线后（此前为 {previous}）告警信号变差"
+            if previous
+            else f"{name} 的版本 {version} 引入问题"
+        )
         if cause.get("by_history"):
             text += f"，{target} 运行期间信号健康"
         if skipped:
             text += f"，之后的 {skipped} 未能修复"
         return f"{text}（置信度 {confidence}）"
-    text = f"{name}'s release {version} (replacing {previous}) degraded the signal" if previous else f"release {version} of {name}"
+    text = (
+        f"{name}'s release {version} (replacing {previous}) degraded the signal"
+        if previous
+        else f"release {version} of {name}"
+    )
     if cause.get("by_history"):
         text += f"; the signal was healthy while {target} ran"
     if skipped:
@@ -166,10 +195,19 @@ def _release_claim(diagnosis: Diagnosis, name: str, lang: Language) -> str:
 def _pattern_claim(diagnosis: Diagnosis, lang: Language) -> str:
     texts = {
         "healthy": ("诊断时告警信号已回到正常水平", "the alert's signal was back to normal at diagnosis"),
-        "no_data": ("告警信号查询无数据，无法确认告警，也无法验证任何变更", "the alert's signal answers nothing: nothing to confirm or verify"),
-        "unverifiable": ("告警不带指标，也没有探针随之升高，无法验证变更", "the alert carries no metric and no probe rose with it"),
-        "undetermined": ("未发现版本、配置、依赖或负载方面的原因", "no release, config change, dependency or load explains it"),
-    }  # fmt: skip
+        "no_data": (
+            "告警信号查询无数据，无法确认告警，也无法验证任何变更",
+            "the alert's signal answers nothing: nothing to confirm or verify",
+        ),
+        "unverifiable": (
+            "告警不带指标，也没有探针随之升高，无法验证变更",
+            "the alert carries no metric and no probe rose with it",
+        ),
+        "undetermined": (
+            "未发现版本、配置、依赖或负载方面的原因",
+            "no release, config change, dependency or load explains it",
+        ),
+    }
     pair = texts.get(diagnosis.pattern, (diagnosis.root_cause, diagnosis.root_cause))
     return pair[0] if lang == "zh" else pair[1]
 
@@ -177,7 +215,11 @@ def _pattern_claim(diagnosis: Diagnosis, lang: Language) -> str:
 def _subject_claim(state: IncidentState, lang: Language) -> str:
     subject = state.alert.subject
     reporter = subject.reporter
-    told = _zh(lang, f"（由 {reporter} 上报，它不是告警对象）", f" (reported by {reporter}, which is not the subject)") if reporter else ""
+    told = (
+        _zh(lang, f"（由 {reporter} 上报，它不是告警对象）", f" (reported by {reporter}, which is not the subject)")
+        if reporter
+        else ""
+    )
     return _zh(
         lang,
         f"告警对象是{subject_words(subject, lang)}{told}，处置阶梯中没有作用于它的操作",
@@ -212,9 +254,21 @@ def _impact(state: IncidentState, lang: Language) -> str:
     value = fmt(diagnosis.signal_value if diagnosis else None, unit, lang)
     extra = []
     if diagnosis and diagnosis.signal_threshold is not None:
-        extra.append(_zh(lang, f"阈值 {fmt(diagnosis.signal_threshold, unit, lang)}", f"threshold {fmt(diagnosis.signal_threshold, unit, lang)}"))
+        extra.append(
+            _zh(
+                lang,
+                f"阈值 {fmt(diagnosis.signal_threshold, unit, lang)}",
+                f"threshold {fmt(diagnosis.signal_threshold, unit, lang)}",
+            )
+        )
     if diagnosis and diagnosis.signal_baseline is not None:
-        extra.append(_zh(lang, f"正常水平 {fmt(diagnosis.signal_baseline, unit, lang)}", f"normal level {fmt(diagnosis.signal_baseline, unit, lang)}"))
+        extra.append(
+            _zh(
+                lang,
+                f"正常水平 {fmt(diagnosis.signal_baseline, unit, lang)}",
+                f"normal level {fmt(diagnosis.signal_baseline, unit, lang)}",
+            )
+        )
     around = f"（{'，'.join(extra)}）" if extra and lang == "zh" else (f" ({', '.join(extra)})" if extra else "")
     dims = state.triage.dimensions if state.triage else {}
     listed = ("，" if lang == "zh" else ", ").join(f"{word(DIMENSIONS, k, lang)} {v}" for k, v in dims.items())
@@ -234,7 +288,11 @@ def _solution(state: IncidentState, settings: Settings, lang: Language) -> str:
             step = word(OPERATIONS, rung.operation, lang)
             if rung.operation in ("version_rollback", "full_rollback"):
                 target = known_good(state, settings)
-                step += _zh(lang, f"至 {target}（最近一个信号健康的版本）", f" to {target} (the last version whose signal was healthy)")
+                step += _zh(
+                    lang,
+                    f"至 {target}（最近一个信号健康的版本）",
+                    f" to {target} (the last version whose signal was healthy)",
+                )
             steps.append(step)
         hold = policy.hold_s
         if lang == "zh":
@@ -243,7 +301,8 @@ def _solution(state: IncidentState, settings: Settings, lang: Language) -> str:
                 f"{policy.verify_after_s:g} 秒验证告警信号回到正常水平，并在 {hold:g} 秒后复查；未恢复则升级至人工。"
             )
         return (
-            f"For the diagnosed {word(PATTERNS, hypothesis(state, policy), lang)}: {' → '.join(steps)}; after each step, "
+            f"For the diagnosed {word(PATTERNS, hypothesis(state, policy), lang)}: {' → '.join(steps)}; "
+            "after each step, "
             f"wait {policy.verify_after_s:g} s, check the signal is back to normal and again after {hold:g} s; "
             "escalate to a person if it is not."
         )
@@ -256,22 +315,46 @@ def _no_change(state: IncidentState, settings: Settings, lang: Language) -> str:
     cause = diagnosis.cause if diagnosis else {}
     reasons = {
         "healthy": ("信号已恢复，无需变更", "the signal has recovered; nothing to change"),
-        "no_data": ("没有数据可以验证任何变更，先恢复监控数据", "no data to verify a change against; restore the signal first"),
+        "no_data": (
+            "没有数据可以验证任何变更，先恢复监控数据",
+            "no data to verify a change against; restore the signal first",
+        ),
         "unverifiable": ("没有可验证的指标，不做变更", "nothing to verify a change against"),
-        "node": ("节点层面的问题，需人工处理（清理磁盘、排空或替换节点）", "a node-level problem for a person (free disk, drain or replace the node)"),
-        "cluster": ("集群层面的问题，需人工处理（容量规划、控制面）", "a cluster-wide problem for a person (capacity, control plane)"),
-        "dependency": (f"依赖 {', '.join(cause.get('hosts') or [])} 故障，回滚无法修复，需依赖方处理", "a dependency outage no rollback can fix; its owners must act"),
-        "config_edit": (f"需人工回退 {cause.get('resource')}/{cause.get('name')} 的修改（重启会让坏配置加载到所有实例）", f"a person must revert the edit to {cause.get('resource')}/{cause.get('name')} (a restart would load it everywhere)"),
-        "capacity": ("容量问题：是否扩容由策略（policy.pattern_rungs）或人工决定", "capacity: scaling is for policy (policy.pattern_rungs) or a person"),
-        "undetermined": ("未找到可处置的原因，不做盲目重启，需人工排查", "no cause a rung can address; no blind restart, a person must look"),
+        "node": (
+            "节点层面的问题，需人工处理（清理磁盘、排空或替换节点）",
+            "a node-level problem for a person (free disk, drain or replace the node)",
+        ),
+        "cluster": (
+            "集群层面的问题，需人工处理（容量规划、控制面）",
+            "a cluster-wide problem for a person (capacity, control plane)",
+        ),
+        "dependency": (
+            f"依赖 {', '.join(cause.get('hosts') or [])} 故障，回滚无法修复，需依赖方处理",
+            "a dependency outage no rollback can fix; its owners must act",
+        ),
+        "config_edit": (
+            f"需人工回退 {cause.get('resource')}/{cause.get('name')} 的修改（重启会让坏配置加载到所有实例）",
+            f"a person must revert the edit to {cause.get('resource')}/{cause.get('name')} "
+            "(a restart would load it everywhere)",
+        ),
+        "capacity": (
+            "容量问题：是否扩容由策略（policy.pattern_rungs）或人工决定",
+            "capacity: scaling is for policy (policy.pattern_rungs) or a person",
+        ),
+        "undetermined": (
+            "未找到可处置的原因，不做盲目重启，需人工排查",
+            "no cause a rung can address; no blind restart, a person must look",
+        ),
         "unknown": ("告警未指明对象，需人工判断", "the alert names no subject; a person must judge"),
-    }  # fmt: skip
+    }
     if pattern in ("release", "leak") and not known_good(state, settings):
         pair = ("没有已知健康的版本可回滚", "no version known to be healthy to roll back to")
     else:
         pair = reasons.get(pattern, ("没有可处置的原因", "no cause a rung can address"))
     text = pair[0] if lang == "zh" else pair[1]
-    return _zh(lang, f"不做变更：{text}。已附证据升级至人工。", f"No change: {text}. Escalated to a person with the evidence.")
+    return _zh(
+        lang, f"不做变更：{text}。已附证据升级至人工。", f"No change: {text}. Escalated to a person with the evidence."
+    )
 
 
 def write_report(state: IncidentState, settings: Settings, language: Language) -> Report:

@@ -223,6 +223,9 @@ class Settings(BaseSettings):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    kubernetes: KubernetesConfig | None = Field(
+        default=None, description="The cluster the Kubernetes read tools look at (None = none configured)."
+    )
     policy: Policy = Field(default_factory=Policy)
     triage: TriagePolicy = Field(default_factory=TriagePolicy)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)

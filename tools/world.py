@@ -24,6 +24,10 @@ expression is evaluated as PromQL over the world's series (version series such a
 declared raw ``series``), matched by their label selectors. An operation changes only the
 workload it names (``service`` + ``namespace``); naming another one fails as a cluster would.
 
+Workloads may also say how they look to the Kubernetes API the eval world serves
+(``pod_states`` per version: ready, restarts, waiting/terminated reasons; ``template`` merged
+into the pod template): evals/kube_world.py reads them; the signals do not depend on them.
+
 The mutable state is a JSON file (flock-protected), so an executor in another process (or
 a resumed run after a crash) sees the same deployment. Time comes from the clock the world
 is given: the wall clock for the demo, a :class:`SimClock` the eval harness advances.
@@ -168,6 +172,26 @@ class RawSeries(BaseModel):
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
 
 
+class PodState(BaseModel):
+    """How the pods of one version look to the Kubernetes API (``kubectl get pods``, ``describe pod``).
+
+    Read by the eval's local Kubernetes API (evals/kube_world.py); the simulated signals do not
+    depend on it. ``restarts`` counts from when the pods started (the version's rollout, or the
+    last restart of the workload): a number, or a ramp (``{start: 2, slope_per_h: 12}``: a crash loop).
+    """
+
+    ready: bool = True
+    restarts: float | Ramp = 0
+    waiting: str | None = Field(
+        default=None, description="state.waiting.reason: CrashLoopBackOff, ImagePullBackOff, CreateContainerConfigError"
+    )
+    terminated: str | None = Field(default=None, description="lastState.terminated.reason: OOMKilled, Error, Completed")
+    exit_code: int | None = Field(
+        default=None, description="lastState.terminated.exitCode (default 137 for OOMKilled, else 1)"
+    )
+    message: str = Field(default="", description="The waiting or terminated state's message.")
+
+
 class WorkloadSpec(BaseModel):
     """One workload: its releases, its signals and the queries, series and effects that belong to it."""
 
@@ -191,6 +215,14 @@ class WorkloadSpec(BaseModel):
     series: list[RawSeries] = Field(default_factory=list)
     effects: dict[str, OperationEffect] = Field(default_factory=dict)
     versions: list[VersionSeries] = Field(default_factory=lambda: [VersionSeries()])
+    pod_states: dict[str, PodState] = Field(
+        default_factory=dict, description="version or 'default' -> how its pods look to the Kubernetes API"
+    )
+    template: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the pod template the Kubernetes API shows (metadata.labels/annotations, "
+        "spec.volumes, spec.containers[0] = the main container's env/envFrom/resources).",
+    )
 
     @property
     def main_container(self) -> str:
@@ -237,6 +269,8 @@ class WorldSpec(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     versions: list[VersionSeries] | None = None
     series: list[RawSeries] = Field(default_factory=list)
+    pod_states: dict[str, PodState] = Field(default_factory=dict)
+    template: dict[str, Any] = Field(default_factory=dict)
     # more of the world
     workloads: list[WorkloadSpec] = Field(default_factory=list)
     nodes: list[NodeSpec] = Field(default_factory=list)
@@ -264,6 +298,7 @@ class WorldSpec(BaseModel):
                     replicas=self.replicas, aliases=self.aliases, image=self.image, pods=self.pods,
                     releases=self.releases, signals=self.signals, queries=self.queries, series=self.series,
                     effects=self.effects, versions=self.versions or [VersionSeries(metric=self.version_metric)],
+                    pod_states=self.pod_states, template=self.template,
                 )
             )  # fmt: skip
         return first + list(self.workloads)
@@ -449,14 +484,20 @@ class World:
         return round(self._with_events(workload.name, signal, when, base), 6)
 
     def _effective(self, state: WorldState, key: str, run: Release, when: datetime) -> list[AppliedOperation]:
-        """Operations on ``key`` since its running version started that are in force at ``when``."""
+        """Operations on ``key`` since its running version started that are in force at ``when``.
+
+        An operation at the very moment a rollback started the run (a simulated clock does
+        not move between two calls) counts only if it came after that rollback.
+        """
+        ops = [op for op in state.operations if op.workload == key and op.status == "success"]
+        starters = [i for i, op in enumerate(ops) if op.effective_at == run.deployed_at and _changes_version(op)]
+        first = starters[-1] + 1 if starters else 0
         return [
             op
-            for op in state.operations
-            if op.workload == key
-            and op.status == "success"
-            and not op.params.get("undo")
+            for i, op in enumerate(ops)
+            if not op.params.get("undo")
             and run.deployed_at <= op.effective_at <= when
+            and (op.effective_at > run.deployed_at or i >= first)
             and (op.undone_at is None or op.undone_at > when)
         ]
 
@@ -584,6 +625,11 @@ class World:
             ws.version, ws.replicas, ws.isolated = before.version, before.replicas, before.isolated
             return {"status": "success", "detail": f"undid {method} ({op.detail})", "error": ""}
         raise ValueError(f"nothing to undo: no {method} was applied")
+
+
+def _changes_version(op: AppliedOperation) -> bool:
+    """Whether ``op`` started a new run of its workload (a rollback, or the undo of one)."""
+    return op.method in ("version_rollback", "full_rollback")
 
 
 def _profile_value(profile: SignalValue, hours: float) -> float:
