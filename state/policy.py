@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 Operation = Literal["restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"]
 
@@ -196,6 +196,14 @@ class Policy(BaseModel):
         description="Mutating tools each agent may call; an agent not listed may call none.",
     )
     max_scale_delta: int = Field(default=10, ge=1, description="Largest replica change one scale action may make.")
+
+    @field_validator("pattern_rungs", mode="before")
+    @classmethod
+    def _one_rung_is_a_list(cls, value: object) -> object:
+        """``{capacity: 2}`` means ``{capacity: [2]}``."""
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _freeze_windows_parse(self) -> Policy:
