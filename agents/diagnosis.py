@@ -21,7 +21,9 @@ from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
+from agents.lifecycle import configured
 from agents.signal import SignalReading, band_of, own_series, read_signal
+from agents.subject_lookup import lookup
 from agents.signal_history import SignalHistory, version_health
 from agents.versions import VersionHistory, discover, history_from_audit
 from state.alert import Alert
@@ -63,22 +65,27 @@ def _subject_finding(alert: Alert) -> Finding:
 
 
 def _own_history(
-    session: ToolSession, alert: Alert, query: str | None, start: datetime, end: datetime
+    session: ToolSession, alert: Alert, query: str | None, start: datetime, end: datetime, *, across_pods: bool = False
 ) -> tuple[SignalHistory | None, str]:
-    """The alert's own series over [start, end] (its comparison stripped): ``(history, error)``."""
+    """The alert's own series over [start, end] (its comparison stripped): ``(history, error)``.
+
+    ``across_pods``: the workload's series under every version (each version ran other pods).
+    """
     if not query:
         return None, ""
     lhs = split_comparison(query)[0]
     series, error = range_of(session, lhs, start, end)
     if error:
         return None, error
-    return SignalHistory.from_series(own_series(series, alert), lhs), ""
+    return SignalHistory.from_series(own_series(series, alert, across_pods=across_pods), lhs), ""
 
 
 def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
     if history is None:
         return None
     baseline, during = history.mean(lo, split), history.mean(split, hi)
+    if during is not None and baseline is None and history.points:
+        baseline = 0.0  # a series that exists only while bad (a comparison, a waiting reason): quiet before
     if baseline is None or during is None:
         return None
     return Anomaly("alert expression", history.query, baseline, during)
@@ -119,7 +126,7 @@ def investigate(
             versions = history_from_audit(evidence.image_changes, end)
     lived = history
     if history is not None and len({r.version for r in versions.runs}) > 1:  # how the signal fared per version
-        lived, _ = _own_history(session, alert, reading.query, versions.runs[0].start, end)
+        lived, _ = _own_history(session, alert, reading.query, versions.runs[0].start, end, across_pods=True)
     facts = _facts(alert, reading, anomalies, versions, history, lived, evidence, proxy, release_floor)
     diagnosis = conclude(facts)
     _describe_signal(diagnosis, facts)
@@ -234,13 +241,18 @@ def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     update = NodeUpdate(state, deps, "diagnose")
     session = update.session("diagnosis")
     settings = deps.settings
-    service = settings.service(state.alert.service)
+    alert = configured(lookup(session, state.alert), settings)  # the labels may not say who it is about
+    service = settings.service(alert.service)
     diagnosis, findings = investigate(
-        session, state.alert, service.version_metric, deps.clock(), settings.logs, settings.policy.release_confidence
+        session, alert, service.version_metric, deps.clock(), settings.logs, settings.policy.release_confidence
     )
-    diagnosis, findings = consult_model(deps, session, state.alert, diagnosis, findings)
+    diagnosis, findings = consult_model(deps, session, alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     deps.on_event("diagnosis", diagnosis.model_dump())
     update.decide(diagnosis.summary)
-    return update.build(diagnosis=diagnosis, findings=[*state.findings, *findings])
+    fields: dict[str, Any] = {"diagnosis": diagnosis, "findings": [*state.findings, *findings]}
+    if alert is not state.alert:
+        update.decide(f"subject: {alert.subject.describe()} ({alert.subject.evidence.get('name', '')})")
+        fields["alert"] = alert
+    return update.build(**fields)

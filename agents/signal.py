@@ -13,7 +13,7 @@ from agents.verification import Band
 from state.alert import Alert
 from state.incident import Diagnosis
 from state.subject import owner_of_pod
-from tools.promql import split_comparison, with_labels
+from tools.promql import alert_condition, split_comparison, with_labels
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds: they say nothing about which series is the alert's own
@@ -119,11 +119,13 @@ def _instant_values(entries: list[dict[str, Any]]) -> list[float]:
 
 def band_of(alert: Alert, query: str | None, baseline: float | None, slope_per_h: float | None = None) -> Band:
     """The signal's healthy band: its baseline, and the threshold and bad side its rule states."""
-    threshold, high_is_bad = None, True
+    threshold, high_is_bad, equality, presence = None, True, None, False
     if query:
-        _, op, value = split_comparison(query)
+        op, value = alert_condition(query)
         if op is not None and value is not None:
-            threshold, high_is_bad = value, op in (">", ">=", "!=")
+            threshold, high_is_bad = value, op in (">", ">=")
+            equality = op if op in ("==", "!=") else None
+        presence = op is not None and value is None
     if threshold is None and alert.condition is not None and alert.condition.threshold is not None:
         threshold = alert.condition.threshold
         high_is_bad = alert.condition.operator.strip() not in ("<", "<=", "lt", "le")
@@ -132,7 +134,7 @@ def band_of(alert: Alert, query: str | None, baseline: float | None, slope_per_h
             threshold = float(alert.annotations["threshold"])
         except ValueError:
             threshold = None
-    return Band(baseline=baseline, threshold=threshold, high_is_bad=high_is_bad, slope_per_h=slope_per_h)
+    return Band(baseline, threshold, high_is_bad, slope_per_h, equality, presence)
 
 
 def read_value(session: ToolSession, alert: Alert, query: str) -> tuple[float | None, str]:

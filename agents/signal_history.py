@@ -100,7 +100,15 @@ def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -
     best = (min(known) if band.high_is_bad else max(known)) if known else None
     out = []
     for run, mean in zip(runs, means, strict=True):
-        healthy = None if mean is None else _healthy(mean, band, best)
+        if band.presence:  # the expression answers only while it fires
+            out.append(VersionHealth(run.version, run.start, mean, mean is None))
+            continue
+        if mean is None:
+            # No points while it ran, yet points under other versions: the series exists only while
+            # bad (an alerting comparison, a waiting reason), so this version was quiet.
+            healthy = True if known else None
+        else:
+            healthy = _healthy(mean, band, best)
         out.append(VersionHealth(run.version, run.start, mean, healthy))
     return out
 

@@ -32,16 +32,22 @@ class Band:
     threshold: float | None
     high_is_bad: bool = True
     slope_per_h: float | None = None  # the pre-incident slope (a leak's climb)
+    equality: str | None = None  # "==" / "!=": the rule fires on (in)equality, not on a side (up == 0)
+    presence: bool = False  # a vector comparison (spec > available): any answer is firing, none is healthy
 
     def firing(self, value: float) -> bool:
         """Whether ``value`` is on the bad side of the threshold."""
         if self.threshold is None:
             return False
+        if self.equality == "==":
+            return value == self.threshold
+        if self.equality == "!=":
+            return value != self.threshold
         return value > self.threshold if self.high_is_bad else value < self.threshold
 
     def near_baseline(self, value: float) -> bool:
         """Whether ``value`` is back near the pre-incident baseline."""
-        if self.baseline is None:
+        if self.baseline is None or self.equality is not None:
             return not self.firing(value)
         base = self.baseline
         if self.threshold is not None and (self.threshold - base) * (1 if self.high_is_bad else -1) > 0:
@@ -141,6 +147,8 @@ def _held(band: Band, after: float, held: float, hold_s: float) -> Verdict:
 
 
 def _worse(band: Band, before: float, after: float, factor: float) -> bool:
+    if band.equality is not None:
+        return False  # a flag (up == 0) has no "worse"
     if band.high_is_bad:
         return after > before * factor and after > before
     return after < before / factor and after < before

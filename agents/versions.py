@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from state.subject import Subject, owner_of_pod, version_of
+from state.subject import Subject, owner_of_pod, pod_pattern, version_of
 from tools.promql import with_labels
 from tools.registry import ToolSession
 
@@ -146,7 +146,7 @@ def _subject_selector(subject: Subject) -> dict[str, str]:
 
 def _pod_selector(subject: Subject) -> str:
     parts = [f'namespace="{subject.namespace}"'] if subject.namespace else []
-    parts.append(f'pod=~"{re.escape(subject.name or "")}-.*"')
+    parts.append(f'pod=~"{pod_pattern(subject.name or "", subject.workload_kind)}"')
     if subject.container:
         parts.append(f'container="{subject.container}"')
     return ",".join(parts)
@@ -182,8 +182,8 @@ def discover(
     for name in _IMAGE_METRICS:
         if names and name not in names:
             continue
-        query = f"count by (image) ({name}{{{_pod_selector(subject)}}})"
-        runs = runs_of(_range(session, query, start, end))
+        query = f"count by (image, pod) ({name}{{{_pod_selector(subject)}}})"
+        runs = runs_of(_range(session, query, start, end), subject)
         if runs:
             return VersionHistory(runs, f"{name} (image tag)", query)
     return VersionHistory()

@@ -212,6 +212,11 @@ def _identity(subject: Subject) -> dict[str, Any]:
     }
 
 
+def with_subject(alert: Alert, subject: Subject) -> Alert:
+    """The alert about ``subject`` (its flat identity fields follow)."""
+    return alert.model_copy(update=_identity(subject))
+
+
 def _version(labels: dict[str, str]) -> str | None:
     found = version_of(labels)
     return found[0] if found else None

@@ -50,6 +50,13 @@ _DATASTORE = re.compile(
 _CONTROL_PLANE = re.compile(
     r"^(apiserver|kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kube-proxy|coredns|kube-dns)$"
 )
+# names of exporters and the proxies in front of them: their pod/container labels on a series are
+# the scrape target's, never the subject's
+_EXPORTER_PART = re.compile(
+    r"kube-state-metrics|node-exporter|kube-rbac-proxy|config-reloader|blackbox|ingress-nginx-controller|"
+    r"nginx-ingress|kubelet|cadvisor|prometheus-node|metrics-server",
+    re.I,
+)
 # Kubernetes generates the pod-template-hash and random name suffixes from a vowel-free alphabet
 # ("bcdfghjklmnpqrstvwxz2456789"); a hand-typed name may not, so a part also counts when it has a digit.
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
@@ -135,6 +142,24 @@ def owner_of_pod(pod: str) -> tuple[str, WorkloadKind, str] | None:
     return None
 
 
+def pod_pattern(name: str, kind: WorkloadKind | None) -> str:
+    """A PromQL regex (string body) for the pods ``name``'s controller makes, and no one else's.
+
+    ``cart-.*`` would also take ``cart-worker``'s pods; the controller's own suffixes do not.
+    """
+    base = name.replace(".", "\\\\.")
+    match kind:
+        case "Deployment":
+            return f"{base}-[a-z0-9]+-[a-z0-9]+"
+        case "StatefulSet":
+            return f"{base}-[0-9]+"
+        case "DaemonSet" | "Job":
+            return f"{base}-[a-z0-9]+"
+        case "CronJob":
+            return f"{base}-[0-9]+-[a-z0-9]+"
+    return f"{base}-.*"
+
+
 def owner_of_replicaset(replicaset: str) -> str | None:
     """The Deployment that owns ReplicaSet ``name-<hash>``."""
     match = _REPLICASET.match(replicaset)
@@ -148,8 +173,13 @@ def _strip_port(instance: str) -> str:
     return host
 
 
+_INGRESS_KEYS = frozenset({"exported_service", "ingress", "controller_class", "controller_namespace"})
+
+
 def _reporter(labels: dict[str, str]) -> str | None:
-    """The known exporter that emitted the series, from its job/service/container labels."""
+    """The known exporter that emitted the series, from its job/service/container labels (or its own labels)."""
+    if _INGRESS_KEYS & labels.keys():
+        return "ingress-controller"  # ingress-nginx's own label names, even where the job was aggregated away
     for key in ("job", "service", "container", "app_kubernetes_io_name"):
         value = labels.get(key, "")
         for pattern, name in (
@@ -193,6 +223,9 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
             reporter=reporter,
             evidence={"name": f"control-plane job {job}"},
         )
+    if labels.get("instance") and reporter is None:
+        return Subject(kind="unknown", name=_strip_port(labels["instance"]), cluster=cluster,
+                       evidence={"name": f"only label instance={labels['instance']}: who runs there is still to be found"})
     if reporter is not None or not any(labels.get(k) for k in ("service", "job", "app", "container")):
         name = cluster or "cluster"
         why = f"label cluster={cluster}" if cluster else "the labels name no workload, node or dependency"
@@ -208,7 +241,9 @@ def _workload(labels: dict[str, str], cluster: str | None, reporter: str | None,
         evidence["namespace"] = f"label {key}={namespace}"
     pod = labels.get("pod") or labels.get("k8s_pod_name") or labels.get("pod_name") or None
     container = labels.get("container") or labels.get("k8s_container_name") or labels.get("container_name") or None
-    if container == "POD" or (reporter and container and _reporter({"container": container})):
+    if reporter is not None and pod and _EXPORTER_PART.search(pod):
+        pod = None  # the exporter's own pod, attached as a target label (a node or Deployment metric has none)
+    if container == "POD" or (reporter is not None and container and _EXPORTER_PART.search(container)):
         container = None
     name, kind, why = _named_workload(labels, pod, container, own_target)
     if name is None:
@@ -309,8 +344,9 @@ def _ingress_backend(labels: dict[str, str], cluster: str | None) -> Subject:
         )
     ingress = labels.get("ingress")
     if ingress:
+        # an Ingress is not a workload: its backend is still to be found (from the alert's series)
         return Subject(
-            kind="workload",
+            kind="unknown",
             name=ingress,
             namespace=namespace,
             cluster=cluster,
