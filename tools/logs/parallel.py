@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from tools.logs.classify import LogSummary, Signature, feed_block
+from tools.logs.subject import Subject
 
 BATCH = 4 << 20  # bytes of lines per worker task: large enough to amortize the hand-off
 WARMUP = 4 << 20  # inputs smaller than this are classified in process
@@ -38,13 +39,13 @@ def default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def _classify_batch(batch: list[tuple[str, bytes]]) -> LogSummary:
+def _classify_batch(batch: list[tuple[str, bytes]], subject: Subject | None = None) -> LogSummary:
     """Worker side: one fresh summary over ``batch`` (no hook: only counts and signatures travel back).
 
     No signature cap here (a batch holds at most a few ten thousand lines): whether a
     signature makes the cut depends on what earlier batches saw, so :func:`merge` decides.
     """
-    part = LogSummary(max_signatures=sys.maxsize)
+    part = LogSummary(max_signatures=sys.maxsize, subject=subject)
     for source, block in batch:
         feed_block(part, source, block)
     return part
@@ -67,20 +68,7 @@ def merge(summary: LogSummary, part: LogSummary) -> None:
                 summary.overflow += theirs.count
                 continue
             ours = summary.signatures[key] = Signature(key)
-        _merge_signature(ours, theirs)
-
-
-def _merge_signature(ours: Signature, theirs: Signature) -> None:
-    ours.count += theirs.count
-    if not ours.example:
-        ours.example = theirs.example
-    if theirs.first_seen is not None and (ours.first_seen is None or theirs.first_seen < ours.first_seen):
-        ours.first_seen = theirs.first_seen
-    if theirs.last_seen is not None and (ours.last_seen is None or theirs.last_seen > ours.last_seen):
-        ours.last_seen = theirs.last_seen
-    for workload, n in theirs.workloads.items():
-        if workload in ours.workloads or len(ours.workloads) < 20:
-            ours.workloads[workload] = ours.workloads.get(workload, 0) + n
+        ours.absorb(theirs)
 
 
 def _batches(blocks: Iterator[tuple[str, bytes]], size: int) -> Iterator[list[tuple[str, bytes]]]:
@@ -133,7 +121,7 @@ def feed_parallel(
             return summary
         pending: deque[Future[LogSummary]] = deque()
         for batch in _batches(stream, batch_bytes):
-            pending.append(pool.submit(_classify_batch, batch))
+            pending.append(pool.submit(_classify_batch, batch, summary.subject))
             if len(pending) >= 2 * workers:
                 merge(summary, pending.popleft().result())
         while pending:

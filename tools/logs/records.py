@@ -1,9 +1,20 @@
-"""One log line → a record: JSON decoding (escaped JSON values too), time, pod and workload.
+"""One log record from any shape: kind, level, error, message, time and who wrote it.
 
-Shippers wrap application logs: CLS→COS archives carry one JSON object a line whose
-values may themselves be escaped JSON strings (``"content"`` holding an escaped ``{"level": ...}``), and
-container runtimes wrap stdout as ``{"log": "..."}``. :func:`decode` unwraps one such
-level so classification sees the application's own fields.
+:func:`read_json` takes a decoded JSON object, :func:`read_text` a plain-text record
+(lines already joined by :mod:`tools.logs.lines`). Wrappers are unwrapped first:
+
+- values that are escaped JSON objects (CLS→COS ``"content": "{\\"level\\": ...}"``,
+  Docker/fluent-bit ``"log": "{...}\\n"``) are merged into the record;
+- ``log`` / ``content`` / ``MESSAGE`` text values (Docker json-file, fluent-bit, CLS, journald)
+  are read as the text line they hold;
+- Cloud Logging entries (``jsonPayload``; ``protoPayload`` AuditLog of ``io.k8s.*`` methods)
+  and Kubernetes watch events (``{"type": "ADDED", "object": {...}}``).
+
+Kinds, by content, never by file name: ``audit`` (an audit.k8s.io event, or an
+``EventList`` item that lost its ``apiVersion``: ``auditID`` + ``stage`` + ``verb``),
+``event`` (``kind: Event`` with ``involvedObject``/``regarding``), ``business`` (a level and a
+message), ``standard`` (everything else). Errors: business records at error level or
+worse; records with no level whose text says so (:func:`tools.logs.levels.content_error`).
 """
 
 from __future__ import annotations
@@ -11,67 +22,115 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-try:  # orjson (a langsmith dependency) parses several times faster; json is the fallback
+from tools.logs.identity import NOBODY, Identity, from_fields, subject_of
+from tools.logs.layouts import text_level, text_message
+from tools.logs.levels import content_error, is_error, level_of
+
+try:  # orjson parses several times faster; json is the fallback
     import orjson
 
-    _loads: Any = orjson.loads
+    loads: Any = orjson.loads
 except ImportError:  # pragma: no cover - exercised only without orjson
-    _loads = json.loads
+    loads = json.loads
 
+Kind = Literal["business", "event", "audit", "standard"]
+KINDS: tuple[Kind, ...] = ("business", "event", "audit", "standard")
+MESSAGE_KEYS = ("message", "msg", "MESSAGE", "@m", "@mt", "error", "err", "body", "textPayload", "content", "log")
+TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body")  # values that hold a whole text line
 TIME_KEYS = (
     "time",
     "timestamp",
     "ts",
     "@timestamp",
+    "@t",
     "__TIMESTAMP__",
     "__time_ms__",
+    "timeUnixNano",
     "requestReceivedTimestamp",
     "stageTimestamp",
     "lastTimestamp",
     "eventTime",
     "firstTimestamp",
+    "date",
+    "_SOURCE_REALTIME_TIMESTAMP",
+    "__REALTIME_TIMESTAMP",
 )
-POD_KEYS = ("pod", "pod_name", "podName", "__TAG__.pod_name", "k8s.pod.name", "kubernetes.pod_name")
-NAMESPACE_KEYS = ("namespace", "namespace_name", "__TAG__.namespace", "k8s.namespace.name", "kubernetes.namespace_name")
-WORKLOAD_KEYS = ("workload", "workload_name", "service", "app", "__TAG__.workload_name")
-_POD_SUFFIX = re.compile(r"^(?P<workload>.+?)(?:-[a-z0-9]{6,10})?-[a-z0-9]{5}$")
-_ORDINAL = re.compile(r"^(?P<workload>.+)-\d+$")
+_LEADING_STAMP = re.compile(r"\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_K8S_METHOD = re.compile(r"^io\.k8s\.(?:[\w-]+\.)*?(?P<resource>[\w-]+)\.(?P<verb>[a-z]+)$")
 
 
 class NotJson(Exception):
     """A line that looks like JSON (starts with ``{``) but does not parse."""
 
 
+_UNSET: Any = object()
+
+
+class Record:
+    """One classified record. ``when`` and ``who`` of a JSON record are read only when asked for
+    (most records are only counted)."""
+
+    __slots__ = ("kind", "level", "error", "message", "fields", "text", "_when", "_who", "_source")
+
+    def __init__(
+        self,
+        kind: Kind,
+        level: str | None,
+        error: bool,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        text: str | None = None,
+        *,
+        when: float | None = _UNSET,
+        who: Identity | None = None,
+        source: Identity = NOBODY,
+    ) -> None:
+        """``fields``: the decoded object; ``text``: the whole text record when it is more than ``message``."""
+        self.kind, self.level, self.error, self.message = kind, level, error, message
+        self.fields, self.text = fields, text
+        self._when, self._who, self._source = when, who, source
+
+    @property
+    def when(self) -> float | None:
+        """When it happened (Unix seconds), if the record says."""
+        if self._when is _UNSET:
+            self._when = record_time(self.fields) if self.fields is not None else None
+        return self._when
+
+    @when.setter
+    def when(self, value: float | None) -> None:
+        self._when = value
+
+    @property
+    def who(self) -> Identity:
+        """Who wrote it (for events and audit: whom it is about), else the source's identity."""
+        if self._who is None:
+            if self.fields is None:
+                self._who = self._source
+            elif self.kind in ("event", "audit"):
+                self._who = subject_of(self.fields, self.kind)
+            else:
+                self._who = from_fields(self.fields).or_else(self._source)
+        return self._who
+
+
 def decode(line: bytes) -> dict[str, Any] | None:
-    """The JSON object on ``line``, with escaped-JSON values merged in; None for plain text.
+    """The JSON object on ``line``; None for a line that does not start with ``{``.
 
     Raises :class:`NotJson` when the line starts like a JSON object but is not one.
     """
-    stripped = line.lstrip()
+    stripped = line.strip()
     if not stripped.startswith(b"{"):
         return None
     try:
-        record = _loads(stripped)
+        record = loads(stripped)
     except ValueError:
         raise NotJson(line[:200].decode("utf-8", "replace")) from None
     if not isinstance(record, dict):
         raise NotJson(line[:200].decode("utf-8", "replace"))
-    for key, value in list(record.items()):
-        if isinstance(value, str) and value[:1] == "{" and value[-1:] == "}":
-            try:
-                inner = _loads(value)
-            except ValueError:
-                continue
-            if isinstance(inner, dict):
-                del record[key]
-                for inner_key, inner_value in inner.items():
-                    record.setdefault(inner_key, inner_value)
-        elif isinstance(value, dict) and key in ("kubernetes", "__TAG__"):
-            for inner_key, inner_value in value.items():
-                record.setdefault(f"{key}.{inner_key}", inner_value)
     return record
 
 
@@ -119,12 +178,6 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def workload_of(pod: str) -> str:
-    """The workload behind a pod name (``checkout-7d9f8b6c5-x2x4q`` → ``checkout``, ``db-0`` → ``db``)."""
-    match = _POD_SUFFIX.match(pod) or _ORDINAL.match(pod)
-    return match["workload"] if match else pod
-
-
 def first_text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     """The first non-empty string among ``keys``."""
     for key in keys:
@@ -134,8 +187,112 @@ def first_text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def where(record: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """``(namespace, pod, workload)`` a business record came from, as far as it says."""
-    pod = first_text(record, POD_KEYS)
-    workload = first_text(record, WORKLOAD_KEYS) or (workload_of(pod) if pod else None)
-    return first_text(record, NAMESPACE_KEYS), pod, workload
+def _audit_from_proto(entry: dict[str, Any], proto: dict[str, Any]) -> dict[str, Any] | None:
+    """A Cloud Logging AuditLog entry of a Kubernetes call, as the audit.k8s.io fields the trace reads."""
+    match = _K8S_METHOD.match(str(proto.get("methodName") or ""))
+    if not match:
+        return None
+    parts = str(proto.get("resourceName") or "").split("/")
+    namespace = parts[parts.index("namespaces") + 1] if "namespaces" in parts[:-1] else None
+    auth = proto.get("authenticationInfo") or {}
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Event",
+        "stage": "ResponseComplete",
+        "verb": match["verb"],
+        "user": {"username": auth.get("principalEmail") or "unknown"},
+        "objectRef": {"resource": match["resource"], "namespace": namespace, "name": parts[-1] if parts else ""},
+        "requestReceivedTimestamp": entry.get("timestamp"),
+        "requestObject": proto.get("request"),
+        "responseStatus": {"code": (proto.get("status") or {}).get("code", 0) or 200},
+    }
+
+
+def unwrap(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its shipper's wrapping removed (see the module docstring); may be the same dict."""
+    payload = record.get("jsonPayload")
+    if isinstance(payload, dict):
+        record = {**{k: v for k, v in record.items() if k != "jsonPayload"}, **payload}
+    proto = record.get("protoPayload")
+    if isinstance(proto, dict):
+        audit = _audit_from_proto(record, proto)
+        if audit is not None:
+            return audit
+    inner = record.get("object")
+    if isinstance(inner, dict) and record.get("type") in ("ADDED", "MODIFIED", "DELETED") and "kind" in inner:
+        return inner
+    for key, value in record.items():
+        if value.__class__ is str and value[:1] == "{" and value.rstrip()[-1:] == "}":
+            try:
+                decoded = loads(value)
+            except ValueError:
+                continue
+            if isinstance(decoded, dict):
+                merged = {k: v for k, v in record.items() if k != key}
+                for inner_key, inner_value in decoded.items():
+                    merged.setdefault(inner_key, inner_value)
+                return merged
+    return record
+
+
+def kind_of(record: dict[str, Any]) -> Kind:
+    """The kind of an unwrapped record."""
+    api = record.get("apiVersion")
+    if isinstance(api, str) and api.startswith("audit.k8s.io/"):
+        return "audit"
+    if api is None and "auditID" in record and "stage" in record and "verb" in record:
+        return "audit"  # an EventList item: the list carried apiVersion, the items do not
+    if record.get("kind") == "Event" and ("involvedObject" in record or "regarding" in record):
+        return "event"
+    return "business" if first_text(record, MESSAGE_KEYS) is not None and level_of(record)[1] else "standard"
+
+
+def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
+    """Classify one decoded JSON object."""
+    record = unwrap(raw)
+    kind = kind_of(record)
+    if kind in ("audit", "event"):
+        return Record(kind, None, False, "", record)
+    level, has_level = level_of(record)
+    message = first_text(record, MESSAGE_KEYS) or ""
+    if not has_level:
+        text = first_text(record, TEXT_KEYS)
+        if text is not None:
+            level = text_level(text)
+            message = text_message(text).rstrip("\n")
+            if level is not None:
+                return Record("business", level, is_error(level), message, record, source=source)
+        return Record(kind, None, content_error(message), message, record, source=source)
+    return Record(kind, level, kind == "business" and is_error(level), message, record, source=source)
+
+
+def text_time(text: str) -> float | None:
+    """The time a text record starts with (ISO 8601 / ``YYYY-MM-DD HH:MM:SS,mmm``), if it does."""
+    stamp = _LEADING_STAMP.match(text)
+    return to_epoch(stamp[0].replace(",", ".").replace("/", "-")) if stamp else None
+
+
+def read_object(raw: dict[str, Any], source: Identity = NOBODY) -> list[Record]:
+    """The records of one decoded JSON object: a list object (an audit webhook's ``EventList``,
+    ``kubectl get events -o json``) gives one per item, its ``apiVersion`` passed on to items that lack it."""
+    items = raw.get("items")
+    if isinstance(items, list) and str(raw.get("kind") or "").endswith("List"):
+        api = raw.get("apiVersion")
+        return [
+            read_json({"apiVersion": api, **item} if api and "apiVersion" not in item else item, source)
+            for item in items
+            if isinstance(item, dict)
+        ]
+    return [read_json(raw, source)]
+
+
+def read_text(text: str, when: float | None = None, source: Identity = NOBODY) -> Record:
+    """Classify one plain-text record (a line, or a line and its stack trace)."""
+    level = text_level(text)
+    message = text_message(text)
+    if when is None and text[:1].isdigit():
+        when = text_time(text)
+    whole = text if len(text) > len(message) else None
+    if level is None:
+        return Record("standard", None, content_error(text), message, None, whole, when=when, who=source)
+    return Record("business", level, is_error(level), message, None, whole, when=when, who=source)
