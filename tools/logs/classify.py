@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from tools.logs.fastpath import quiet_lines
 from tools.logs.identity import NOBODY, Identity, from_path
-from tools.logs.layouts import HEADER, text_level
-from tools.logs.levels import QUIET
 from tools.logs.lines import DOCKER_PREFIX, LineReader
 from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, read_object
 from tools.logs.signatures import key_of, templates
@@ -35,21 +36,7 @@ from tools.logs.subject import Subject
 MAX_EXAMPLE = 500
 MAX_ISSUES = 50
 RecordHook = Callable[[Kind, dict[str, Any]], None]
-_LEVEL_AT = re.compile(rb'(?:level|severity)(?:name|_text)?\\?"\s*:\s*\\?"([A-Za-z]+)\\?"')
-_MESSAGE_AT = re.compile(rb'(?:message|msg)\\?"\s*:\s*\\?"[^"\\]')
-_QUIET_CASED = frozenset(form for word in QUIET for form in (word, word.upper(), word.capitalize()))
 _WRAPPED_TEXT = (b'"log"', b'"content"', b'"MESSAGE"', b'"body"', b'"textPayload"', b'"@m')
-# A line without a level key is standard unless one of these occurs in it (an error word, a level,
-# wrapper or Event/audit key) or it is not ASCII (Chinese error words): then it is read exactly.
-_NO_LEVEL_MARKS = tuple(
-    token.encode()
-    for token in (
-        "Event", "ERROR", "Exception", "FATAL", "PANIC", "CRITICAL", "SEVERE", "Traceback", "panic: ", "auditID",
-        "Payload", "lvl", "priority", "PRIORITY", "Severity", "@l", '"object"', '"log"', '"MESSAGE"', '"body"',
-        '"@m', '"textPayload"',
-    )
-)  # fmt: skip
-_CONTENT_VALUE = re.compile(rb'"content"\s*:\s*"')
 
 
 @dataclass
@@ -205,46 +192,15 @@ def _exact_json(summary: LogSummary, source: str, line: bytes, who: Identity, ho
         summary.add(found, hook, source)
 
 
-def _unmarked(line: bytes) -> bool:
-    for token in _NO_LEVEL_MARKS:
-        if token in line:
-            return False
-    return True
-
-
-def _content_kind(line: bytes) -> Kind | None:
-    """A level-less line whose only text wrapper is ``content`` (CLS): standard unless its text has a level.
-
-    The text's header is read from the raw bytes (``\\"`` unescaped; anything else escaped, or
-    non-ASCII, goes to the exact path), which is what the exact path reads after decoding.
-    """
-    start = line.find(b'"content"')
-    if start < 0:
-        return "standard"
-    value = _CONTENT_VALUE.match(line, start)
-    if value is None or line.find(b'"content"', start + 9) >= 0:
-        return None
-    raw = line[value.end() : value.end() + 2 * HEADER]
-    end = raw.find(b'"')
-    while end > 0 and raw[end - 1] == 92:  # an escaped quote: the string goes on
-        end = raw.find(b'"', end + 1)
-    window = raw[:end] if end >= 0 else raw
-    if b"\\" in window:
-        window = window.replace(b'\\"', b'"')
-        if b"\\" in window:
-            return None
-    if window[:1] == b"{":
-        return None
-    return "standard" if text_level(window[:HEADER].decode()) is None else None
-
-
 _AUDIT_API = re.compile(rb'apiVersion\\?"\s*:\s*\\?"audit\.k8s\.io/')
 _EVENT_KIND = re.compile(rb'"kind\\?"\s*:\s*\\?"Event\\?"')
 
 
 def _special_kind(line: bytes) -> Kind | None:
-    """Audit (``apiVersion: audit.k8s.io/*``) or event (``kind: Event`` with ``involvedObject``/``regarding``)
-    from the bytes of a line that mentions ``Event``; None when only a full read can tell."""
+    """Audit or event, from the bytes of a line that mentions ``Event``; None when only a full read can tell.
+
+    Audit: ``apiVersion: audit.k8s.io/*``; event: ``kind: Event`` with ``involvedObject``/``regarding``.
+    """
     if b'"items' in line or b'items\\"' in line:
         return None  # a list: each item is a record
     if _AUDIT_API.search(line):
@@ -254,60 +210,17 @@ def _special_kind(line: bytes) -> Kind | None:
     return None
 
 
-HOOK_ONLY = 1 << 48  # a slow-list entry: this line is counted already; decode it for the hook only
-
-
-def _fast_pass(lines: list[bytes], tally: dict[str, int], hook: bool = False) -> list[int]:
-    """Count the lines byte scans can decide; return the indexes of the others (and ``~i`` flush marks).
-
-    A JSON line decided here still ends the text record before it, so when one follows a
-    text line its index is returned as ``~index``: the reader then only flushes. Events and
-    audit records decided here come back as ``index | HOOK_ONLY`` when ``hook``.
-    """
-    slow: list[int] = []
-    text_open = False
-    business = standard = 0
-    level_at, message_at, quiet, no_level = _LEVEL_AT.match, _MESSAGE_AT.match, _QUIET_CASED, _unmarked
-    for index, line in enumerate(lines):
-        if line[:1] == b"{" and line[-1:] == b"}" and line[1:6] != b'"log"':
-            if b"Event" in line:
-                special = _special_kind(line)
-                if special is not None:
-                    tally[special] += 1
-                    if hook:
-                        slow.append(index | HOOK_ONLY)
-                    elif text_open:
-                        slow.append(~index)
-                    text_open = False
-                    continue
-                slow.append(index)
-                text_open = False
-                continue
-            at = line.find(b"level")
-            if at >= 0:
-                level = level_at(line, at)
-                if level is not None and level[1] in quiet and b"Payload" not in line:
-                    at = line.find(b"message")
-                    if (at >= 0 or (at := line.find(b"msg")) >= 0) and message_at(line, at):
-                        business += 1
-                        if text_open:
-                            slow.append(~index)
-                            text_open = False
-                        continue
-            elif b"severity" not in line and line.isascii() and _content_kind(line) == "standard" and no_level(line):
-                standard += 1
-                if text_open:
-                    slow.append(~index)
-                    text_open = False
-                continue
-            slow.append(index)
-            text_open = False
-        elif line and not line.isspace():
-            slow.append(index)
-            text_open = line[:1] != b"{" or line[1:6] == b'"log"'
-    tally["business"] += business
-    tally["standard"] += standard
-    return slow
+def _special(summary: LogSummary, source: str, line: bytes, hook: RecordHook | None) -> bool:
+    """Count a line the bytes show to be an event or audit record; False when only a full read can tell."""
+    kind = _special_kind(line)
+    if kind is None:
+        return False
+    if summary.subject is not None:
+        return False  # whom it is about decides whether it counts: read it fully
+    summary.counts[kind] += 1
+    if hook is not None:
+        _hook_only(line, hook)
+    return True
 
 
 def feed_block(
@@ -320,33 +233,38 @@ def feed_block(
     """
     who = from_path(source)
     subject = summary.subject
-    lines = block.split(b"\n")
     if subject is not None:
         exact = True
         if not who and not subject.owns_unlabelled(source):
             needles = subject.needles()  # no name of the subject on a line: not its record
-            lines = [line for line in lines if any(n in line for n in needles)]
+            block = b"\n".join(line for line in block.split(b"\n") if any(n in line for n in needles))
     reader = LineReader(lambda r: summary.add(r, hook, source), who, lambda raw: _bad_json(summary, source, raw))
-    tally = dict.fromkeys(KINDS, 0)
-    slow = range(len(lines)) if exact else _fast_pass(lines, tally, hook is not None)
-    for index in slow:
-        if index < 0:
-            reader.flush()
-            continue
-        if index & HOOK_ONLY:
-            reader.flush()
-            _hook_only(lines[index ^ HOOK_ONLY], hook)
-            continue
-        line = lines[index]
+    starts, quiet = quiet_lines(block) if not exact else (None, None)
+    if starts is None or quiet is None:
+        lines = block.split(b"\n")
+        slow: list[int] = list(range(len(lines)))
+        flush_before: list[bool] = [False] * len(lines)
+    else:
+        summary.counts["business"] += int(quiet.sum())
+        ends = np.append(starts[1:] - 1, len(block))
+        picked = np.flatnonzero(~quiet)
+        seen = np.cumsum(quiet)
+        gaps = seen[picked] - np.concatenate(([0], seen[picked[:-1]])) if len(picked) else picked
+        slow = picked.tolist()
+        flush_before = (gaps > 0).tolist()
+        starts_list, ends_list = starts.tolist(), ends.tolist()
+        lines = None
+    for position, index in enumerate(slow):
+        if flush_before[position]:
+            reader.flush()  # a JSON record counted by the byte scan ended the text record before it
+        line = lines[index] if lines is not None else block[starts_list[index] : ends_list[index]]
         if line[:1] == b"{" and not line.startswith(DOCKER_PREFIX):
             reader.flush()
-            _exact_json(summary, source, line, who, hook)
+            if exact or b"Event" not in line or not _special(summary, source, line, hook):
+                _exact_json(summary, source, line, who, hook)
         elif line and not line.isspace():
             reader.line(line)
     reader.close()
-    counts = summary.counts
-    for kind, n in tally.items():
-        counts[kind] += n
 
 
 def feed(

@@ -112,7 +112,7 @@ class Identity:
         return any((self.namespace, self.pod, self.container, self.workload))
 
     def or_else(self, fallback: Identity) -> Identity:
-        """This identity, with the parts it lacks taken from ``fallback`` (a record's source)."""
+        """The identity with the parts it lacks taken from ``fallback`` (a record's source)."""
         if not fallback:
             return self
         return Identity(
@@ -175,6 +175,22 @@ def _otlp_attributes(items: list[Any]) -> dict[str, Any]:
     return out
 
 
+def _root(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+_FIELDS = (POD_KEYS, WORKLOAD_KEYS, OWNER_KEYS, SERVICE_KEYS, NAMESPACE_KEYS, CONTAINER_KEYS, LABEL_MAPS)
+_ANCHORS = frozenset(
+    {path for keys in _FIELDS for path in keys} | {_root(path) for keys in _FIELDS for path in keys} | {"__TAG__"}
+)
+
+
+@lru_cache(maxsize=512)
+def _plan_for(present: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """Per field, the paths worth looking up in a record whose top-level keys include ``present``."""
+    return tuple(tuple(p for p in keys if p in present or _root(p) in present) for keys in _FIELDS)
+
+
 def _text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = lookup(record, key)
@@ -183,8 +199,8 @@ def _text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _label(record: dict[str, Any]) -> str | None:
-    for where in LABEL_MAPS:
+def _label(record: dict[str, Any], maps: tuple[str, ...]) -> str | None:
+    for where in maps:
         labels = lookup(record, where)
         if isinstance(labels, dict):
             for key in LABEL_KEYS:
@@ -192,6 +208,8 @@ def _label(record: dict[str, Any]) -> str | None:
                 if isinstance(value, str) and value:
                     return value
     tags = record.get("__TAG__")
+    if tags is None and not any(k.startswith("__TAG__.pod_label_") for k in record):
+        return None
     flat = tags if isinstance(tags, dict) else {k[8:]: v for k, v in record.items() if k.startswith("__TAG__.")}
     for key in LABEL_KEYS:
         value = flat.get(f"pod_label_{key}")
@@ -202,19 +220,23 @@ def _label(record: dict[str, Any]) -> str | None:
 
 def from_fields(record: dict[str, Any]) -> Identity:
     """The identity a decoded record carries (see the module docstring for the shapes)."""
-    pod = _text(record, POD_KEYS)
-    workload = _text(record, WORKLOAD_KEYS) or _label(record)
+    present = _ANCHORS.intersection(record)
+    if not present and not any(k.startswith("__TAG__.") for k in record):
+        return NOBODY
+    pods, workloads, owners, services, namespaces, containers, maps = _plan_for(frozenset(present))
+    pod = _text(record, pods)
+    workload = _text(record, workloads) or _label(record, maps)
     if workload is None:
-        owner = _text(record, OWNER_KEYS)
+        owner = _text(record, owners)
         if owner and "/" in owner:
             kind, _, name = owner.partition("/")
             workload = replicaset_workload(name) if kind == "ReplicaSet" else name
     if workload is None and pod:
         workload = workload_of(pod)
     if workload is None:
-        workload = _text(record, SERVICE_KEYS)
-    namespace = _text(record, NAMESPACE_KEYS)
-    container = _text(record, CONTAINER_KEYS)
+        workload = _text(record, services)
+    namespace = _text(record, namespaces)
+    container = _text(record, containers)
     if not (namespace or pod or container or workload):
         return NOBODY
     return Identity(namespace, pod, container, workload)

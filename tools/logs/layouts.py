@@ -24,6 +24,8 @@ import re
 from tools.logs.levels import normalize
 
 HEADER = 200
+_KLOG_LETTERS = frozenset("IWEF")
+_MONTH_LETTERS = frozenset("JFMASOND")
 _LEVEL_WORD = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT|FINE|DPANIC"
 _KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [^ \]]+\] ?")
 _LOGFMT_LEVEL = re.compile(r'(?:^|\s)(?:level|lvl|severity|log\.level)="?([A-Za-z]+|\d+)')
@@ -54,16 +56,21 @@ _CONTINUES = re.compile(
 
 
 def text_level(text: str) -> str | None:
-    """The level a text line's header gives (normalized), or None when no known layout says."""
+    """The level a text line's header gives (normalized), or None when no known layout says.
+
+    Layouts are tried by the header's first character, so a line pays for the few that can match.
+    """
     head = text[:HEADER]
-    klog = _KLOG.match(head)
-    if klog:
-        return normalize(klog[1])
+    first = head[:1]
+    if first in _KLOG_LETTERS and head[1:2].isdigit():
+        klog = _KLOG.match(head)
+        if klog:
+            return normalize(klog[1])
     if "=" in head:
         found = _LOGFMT_LEVEL.search(head)
         if found:
             return normalize(found[1]) or "unknown"
-    if head[:1] == "<":
+    if first == "<":
         pri = _SYSLOG_PRI.match(head)
         if pri and int(pri[1]) < 192:
             return normalize(int(pri[1]) % 8, "priority")
@@ -71,18 +78,20 @@ def text_level(text: str) -> str | None:
         bracket = _BRACKET_LEVEL.search(head, 0, 80)
         if bracket:
             return normalize(bracket[1].rstrip("0123456789"))
-    stamped = _STAMPED.match(head)
-    if stamped:
-        return normalize(stamped[1])
-    syslog = _SYSLOG_HEADER.match(head)
-    if syslog:
-        said = _LEADING.match(head, syslog.end())
-        return normalize(said[1]) if said else None
-    leading = _LEADING.match(head)
-    if leading and (leading[1].isupper() or head[:1] == "["):
-        return normalize(leading[1])
-    if _CRASH.match(head):
-        return "fatal" if head[:1] in "pf" else "error"
+    if first.isdigit() or first == "[" or first in _MONTH_LETTERS:
+        stamped = _STAMPED.match(head)
+        if stamped:
+            return normalize(stamped[1])
+        syslog = _SYSLOG_HEADER.match(head) if not first.isdigit() or head[4:5] == "-" else None
+        if syslog:
+            said = _LEADING.match(head, syslog.end())
+            return normalize(said[1]) if said else None
+    if first.isalpha() or first == "[":
+        leading = _LEADING.match(head)
+        if leading and (leading[1].isupper() or first == "["):
+            return normalize(leading[1])
+        if _CRASH.match(head):
+            return "fatal" if first in "pf" else "error"
     return None
 
 

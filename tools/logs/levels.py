@@ -97,6 +97,14 @@ def is_error(level: str | None) -> bool:
     return level in ERRORISH
 
 
+_CONTENT_WORDS = ("ERROR", "FATAL", "PANIC", "CRITICAL", "SEVERE", "Exception", "Traceback", "panic: ")
+_CONTENT_WORDS_ZH = ("错误", "异常", "失败", "严重", "致命", "报错")
+
+
 def content_error(text: str) -> bool:
     """Whether a record without a level says it is an error (English or Chinese)."""
-    return _CONTENT_ERROR.search(text, 0, 2000) is not None
+    head = text[:2000]
+    words = _CONTENT_WORDS if head.isascii() else _CONTENT_WORDS + _CONTENT_WORDS_ZH
+    if not any(word in head for word in words):  # substring tests first: the regex is slow
+        return False
+    return _CONTENT_ERROR.search(head) is not None

@@ -1,4 +1,4 @@
-"""Physical lines → records: container-runtime wrappers unwrapped, partial lines and stack traces joined.
+r"""Physical lines → records: container-runtime wrappers unwrapped, partial lines and stack traces joined.
 
 - CRI (containerd, CRI-O; the kubelet's ``/var/log/pods`` files): ``TIMESTAMP STREAM P|F
   MESSAGE``; ``P`` lines are partial and join, per stream, until the ``F`` line.
@@ -64,10 +64,11 @@ class LineReader:
         except NotJson:
             self._bad(raw)
             return
-        log = record.get("log") if record else None
+        record = record or {}
+        log = record.get("log")
         if not isinstance(log, str):
             self.flush()
-            for found in read_object(record or {}, self._source):
+            for found in read_object(record, self._source):
                 self._emit(found)
             return
         stream = str(record.get("stream") or "")

@@ -22,9 +22,11 @@ from typing import Any, BinaryIO, TypeVar
 from tools.logs.lines import safe_cut
 
 try:  # ISA-L inflates about four times faster than zlib and releases the GIL alike
-    from isal import isal_zlib as _inflate
+    from isal import isal_zlib
+
+    _inflate: Any = isal_zlib
 except ImportError:  # pragma: no cover - exercised only without isal
-    _inflate = zlib  # type: ignore[assignment]
+    _inflate = zlib
 
 CHUNK = 1 << 20  # 1 MiB reads keep syscalls few and memory flat
 MAX_LINE = 1 << 20  # a "line" longer than this is cut (a runaway binary blob must not eat memory)

@@ -1,4 +1,4 @@
-"""One log record from any shape: kind, level, error, message, time and who wrote it.
+r"""One log record from any shape: kind, level, error, message, time and who wrote it.
 
 :func:`read_json` takes a decoded JSON object, :func:`read_text` a plain-text record
 (lines already joined by :mod:`tools.logs.lines`). Wrappers are unwrapped first:
@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from tools.logs.identity import NOBODY, Identity, from_fields, subject_of
 from tools.logs.layouts import text_level, text_message
-from tools.logs.levels import content_error, is_error, level_of
+from tools.logs.levels import LEVEL_KEYS, content_error, is_error, level_of
 
 try:  # orjson parses several times faster; json is the fallback
     import orjson
@@ -58,6 +58,10 @@ TIME_KEYS = (
     "__REALTIME_TIMESTAMP",
 )
 _LEADING_STAMP = re.compile(r"\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+_SPECIAL_KEYS = frozenset({"apiVersion", "auditID", "kind"})
+_LEVEL_KEYS = frozenset(LEVEL_KEYS)
+_TEXT_KEYS = frozenset(TEXT_KEYS)
+_MESSAGE_KEYS = frozenset(MESSAGE_KEYS)
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _K8S_METHOD = re.compile(r"^io\.k8s\.(?:[\w-]+\.)*?(?P<resource>[\w-]+)\.(?P<verb>[a-z]+)$")
 
@@ -70,8 +74,10 @@ _UNSET: Any = object()
 
 
 class Record:
-    """One classified record. ``when`` and ``who`` of a JSON record are read only when asked for
-    (most records are only counted)."""
+    """One classified record.
+
+    ``when`` and ``who`` of a JSON record are read only when asked for (most records are only counted).
+    """
 
     __slots__ = ("kind", "level", "error", "message", "fields", "text", "_when", "_who", "_source")
 
@@ -182,8 +188,8 @@ def first_text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     """The first non-empty string among ``keys``."""
     for key in keys:
         value = record.get(key)
-        if isinstance(value, str) and value:
-            return value
+        if value.__class__ is str and value:
+            return value  # type: ignore[no-any-return]
     return None
 
 
@@ -235,8 +241,7 @@ def unwrap(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def kind_of(record: dict[str, Any]) -> Kind:
-    """The kind of an unwrapped record."""
+def _special(record: dict[str, Any]) -> Kind | None:
     api = record.get("apiVersion")
     if isinstance(api, str) and api.startswith("audit.k8s.io/"):
         return "audit"
@@ -244,37 +249,46 @@ def kind_of(record: dict[str, Any]) -> Kind:
         return "audit"  # an EventList item: the list carried apiVersion, the items do not
     if record.get("kind") == "Event" and ("involvedObject" in record or "regarding" in record):
         return "event"
-    return "business" if first_text(record, MESSAGE_KEYS) is not None and level_of(record)[1] else "standard"
+    return None
+
+
+def kind_of(record: dict[str, Any]) -> Kind:
+    """The kind of an unwrapped record."""
+    return read_json(record).kind
 
 
 def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
     """Classify one decoded JSON object."""
     record = unwrap(raw)
-    kind = kind_of(record)
-    if kind in ("audit", "event"):
-        return Record(kind, None, False, "", record)
-    level, has_level = level_of(record)
-    message = first_text(record, MESSAGE_KEYS) or ""
-    if not has_level:
-        text = first_text(record, TEXT_KEYS)
-        if text is not None:
-            level = text_level(text)
-            message = text_message(text).rstrip("\n")
-            if level is not None:
-                return Record("business", level, is_error(level), message, record, source=source)
-        return Record(kind, None, content_error(message), message, record, source=source)
-    return Record(kind, level, kind == "business" and is_error(level), message, record, source=source)
-
-
-def text_time(text: str) -> float | None:
-    """The time a text record starts with (ISO 8601 / ``YYYY-MM-DD HH:MM:SS,mmm``), if it does."""
-    stamp = _LEADING_STAMP.match(text)
-    return to_epoch(stamp[0].replace(",", ".").replace("/", "-")) if stamp else None
+    if not _SPECIAL_KEYS.isdisjoint(record):
+        kind = _special(record)
+        if kind is not None:
+            return Record(kind, None, False, "", record)
+    if _LEVEL_KEYS.isdisjoint(record):
+        level, has_level = None, False
+    else:
+        level, has_level = level_of(record)
+    message = first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None
+    if has_level:
+        if message is None:
+            return Record("standard", level, False, "", record, source=source)
+        return Record("business", level, is_error(level), message, record, source=source)
+    text = first_text(record, TEXT_KEYS) if not _TEXT_KEYS.isdisjoint(record) else None
+    if text is not None:
+        level = text_level(text)
+        error = is_error(level) if level is not None else content_error(text)
+        message = text_message(text).rstrip("\n") if error else text
+        return Record("business" if level else "standard", level, error, message, record, source=source)
+    message = message or ""
+    return Record("standard", None, content_error(message), message, record, source=source)
 
 
 def read_object(raw: dict[str, Any], source: Identity = NOBODY) -> list[Record]:
-    """The records of one decoded JSON object: a list object (an audit webhook's ``EventList``,
-    ``kubectl get events -o json``) gives one per item, its ``apiVersion`` passed on to items that lack it."""
+    """The records of one decoded JSON object.
+
+    A list object (an audit webhook's ``EventList``, ``kubectl get events -o json``) gives one
+    per item, its ``apiVersion`` passed on to items that lack it.
+    """
     items = raw.get("items")
     if isinstance(items, list) and str(raw.get("kind") or "").endswith("List"):
         api = raw.get("apiVersion")
@@ -284,6 +298,12 @@ def read_object(raw: dict[str, Any], source: Identity = NOBODY) -> list[Record]:
             if isinstance(item, dict)
         ]
     return [read_json(raw, source)]
+
+
+def text_time(text: str) -> float | None:
+    """The time a text record starts with (ISO 8601 / ``YYYY-MM-DD HH:MM:SS,mmm``), if it does."""
+    stamp = _LEADING_STAMP.match(text)
+    return to_epoch(stamp[0].replace(",", ".").replace("/", "-")) if stamp else None
 
 
 def read_text(text: str, when: float | None = None, source: Identity = NOBODY) -> Record:

@@ -49,7 +49,7 @@ _WORD_DIGIT = re.compile(r"^[A-Za-z]{2,}\d$")
 _DIGITS = re.compile(r"\d+")
 _NULLISH = frozenset({"", "null", "none", "nil", "-", "n/a", "na", "unknown", "undefined", "()", "[]"})
 _CACHE_MAX = 50_000
-_cache: dict[str, tuple[str, ...]] = {}
+_cache: dict[str, tuple[tuple[str, ...], bool]] = {}
 
 
 def _piece(piece: str) -> str:
@@ -100,19 +100,15 @@ def mask(message: str) -> tuple[str, ...]:
     key = _DIGITS.sub("0", message) if len(message) < 600 else None
     if key is not None:
         hit = _cache.get(key)
-        if hit is not None and _reusable(hit):
-            return hit
+        if hit is not None and hit[1]:
+            return hit[0]
     masked = _mask_uncached(message)
     if key is not None:
         if len(_cache) >= _CACHE_MAX:
             _cache.clear()
-        _cache[key] = masked
+        # Messages of one digit shape mask alike unless a word kept its digit (``eth0`` vs ``eth1``).
+        _cache[key] = (masked, not any(c.isdigit() for c in "".join(masked)))
     return masked
-
-
-def _reusable(masked: tuple[str, ...]) -> bool:
-    # Messages with one digit shape mask alike unless a word kept its digit (``eth0`` vs ``eth1``).
-    return not any(c.isdigit() for token in masked for c in token)
 
 
 def key_of(message: str) -> str:
@@ -182,9 +178,7 @@ def _similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
 
 def templates(counts: Mapping[str, int]) -> dict[str, str]:
     """Stage 2: each stage-1 key (see :func:`key_of`) → its template, given how often each key occurred."""
-    buckets: dict[tuple[int, str], list[tuple[tuple[str, ...], list[tuple[tuple[str, ...], int]]]]] = defaultdict(
-        list
-    )
+    buckets: dict[tuple[int, str], list[tuple[tuple[str, ...], list[tuple[tuple[str, ...], int]]]]] = defaultdict(list)
     for key, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         tokens = _tokens(key)
         if not key:

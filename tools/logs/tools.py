@@ -187,13 +187,13 @@ def _match(name: str, line: bytes, kind: str | None, lo: float, hi: float) -> di
     except NotJson:
         record = None
     if record is None:
-        text = read_text(line.decode("utf-8", "replace").rstrip())
-        if kind and text.kind != kind:
+        plain = read_text(line.decode("utf-8", "replace").rstrip())
+        if kind and plain.kind != kind:
             return None
         return {
             "source": name,
-            "kind": text.kind,
-            "time": iso(text.when),
+            "kind": plain.kind,
+            "time": iso(plain.when),
             "text": line[:MAX_MATCH_CHARS].decode("utf-8", "replace"),
         }
     read = read_json(record)
