@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tests.conftest import DEMO_CASE, run_cli
 from tools.logs.classify import LogSummary, feed, feed_exact
+from tools.logs.reader import file_blocks
 from tools.logs.records import kind_of as classify
 from tools.logs.signatures import key_of as signature_of
-from tools.logs.reader import file_blocks
 from tools.logs.trace import TraceCollector, build_chains
 
 LOGS = DEMO_CASE / "logs"

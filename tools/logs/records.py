@@ -277,8 +277,10 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
     if text is not None:
         level = text_level(text)
         error = is_error(level) if level is not None else content_error(text)
-        message = text_message(text).rstrip("\n") if error else text
-        return Record("business" if level else "standard", level, error, message, record, source=source)
+        text = text.rstrip("\n")
+        message = text_message(text) if error else text
+        whole = text if len(text) > len(message) else None
+        return Record("business" if level else "standard", level, error, message, record, whole, source=source)
     message = message or ""
     return Record("standard", None, content_error(message), message, record, source=source)
 

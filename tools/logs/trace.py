@@ -91,6 +91,7 @@ def _audit_row(record: dict[str, Any]) -> dict[str, Any]:
         "subresource": ref.get("subresource") or "",
         "namespace": ref.get("namespace"),
         "name": ref.get("name") or "",
+        "workload": object_identity(ref.get("resource"), ref.get("name"), None).workload,
         "code": (record.get("responseStatus") or {}).get("code"),
         "change": _change(ref, record.get("requestObject")),
         "user_agent": str(record.get("userAgent") or "")[:80],
@@ -135,9 +136,9 @@ class TraceCollector:
 def _same_workload(row: dict[str, Any], workloads: set[str], namespaces: set[str]) -> bool:
     if namespaces and row.get("namespace") and row["namespace"] not in namespaces:
         return False
-    name = row.get("workload") or row.get("name") or ""
-    if name in workloads:
+    if (row.get("workload") or row.get("name") or "") in workloads:
         return True
+    name = row.get("name") or ""
     return row.get("resource") in ("configmaps", "secrets") and any(name.startswith(w) for w in workloads)
 
 
