@@ -288,3 +288,18 @@ def summarize(records: Iterable[dict[str, Any]], summary: LogSummary | None = No
         for found in read_object(record):
             summary.add(found)
     return summary
+
+
+def common_messages(records: Iterable[dict[str, Any]], top: int = 3) -> list[tuple[str, int]]:
+    """The ``top`` signatures of decoded records, for a spoken answer: their errors', else all their messages'.
+
+    Read and grouped exactly as ``classify_logs`` does (placeholders as ``<*>``).
+    """
+    errors, everything = LogSummary(), LogSummary()
+    for raw in records:
+        for record in read_object(raw):
+            errors.add(record)
+            if record.message:
+                everything.error(record.message, record.when)
+    ranked = errors.ranked(top) if errors.errors else everything.ranked(top)
+    return [(signature.signature, signature.count) for signature in ranked]
