@@ -223,6 +223,27 @@ def _special(summary: LogSummary, source: str, line: bytes, hook: RecordHook | N
     return True
 
 
+def _one_line(
+    summary: LogSummary,
+    source: str,
+    line: bytes,
+    who: Identity,
+    hook: RecordHook | None,
+    reader: LineReader,
+    event: bool,
+) -> None:
+    """Read one line the byte scan left: JSON records here, text and container wrappers through ``reader``.
+
+    ``event``: the line mentions ``Event``, so the byte rules for events and audit may decide it.
+    """
+    if line[:1] == b"{" and not line.startswith(DOCKER_PREFIX):
+        reader.flush()
+        if not (event and _special(summary, source, line, hook)):
+            _exact_json(summary, source, line, who, hook)
+    elif line and not line.isspace():
+        reader.line(line)
+
+
 def feed_block(
     summary: LogSummary, source: str, block: bytes, hook: RecordHook | None = None, *, exact: bool = False
 ) -> None:
@@ -239,31 +260,24 @@ def feed_block(
             needles = subject.needles()  # no name of the subject on a line: not its record
             block = b"\n".join(line for line in block.split(b"\n") if any(n in line for n in needles))
     reader = LineReader(lambda r: summary.add(r, hook, source), who, lambda raw: _bad_json(summary, source, raw))
-    starts, quiet = quiet_lines(block) if not exact else (None, None)
-    if starts is None or quiet is None:
-        lines = block.split(b"\n")
-        slow: list[int] = list(range(len(lines)))
-        flush_before: list[bool] = [False] * len(lines)
-    else:
-        summary.counts["business"] += int(quiet.sum())
-        ends = np.append(starts[1:] - 1, len(block))
-        picked = np.flatnonzero(~quiet)
-        seen = np.cumsum(quiet)
-        gaps = seen[picked] - np.concatenate(([0], seen[picked[:-1]])) if len(picked) else picked
-        slow = picked.tolist()
-        flush_before = (gaps > 0).tolist()
-        starts_list, ends_list = starts.tolist(), ends.tolist()
-        lines = None
-    for position, index in enumerate(slow):
-        if flush_before[position]:
+    if exact:
+        for line in block.split(b"\n"):
+            _one_line(summary, source, line, who, hook, reader, False)
+        reader.close()
+        return
+    starts, quiet, events = quiet_lines(block)
+    summary.counts["business"] += int(quiet.sum())
+    picked = np.flatnonzero(~quiet)
+    seen = np.cumsum(quiet)
+    gaps = (seen[picked] - np.concatenate(([0], seen[picked[:-1]]))).tolist() if len(picked) else []
+    bounds = np.append(starts[1:] - 1, len(block))
+    for gap, start, end, event in zip(
+        gaps, starts[picked].tolist(), bounds[picked].tolist(), events[picked].tolist(), strict=True
+    ):
+        if gap:
             reader.flush()  # a JSON record counted by the byte scan ended the text record before it
-        line = lines[index] if lines is not None else block[starts_list[index] : ends_list[index]]
-        if line[:1] == b"{" and not line.startswith(DOCKER_PREFIX):
-            reader.flush()
-            if exact or b"Event" not in line or not _special(summary, source, line, hook):
-                _exact_json(summary, source, line, who, hook)
-        elif line and not line.isspace():
-            reader.line(line)
+        if start < end:
+            _one_line(summary, source, block[start:end], who, hook, reader, event)
     reader.close()
 
 

@@ -2,12 +2,13 @@
 
 A JSON line is a *quiet business* line when it has a ``level``/``levelname`` key and every
 such key on it (plain, or inside an escaped JSON string) holds a known non-error level
-word, it has a ``message``/``msg`` key with a non-empty string, it is not a Docker
-json-file line and mentions neither ``Event`` nor ``Payload``. Such lines are only counted;
+word, it is not a Docker json-file line and it does not mention ``Event``. Such lines are only counted;
 every other line goes to the record reader, which gives the same kind for them (``level``
 is the first level key it reads; ``tests/unit/test_logs_parallel.py`` holds the paths
-equal). One known difference: a ``level`` key inside a nested, unescaped sub-object of a
-record that has no level of its own counts here as the record's level.
+equal). Known differences, for records no shipper writes: a ``level`` key inside a nested,
+unescaped sub-object of a record that has no level of its own counts here as the record's
+level, and a Cloud Logging ``protoPayload`` audit entry that also carries a ``level`` key is
+business here.
 
 The scans run over the whole block in C (``re.finditer`` for keys with a literal prefix,
 ``bytes.find`` loops for rare words, numpy for line boundaries), so a line costs a few
@@ -29,9 +30,8 @@ QUIET_WORDS = frozenset(form for word in QUIET for form in (word, word.upper(), 
 # a key counts only right after a quote (``"level"``, ``\\"level\\"``), not inside ``sublevel``.
 _VALUE = rb'\\?"[ \t]*:[ \t]*(?:\\?"([A-Za-z]*)\\?")?'
 LEVEL_KEY = re.compile(rb"level(?:name)?" + _VALUE)
-MESSAGE_KEYS = tuple(re.compile(key + rb'\\?"[ \t]*:[ \t]*\\?"[^"\\]') for key in (rb"message", rb"msg"))
 QUOTE = 34
-EXCLUDED = (b"Event", b"Payload")
+EXCLUDED = b"Event"
 NEWLINE = 10
 
 
@@ -42,9 +42,7 @@ def quiet_business(line: bytes) -> bool:
     levels = [m[1] for m in LEVEL_KEY.finditer(line) if m.start() and line[m.start() - 1] == QUOTE]
     if not levels or not all(word in QUIET_WORDS for word in levels):
         return False
-    if any(word in line for word in EXCLUDED):
-        return False
-    return any(m.start() and line[m.start() - 1] == QUOTE for key in MESSAGE_KEYS for m in key.finditer(line))
+    return EXCLUDED not in line
 
 
 def _lines_with(block: bytes, word: bytes, ends: np.ndarray) -> np.ndarray:
@@ -67,8 +65,8 @@ def _marked(positions: list[int], ends: np.ndarray, count: int) -> np.ndarray:
     return mask
 
 
-def quiet_lines(block: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """``(starts, quiet)``: each line's start offset in ``block`` and whether it is a quiet business line.
+def quiet_lines(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, quiet, events)``: each line's start offset, whether it is quiet business, whether it says Event.
 
     Lines are the pieces of splitting ``block`` at newlines (a trailing one gives a last empty line).
     """
@@ -79,18 +77,22 @@ def quiet_lines(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     starts[0] = 0
     starts[1:] = newlines + 1
     count = len(ends)
+    events = np.zeros(count, dtype=bool)
     if not len(block):
-        return starts, np.zeros(count, dtype=bool)
+        return starts, events, events
     top = len(block) - 1
-    opens = data[np.minimum(starts, top)] == ord("{")
-    ok = (ends - starts >= 2) & opens & (data[np.maximum(ends - 1, 0)] == ord("}"))
-    at = block.find(b'{"log"')
-    while at >= 0:  # Docker json-file lines: the record reader joins their pieces
-        if at == 0 or block[at - 1] == NEWLINE:
-            ok[np.searchsorted(ends, at, side="right")] = False
-        at = block.find(b'{"log"', at + 6)
+
+    def byte(offset: int) -> np.ndarray:
+        return data[np.minimum(starts + offset, top)]  # each line's byte at ``offset`` (clipped at the end)
+
+    ok = (ends - starts >= 2) & (byte(0) == ord("{")) & (data[np.maximum(ends - 1, 0)] == ord("}"))
+    docker = (byte(1) == ord('"')) & (byte(2) == ord("l")) & (byte(3) == ord("o")) & (byte(4) == ord("g"))
+    docker &= byte(5) == ord('"')
+    ok &= ~docker  # Docker json-file lines: the record reader joins their pieces
+    events[_lines_with(block, EXCLUDED, ends)] = True
+    ok &= ~events
     if not ok.any():
-        return starts, ok
+        return starts, ok, events
     keys, loud = [], []
     for match in LEVEL_KEY.finditer(block):
         at = match.start()
@@ -101,12 +103,4 @@ def quiet_lines(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     ok &= _marked(keys, ends, count)
     if loud:
         ok[np.searchsorted(ends, np.asarray(loud), side="right")] = False
-    message, short = MESSAGE_KEYS
-    has_message = _marked([m.start() for m in message.finditer(block) if block[m.start() - 1] == QUOTE], ends, count)
-    for index in np.flatnonzero(ok & ~has_message).tolist():  # no "message": maybe "msg" (checked per line)
-        line = block[starts[index] : ends[index]]
-        has_message[index] = any(line[m.start() - 1] == QUOTE for m in short.finditer(line))
-    ok &= has_message
-    for word in EXCLUDED:
-        ok[_lines_with(block, word, ends)] = False
-    return starts, ok
+    return starts, ok, events

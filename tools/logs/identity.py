@@ -126,6 +126,7 @@ class Identity:
 NOBODY = Identity()
 
 
+@lru_cache(maxsize=4096)
 def workload_of(pod: str) -> str:
     """The workload behind a pod name (``checkout-7d9f8b6c5-x2x4q`` → ``checkout``, ``db-0`` → ``db``)."""
     for pattern in (_DEPLOYMENT_POD, _ORDINAL_POD, _SUFFIXED_POD):
@@ -185,23 +186,39 @@ _ANCHORS = frozenset(
 )
 
 
+Plan = tuple[tuple[str, str], ...]  # (top-level key, the rest of the dotted path or "")
+
+
 @lru_cache(maxsize=512)
-def _plan_for(present: frozenset[str]) -> tuple[tuple[str, ...], ...]:
-    """Per field, the paths worth looking up in a record whose top-level keys include ``present``."""
-    return tuple(tuple(p for p in keys if p in present or _root(p) in present) for keys in _FIELDS)
+def _plan_for(present: frozenset[str]) -> tuple[Plan, ...]:
+    """Per field, the paths worth looking up in a record whose top-level keys are ``present``, split at the top."""
+    plans = []
+    for keys in _FIELDS:
+        plan = []
+        for path in keys:
+            if path in present:
+                plan.append((path, ""))
+            elif _root(path) in present:
+                plan.append((_root(path), path[len(_root(path)) + 1 :]))
+        plans.append(tuple(plan))
+    return tuple(plans)
 
 
-def _text(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = lookup(record, key)
-        if isinstance(value, str) and value:
-            return value
+def _text(record: dict[str, Any], plan: Plan) -> str | None:
+    for head, rest in plan:
+        value = record.get(head)
+        if rest and value is not None:
+            value = lookup(value, rest) if isinstance(value, dict) else None
+        if value.__class__ is str and value:
+            return value  # type: ignore[no-any-return]
     return None
 
 
-def _label(record: dict[str, Any], maps: tuple[str, ...]) -> str | None:
-    for where in maps:
-        labels = lookup(record, where)
+def _label(record: dict[str, Any], maps: Plan) -> str | None:
+    for head, rest in maps:
+        labels = record.get(head)
+        if rest and isinstance(labels, dict):
+            labels = lookup(labels, rest)
         if isinstance(labels, dict):
             for key in LABEL_KEYS:
                 value = labels.get(key)
@@ -221,7 +238,7 @@ def _label(record: dict[str, Any], maps: tuple[str, ...]) -> str | None:
 def from_fields(record: dict[str, Any]) -> Identity:
     """The identity a decoded record carries (see the module docstring for the shapes)."""
     present = _ANCHORS.intersection(record)
-    if not present and not any(k.startswith("__TAG__.") for k in record):
+    if not present:
         return NOBODY
     pods, workloads, owners, services, namespaces, containers, maps = _plan_for(frozenset(present))
     pod = _text(record, pods)

@@ -34,8 +34,8 @@ NUMERIC = {
     "severity_number": "otel", "severityNumber": "otel", "SeverityNumber": "otel",
     "priority": "syslog", "PRIORITY": "syslog", "syslog_severity": "syslog", "severity": "severity",
 }  # fmt: skip
-LEVEL_KEYS = (
-    "level", "severity", "lvl", "log_level", "levelname", "loglevel", "log.level", "levelno", "severity_text",
+LEVEL_KEYS = (  # in the order read: the byte-scan tier reads "level"/"levelname" and relies on them coming first
+    "level", "levelname", "severity", "lvl", "log_level", "loglevel", "log.level", "levelno", "severity_text",
     "severityText", "SeverityText", "severity_number", "severityNumber", "SeverityNumber", "@l", "priority",
     "PRIORITY", "syslog_severity",
 )  # fmt: skip

@@ -12,8 +12,9 @@ r"""One log record from any shape: kind, level, error, message, time and who wro
 
 Kinds, by content, never by file name: ``audit`` (an audit.k8s.io event, or an
 ``EventList`` item that lost its ``apiVersion``: ``auditID`` + ``stage`` + ``verb``),
-``event`` (``kind: Event`` with ``involvedObject``/``regarding``), ``business`` (a level and a
-message), ``standard`` (everything else). Errors: business records at error level or
+``event`` (``kind: Event`` with ``involvedObject``/``regarding``), ``business`` (an application
+record with a level: a level key, or a text header that gives one), ``standard`` (everything
+else). Errors: business records at error level or
 worse; records with no level whose text says so (:func:`tools.logs.levels.content_error`).
 """
 
@@ -253,8 +254,16 @@ def _special(record: dict[str, Any]) -> Kind | None:
 
 
 def kind_of(record: dict[str, Any]) -> Kind:
-    """The kind of an unwrapped record."""
+    """The kind of a decoded record."""
     return read_json(record).kind
+
+
+def _rest(record: dict[str, Any]) -> str:
+    """A record without a message key, as text for its signature (structlog's ``event``, else its fields)."""
+    event = record.get("event")
+    if isinstance(event, str) and event:
+        return event
+    return " ".join(f"{k}={v}" for k, v in record.items() if k not in _LEVEL_KEYS and k not in TIME_KEYS)[:500]
 
 
 def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
@@ -270,9 +279,7 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         level, has_level = level_of(record)
     message = first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None
     if has_level:
-        if message is None:
-            return Record("standard", level, False, "", record, source=source)
-        return Record("business", level, is_error(level), message, record, source=source)
+        return Record("business", level, is_error(level), message or _rest(record), record, source=source)
     text = first_text(record, TEXT_KEYS) if not _TEXT_KEYS.isdisjoint(record) else None
     if text is not None:
         level = text_level(text)
