@@ -14,7 +14,7 @@ the default worker count (or ``--workers N``), so a busy machine slows all three
 Reported per side: wall seconds, MB/s, CPU seconds (user + system of the whole tree) and
 CPU seconds per GB; ``throughput_vs_gzip`` = gzip's wall time / ours (target >= 0.5),
 ``cpu_vs_gzip`` = our CPU seconds / gzip's (target <= 2.5). Memory: ``peak_rss_mb`` is
-the largest single process (ru_maxrss); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample
+the largest single process (its VmHWM, sampled); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample
 the whole tree every 50 ms (PSS counts pages shared by the forked workers once; target
 < 200 MB). On a shared machine the wall-clock ratio depends on the CPU share each side
 gets; the CPU ratio much less. Prints one JSON document.
@@ -151,6 +151,17 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _high_water_kib(pid: int) -> int:
+    """The peak RSS (VmHWM) in KiB one process reached so far, 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _memory_kib(pid: int) -> tuple[int, int]:
     """(RSS, PSS) in KiB of one process, 0 when it is gone."""
     rss = pss = 0
@@ -168,15 +179,17 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 def _child(argv: list[str]) -> dict[str, float | str]:
     """Run ``argv``: wall seconds, its largest process's peak RSS, the tree's peak RSS/PSS (MiB), stdout."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    peaks = {"rss": 0, "pss": 0}
+    cpu_before = usage.ru_utime + usage.ru_stime
+    peaks = {"rss": 0, "pss": 0, "process": 0}
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            totals = [_memory_kib(pid) for pid in _tree(proc.pid)]
+            pids = _tree(proc.pid)
+            totals = [_memory_kib(pid) for pid in pids]
+            peaks["process"] = max([peaks["process"], *(_high_water_kib(pid) for pid in pids)])
             peaks["rss"] = max(peaks["rss"], sum(r for r, _ in totals))
             peaks["pss"] = max(peaks["pss"], sum(p for _, p in totals))
             done.wait(0.05)
@@ -190,11 +203,10 @@ def _child(argv: list[str]) -> dict[str, float | str]:
     if proc.returncode:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {errors[-2000:]}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # includes the waited-for pool workers
-    peak = usage.ru_maxrss
     return {
         "seconds": elapsed,
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
-        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        "peak_rss_mb": round(peaks["process"] / 1024, 1),
         "peak_tree_rss_mb": round(peaks["rss"] / 1024, 1),
         "peak_tree_pss_mb": round(peaks["pss"] / 1024, 1),
         "stdout": out,

@@ -28,7 +28,7 @@ import numpy as np
 
 from tools.logs.fastpath import quiet_lines
 from tools.logs.identity import NOBODY, Identity, from_path
-from tools.logs.lines import DOCKER_PREFIX, LineReader
+from tools.logs.lines import LineReader
 from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, read_object
 from tools.logs.signatures import key_of, templates
 from tools.logs.subject import Subject
@@ -236,7 +236,7 @@ def _one_line(
 
     ``event``: the line mentions ``Event``, so the byte rules for events and audit may decide it.
     """
-    if line[:1] == b"{" and not line.startswith(DOCKER_PREFIX):
+    if line[:1] == b"{" and line[1:6] != b'"log"':
         reader.flush()
         if not (event and _special(summary, source, line, hook)):
             _exact_json(summary, source, line, who, hook)
@@ -271,13 +271,21 @@ def feed_block(
     seen = np.cumsum(quiet)
     gaps = (seen[picked] - np.concatenate(([0], seen[picked[:-1]]))).tolist() if len(picked) else []
     bounds = np.append(starts[1:] - 1, len(block))
+    flush, text_line = reader.flush, reader.line
     for gap, start, end, event in zip(
         gaps, starts[picked].tolist(), bounds[picked].tolist(), events[picked].tolist(), strict=True
     ):
         if gap:
-            reader.flush()  # a JSON record counted by the byte scan ended the text record before it
-        if start < end:
-            _one_line(summary, source, block[start:end], who, hook, reader, event)
+            flush()  # a JSON record counted by the byte scan ended the text record before it
+        if start == end:
+            continue
+        line = block[start:end]
+        if line[:1] == b"{" and line[1:6] != b'"log"':  # inlined _one_line: this loop runs for every slow line
+            flush()
+            if not (event and _special(summary, source, line, hook)):
+                _exact_json(summary, source, line, who, hook)
+        elif not line.isspace():
+            text_line(line)
     reader.close()
 
 

@@ -60,6 +60,7 @@ TIME_KEYS = (
 )
 _LEADING_STAMP = re.compile(r"\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 _SPECIAL_KEYS = frozenset({"apiVersion", "auditID", "kind"})
+_WRAPPER_KEYS = frozenset({"jsonPayload", "protoPayload", "object"})
 _LEVEL_KEYS = frozenset(LEVEL_KEYS)
 _TEXT_KEYS = frozenset(TEXT_KEYS)
 _MESSAGE_KEYS = frozenset(MESSAGE_KEYS)
@@ -129,7 +130,7 @@ def decode(line: bytes) -> dict[str, Any] | None:
 
     Raises :class:`NotJson` when the line starts like a JSON object but is not one.
     """
-    stripped = line.strip()
+    stripped = line if line[:1] == b"{" else line.strip()
     if not stripped.startswith(b"{"):
         return None
     try:
@@ -217,6 +218,8 @@ def _audit_from_proto(entry: dict[str, Any], proto: dict[str, Any]) -> dict[str,
 
 def unwrap(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with its shipper's wrapping removed (see the module docstring); may be the same dict."""
+    if _WRAPPER_KEYS.isdisjoint(record):
+        return _merged(record)
     payload = record.get("jsonPayload")
     if isinstance(payload, dict):
         record = {**{k: v for k, v in record.items() if k != "jsonPayload"}, **payload}
@@ -228,6 +231,11 @@ def unwrap(record: dict[str, Any]) -> dict[str, Any]:
     inner = record.get("object")
     if isinstance(inner, dict) and record.get("type") in ("ADDED", "MODIFIED", "DELETED") and "kind" in inner:
         return inner
+    return _merged(record)
+
+
+def _merged(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its first value that is an escaped JSON object merged in (its own keys win)."""
     for key, value in record.items():
         if value.__class__ is str and value[:1] == "{" and value.rstrip()[-1:] == "}":
             try:
@@ -279,7 +287,10 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         level, has_level = level_of(record)
     message = first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None
     if has_level:
-        return Record("business", level, is_error(level), message or _rest(record), record, source=source)
+        error = is_error(level)
+        if message is None:
+            message = _rest(record) if error else ""
+        return Record("business", level, error, message, record, source=source)
     text = first_text(record, TEXT_KEYS) if not _TEXT_KEYS.isdisjoint(record) else None
     if text is not None:
         level = text_level(text)
