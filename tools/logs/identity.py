@@ -22,7 +22,9 @@ Shapes read (public conventions, not our fixtures):
 Audit events (``objectRef``) and core/v1 Events (``involvedObject``) name their subject
 themselves; :mod:`tools.logs.kinds` reads those.
 
-A pod with no owner given resolves to its workload by the names controllers give pods:
+Explicit names come first: workload fields, the pod's labels, its owner, then the
+service the record names (``service``, ``service.name``, ``app``). A pod with none of those
+resolves to its workload by the names controllers give pods:
 ``<deployment>-<pod-template-hash>-<5>``, ``<statefulset>-<ordinal>``,
 ``<daemonset|job>-<5>`` (the 5 characters from Kubernetes' vowel-free alphabet).
 """
@@ -248,10 +250,10 @@ def from_fields(record: dict[str, Any]) -> Identity:
         if owner and "/" in owner:
             kind, _, name = owner.partition("/")
             workload = replicaset_workload(name) if kind == "ReplicaSet" else name
+    if workload is None:  # a service the record names beats a guess from its pod's name
+        workload = _text(record, services)
     if workload is None and pod:
         workload = workload_of(pod)
-    if workload is None:
-        workload = _text(record, services)
     namespace = _text(record, namespaces)
     container = _text(record, containers)
     if not (namespace or pod or container or workload):
