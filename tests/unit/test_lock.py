@@ -37,9 +37,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 def test_every_declared_dependency_is_pinned_with_hashes(lock: str, requirements: list[str]) -> None:
     path = ROOT / lock
     pins = _pinned(path)
-    missing = sorted(
-        _name(r) for r in requirements if _name(r) not in pins and "sys_platform == 'win32'" not in r
-    )
+    missing = sorted(_name(r) for r in requirements if _name(r) not in pins and "sys_platform == 'win32'" not in r)
     assert not missing, f"{lock} lacks {missing}: run `make lock` after editing pyproject.toml"
     assert path.read_text().count("--hash=sha256:") >= len(pins)
 

@@ -29,7 +29,7 @@ import numpy as np
 from tools.logs.fastpath import quiet_lines
 from tools.logs.identity import NOBODY, Identity, from_path
 from tools.logs.lines import LineReader
-from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, read_object
+from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, plain_standard, read_object
 from tools.logs.signatures import key_of, templates
 from tools.logs.subject import Subject
 
@@ -188,7 +188,12 @@ def _exact_json(summary: LogSummary, source: str, line: bytes, who: Identity, ho
     except NotJson:
         _bad_json(summary, source, line)
         return
-    for found in read_object(record or {}, who):
+    if record is None:
+        record = {}
+    elif summary.subject is None and plain_standard(record):
+        summary.counts["standard"] += 1  # what read_object would say, without building the record
+        return
+    for found in read_object(record, who):
         summary.add(found, hook, source)
 
 

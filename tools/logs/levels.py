@@ -103,8 +103,8 @@ _CONTENT_WORDS_ZH = ("错误", "异常", "失败", "严重", "致命", "报错")
 
 def content_error(text: str) -> bool:
     """Whether a record without a level says it is an error (English or Chinese)."""
-    head = text[:2000]
-    words = _CONTENT_WORDS if head.isascii() else _CONTENT_WORDS + _CONTENT_WORDS_ZH
-    if not any(word in head for word in words):  # substring tests first: the regex is slow
-        return False
-    return _CONTENT_ERROR.search(head) is not None
+    head = text if len(text) <= 2000 else text[:2000]
+    for word in _CONTENT_WORDS if head.isascii() else _CONTENT_WORDS + _CONTENT_WORDS_ZH:
+        if word in head:  # substring tests first: the regex is slow
+            return _CONTENT_ERROR.search(head) is not None
+    return False

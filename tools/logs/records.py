@@ -243,9 +243,8 @@ def _merged(record: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 continue
             if isinstance(decoded, dict):
-                merged = {k: v for k, v in record.items() if k != key}
-                for inner_key, inner_value in decoded.items():
-                    merged.setdefault(inner_key, inner_value)
+                merged = {**decoded, **record}  # the wrapper's own keys win
+                del merged[key]
                 return merged
     return record
 
@@ -264,6 +263,28 @@ def _special(record: dict[str, Any]) -> Kind | None:
 def kind_of(record: dict[str, Any]) -> Kind:
     """The kind of a decoded record."""
     return read_json(record).kind
+
+
+_NOT_PLAIN = frozenset({*_SPECIAL_KEYS, *_WRAPPER_KEYS, *LEVEL_KEYS, *MESSAGE_KEYS, *TEXT_KEYS, "items"} - {"content"})
+
+
+def plain_standard(record: dict[str, Any]) -> bool:
+    """Whether :func:`read_object` would read ``record`` as one standard record that is no error.
+
+    The common level-less shape (an access line, a CLS ``content`` text) decided without
+    building a record; False means "read it fully", never "it is not standard".
+    """
+    if not _NOT_PLAIN.isdisjoint(record):
+        return False
+    for value in record.values():
+        if value.__class__ is str and value[:1] == "{":
+            return False  # an escaped JSON object: unwrapping may find a level
+    text = record.get("content")
+    if text is None:
+        return True
+    if text.__class__ is not str or not text:
+        return False
+    return text_level(text) is None and not content_error(text)
 
 
 def _rest(record: dict[str, Any]) -> str:
@@ -285,8 +306,8 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         level, has_level = None, False
     else:
         level, has_level = level_of(record)
-    message = first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None
     if has_level:
+        message = first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None
         error = is_error(level)
         if message is None:
             message = _rest(record) if error else ""
@@ -299,7 +320,7 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         message = text_message(text) if error else text
         whole = text if len(text) > len(message) else None
         return Record("business" if level else "standard", level, error, message, record, whole, source=source)
-    message = message or ""
+    message = (first_text(record, MESSAGE_KEYS) if not _MESSAGE_KEYS.isdisjoint(record) else None) or ""
     return Record("standard", None, content_error(message), message, record, source=source)
 
 

@@ -46,10 +46,10 @@ _HOST = re.compile(r"^[A-Za-z][\w-]*(?:\.[\w-]+){2,}$")
 _PATH = re.compile(r"^(?:[a-z][\w+.-]*://|/[^/]*/|[A-Za-z]:\\|\.\.?/)")
 _HEX = re.compile(r"^(?:0x)?[0-9a-fA-F]{8,}$")
 _WORD_DIGIT = re.compile(r"^[A-Za-z]{2,}\d$")
-_DIGITS = re.compile(r"\d+")
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")  # the cache key: a message's digit shape
 _NULLISH = frozenset({"", "null", "none", "nil", "-", "n/a", "na", "unknown", "undefined", "()", "[]"})
 _CACHE_MAX = 50_000
-_cache: dict[str, tuple[tuple[str, ...], bool]] = {}
+_cache: dict[bytes, tuple[tuple[str, ...], bool]] = {}
 
 
 def _piece(piece: str) -> str:
@@ -97,7 +97,7 @@ def _mask_uncached(message: str) -> tuple[str, ...]:
 
 def mask(message: str) -> tuple[str, ...]:
     """The tokens of ``message`` with values replaced (see the module docstring); cached by digit shape."""
-    key = _DIGITS.sub("0", message) if len(message) < 600 else None
+    key = message.encode().translate(_ZEROS) if len(message) < 600 else None  # bytes.translate: ~15x str's
     if key is not None:
         hit = _cache.get(key)
         if hit is not None and hit[1]:
