@@ -10,11 +10,15 @@ first example, which signatures make the ``max_signatures`` cut) identical to
 
 The workers are forked up front, before the caller's reader thread starts (forking a
 threaded process is unsafe); the first ``WARMUP`` bytes are classified in process, so
-a small input only pays for the fork and never ships a batch.
+a small input only pays for the fork and never ships a batch. Batches travel through
+an anonymous shared mapping the forked workers inherit (``2 × workers`` slots, one per
+batch in flight): one copy in, one out, instead of pickling megabytes through a pipe
+(spawned workers, or a batch too large for its slot, are pickled as before).
 """
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import sys
@@ -28,6 +32,8 @@ from tools.logs.subject import Subject
 BATCH = 4 << 20  # bytes of lines per worker task: large enough to amortize the hand-off
 WARMUP = 4 << 20  # inputs smaller than this are classified in process
 MALFORMED_NOTES = 3  # classify.py notes the first three malformed lines
+_SLOTS: mmap.mmap | None = None  # in a worker: the shared mapping batches arrive in
+Layout = list[tuple[str, int, int]]  # (source, offset, length) of each block in a slot
 
 
 def default_workers() -> int:
@@ -49,6 +55,18 @@ def _classify_batch(batch: list[tuple[str, bytes]], subject: Subject | None = No
     for source, block in batch:
         feed_block(part, source, block)
     return part
+
+
+def _attach(slots: mmap.mmap | None) -> None:
+    """Worker initializer: remember the shared mapping (inherited through fork, never pickled)."""
+    global _SLOTS
+    _SLOTS = slots
+
+
+def _classify_slot(layout: Layout, subject: Subject | None = None) -> LogSummary:
+    """Worker side of a shared-slot batch: the blocks are read out of the mapping, then classified."""
+    assert _SLOTS is not None, "a slot batch reached a worker without the shared mapping"
+    return _classify_batch([(source, _SLOTS[at : at + size]) for source, at, size in layout], subject)
 
 
 def merge(summary: LogSummary, part: LogSummary) -> None:
@@ -84,11 +102,39 @@ def _batches(blocks: Iterator[tuple[str, bytes]], size: int) -> Iterator[list[tu
         yield batch
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, slots: mmap.mmap | None) -> ProcessPoolExecutor:
     # fork is cheapest and safe here: the pool starts (all workers at once) before the
-    # caller's reader thread does; elsewhere spawn.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    # caller's reader thread does; elsewhere spawn (and no shared slots).
+    method = "fork" if slots is not None else "spawn"
+    context = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_attach, initargs=(slots,))
+
+
+class _Shipper:
+    """Puts batches in free slots of the shared mapping (or pickles them when that cannot be)."""
+
+    def __init__(self, pool: ProcessPoolExecutor, slots: mmap.mmap | None, size: int, subject: Subject | None):
+        self.pool, self.slots, self.size, self.subject = pool, slots, size, subject
+        count = len(slots) // size if slots is not None else 0
+        self.free: deque[int] = deque(range(count))
+
+    def submit(self, batch: list[tuple[str, bytes]]) -> tuple[Future[LogSummary], int | None]:
+        total = sum(len(block) for _, block in batch)
+        if self.slots is None or not self.free or total > self.size:
+            return self.pool.submit(_classify_batch, batch, self.subject), None
+        slot = self.free.popleft()
+        layout: Layout = []
+        at = slot * self.size
+        for source, block in batch:
+            self.slots[at : at + len(block)] = block
+            layout.append((source, at, len(block)))
+            at += len(block)
+        return self.pool.submit(_classify_slot, layout, self.subject), slot
+
+    def done(self, slot: int | None) -> None:
+        """The batch in ``slot`` was read: the slot may be filled again."""
+        if slot is not None:
+            self.free.append(slot)
 
 
 def feed_parallel(
@@ -108,8 +154,11 @@ def feed_parallel(
     workers = default_workers() if workers is None else workers
     stream = iter(blocks)
     seen = 0
+    slot_size = batch_bytes + 4 * (1 << 20)  # a batch ends at the first block past batch_bytes
     if workers > 1:
-        pool = _pool(workers)
+        forking = "fork" in multiprocessing.get_all_start_methods()
+        slots = mmap.mmap(-1, 2 * workers * slot_size) if forking else None
+        pool = _pool(workers, slots)
         pool.submit(int).result()  # start the workers now, before the reader's thread
     try:
         for source, block in stream:
@@ -119,14 +168,23 @@ def feed_parallel(
                 break
         else:
             return summary
-        pending: deque[Future[LogSummary]] = deque()
+        shipper = _Shipper(pool, slots, slot_size, summary.subject)
+        pending: deque[tuple[Future[LogSummary], int | None]] = deque()
+
+        def settle() -> None:
+            future, slot = pending.popleft()
+            merge(summary, future.result())
+            shipper.done(slot)
+
         for batch in _batches(stream, batch_bytes):
-            pending.append(pool.submit(_classify_batch, batch, summary.subject))
+            pending.append(shipper.submit(batch))
             if len(pending) >= 2 * workers:
-                merge(summary, pending.popleft().result())
+                settle()
         while pending:
-            merge(summary, pending.popleft().result())
+            settle()
         return summary
     finally:
         if workers > 1:
             pool.shutdown(wait=True, cancel_futures=True)
+            if slots is not None:
+                slots.close()

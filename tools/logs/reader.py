@@ -74,28 +74,33 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
 
 
 def split_lines(blocks: Iterable[bytes], name: str, issue: IssueSink) -> Iterator[bytes]:
-    """Re-cut byte ``blocks`` so each ends at a record end (the last one may not); CRLF becomes LF."""
+    """Re-cut byte ``blocks`` so each ends at a record end (the last one may not); CRLF becomes LF.
+
+    The cut is chosen inside each new piece (before its last line, which the next piece may
+    continue), so each block costs one copy: the carried-over start joined to the piece.
+    """
     rest = b""
     cut_reported = False
-    for block in blocks:
-        if rest:
-            block = rest + block
-        natural = block.rfind(b"\n") + 1
-        if len(block) - natural > MAX_LINE:
-            if not cut_reported:
-                issue(f"{name}: a line longer than {MAX_LINE} bytes was cut")
-                cut_reported = True
-            block = block[: natural + MAX_LINE] + b"\n"
-            natural = len(block)
-        end = natural
-        if end == len(block):  # the next line is not read yet: keep the last one back to judge the cut
-            end = block.rfind(b"\n", 0, end - 1) + 1
-        if end:
-            end = safe_cut(block, end)
-        rest = block[end:]
-        if end:
-            whole = block[:end]
-            yield whole.replace(b"\r\n", b"\n") if b"\r" in whole else whole
+    for piece in blocks:
+        last = piece.rfind(b"\n")
+        cut = last + 1
+        if cut == len(piece):  # the next line is not read yet: keep the last one back to judge the cut
+            cut = piece.rfind(b"\n", 0, last) + 1
+        if cut:
+            cut = safe_cut(piece, cut)
+        if not cut:
+            rest += piece
+            if len(rest) > MAX_LINE and rest.find(b"\n", 0, MAX_LINE) < 0:
+                if not cut_reported:
+                    issue(f"{name}: a line longer than {MAX_LINE} bytes was cut")
+                    cut_reported = True
+                rest = rest[:MAX_LINE] + b"\n"
+                yield rest
+                rest = b""
+            continue
+        whole = b"".join((rest, memoryview(piece)[:cut])) if rest else piece[:cut]
+        rest = piece[cut:]
+        yield whole.replace(b"\r\n", b"\n") if b"\r" in whole else whole
     if rest:
         yield rest.replace(b"\r\n", b"\n") if b"\r" in rest else rest
 
