@@ -206,8 +206,8 @@ def _special_kind(line: bytes) -> Kind | None:
 
     Audit: ``apiVersion: audit.k8s.io/*``; event: ``kind: Event`` with ``involvedObject``/``regarding``.
     """
-    if b'"items' in line or b'items\\"' in line:
-        return None  # a list: each item is a record
+    if b"items" in line:
+        return None  # maybe a list: each item is a record
     if _AUDIT_API.search(line):
         return "audit"
     if (b"involvedObject" in line or b"regarding" in line) and _EVENT_KIND.search(line) and b"audit" not in line:
