@@ -37,7 +37,7 @@ Layout = list[tuple[str, int, int]]  # (source, offset, length) of each block in
 
 
 def default_workers() -> int:
-    """Worker processes to use: the CPUs this process may run on, at most 8."""
+    """Classifying processes to use (this one included): the CPUs this process may run on, at most 8."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -137,6 +137,12 @@ class _Shipper:
             self.free.append(slot)
 
 
+def _done(part: LogSummary) -> Future[LogSummary]:
+    future: Future[LogSummary] = Future()
+    future.set_result(part)
+    return future
+
+
 def feed_parallel(
     summary: LogSummary,
     blocks: Iterable[tuple[str, bytes]],
@@ -145,26 +151,29 @@ def feed_parallel(
     batch_bytes: int = BATCH,
     warmup_bytes: int = WARMUP,
 ) -> LogSummary:
-    """Like :func:`tools.logs.classify.feed` (without a hook), over ``workers`` processes.
+    """Like :func:`tools.logs.classify.feed` (without a hook), over ``workers`` classifying processes.
 
-    ``workers`` ≤ 1 classifies in this process. ``blocks`` is consumed lazily; start
-    it (for example :func:`tools.logs.reader.prefetched`) only through this call so the
-    pool forks before any reader thread exists.
+    This process is one of them: it takes every ``workers``-th batch itself between
+    handing the others to ``workers - 1`` forked ones (so two CPUs run two classifiers, not
+    three processes). ``workers`` <= 1 classifies here alone. ``blocks`` is consumed lazily;
+    start it (for example :func:`tools.logs.reader.prefetched`) only through this call so
+    the pool forks before any reader thread exists.
     """
     workers = default_workers() if workers is None else workers
+    helpers = workers - 1
     stream = iter(blocks)
     seen = 0
     slot_size = batch_bytes + 4 * (1 << 20)  # a batch ends at the first block past batch_bytes
-    if workers > 1:
+    if helpers > 0:
         forking = "fork" in multiprocessing.get_all_start_methods()
-        slots = mmap.mmap(-1, 2 * workers * slot_size) if forking else None
-        pool = _pool(workers, slots)
+        slots = mmap.mmap(-1, 2 * helpers * slot_size) if forking else None
+        pool = _pool(helpers, slots)
         pool.submit(int).result()  # start the workers now, before the reader's thread
     try:
         for source, block in stream:
             feed_block(summary, source, block)
             seen += len(block)
-            if workers > 1 and seen >= warmup_bytes:
+            if helpers > 0 and seen >= warmup_bytes:
                 break
         else:
             return summary
@@ -176,15 +185,18 @@ def feed_parallel(
             merge(summary, future.result())
             shipper.done(slot)
 
-        for batch in _batches(stream, batch_bytes):
-            pending.append(shipper.submit(batch))
-            if len(pending) >= 2 * workers:
+        for index, batch in enumerate(_batches(stream, batch_bytes)):
+            if index % workers == helpers:
+                pending.append((_done(_classify_batch(batch, summary.subject)), None))
+            else:
+                pending.append(shipper.submit(batch))
+            while sum(1 for _, slot in pending if slot is not None) >= 2 * helpers or len(pending) > 4 * workers:
                 settle()
         while pending:
             settle()
         return summary
     finally:
-        if workers > 1:
+        if helpers > 0:
             pool.shutdown(wait=True, cancel_futures=True)
             if slots is not None:
                 slots.close()
