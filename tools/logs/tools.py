@@ -161,14 +161,18 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         Tool("search_logs", "Find log records (files, COS archives or CLS) by text and kind.", SearchLogs, search_logs),
         Tool(
             "classify_logs",
-            "Count log records by kind (business/event/audit/standard) and rank normalized error signatures.",
+            "Count log records by kind (business/event/audit/standard) and rank normalized error signatures. "
+            "namespace/workload/pod/container keep only that subject's records (records naming no writer count "
+            "only from sources logs.owners gives to it).",
             ClassifyLogs,
             classify_logs,
         ),
         Tool(
             "trace_chain",
             "For each top business-error signature: k8s events of the same workload around it, then the audit "
-            "records (who, verb, resource, change) that modified it just before.",
+            "records (who, verb, resource, change) that modified it just before. namespace/workload/pod/container "
+            "scope every count to that subject (records naming no writer count only from sources logs.owners "
+            "gives to it).",
             TraceChain,
             trace_chain,
         ),
