@@ -146,3 +146,18 @@ def test_the_plain_standard_shortcut_says_what_the_reader_would(tmp_path: Path) 
             shortcut += 1
             assert [(r.kind, r.error) for r in read_object(record)] == [("standard", False)], line
     assert shortcut > 100
+
+
+def test_the_block_scan_marks_the_lines_the_one_line_rule_marks() -> None:
+    from tools.logs.fastpath import quiet_business, quiet_lines
+
+    rng = random.Random(13)
+    formats = Path(__file__).resolve().parents[1] / "data" / "logs" / "formats"
+    lines = [_line(rng) for _ in range(3000)] + [
+        line for path in sorted(formats.glob("*.log")) for line in path.read_text().splitlines()
+    ]
+    lines += ['{"sublevel": "info", "msg": "x"}', '{"level": "info", "kind": "Event", "involvedObject": {}}']
+    block = ("\n".join(lines) + "\n").encode()
+    _starts, quiet, _events = quiet_lines(block)
+    expected = [quiet_business(line) for line in block.split(b"\n")]
+    assert quiet.tolist() == expected and sum(expected) > 500
