@@ -110,6 +110,27 @@ def test_java_and_python_stack_traces_are_one_record_each() -> None:
     assert records[4].message == "ERROR:root:worker 3 lost its lease"
 
 
+def test_json_logging_libraries_levels_and_messages() -> None:
+    records = _records("json-libraries.log")  # zap, zerolog, logrus, pino, bunyan, structlog, Serilog, .NET,
+    # logstash-logback, ECS as Filebeat nests it, Google Cloud, OpenTelemetry, Monolog
+    assert [r.level for r in records] == [
+        "error", "info", "warn", "error", "info", "error", "error", "critical", "info", "error", "error", "error",
+        "error",
+    ]  # fmt: skip
+    assert [r.message for r in records if r.error] == [
+        "charge declined",
+        "db timeout",
+        "payment failed",  # structlog's "event"
+        "Charge {OrderId} failed",  # Serilog's message template
+        "gateway unreachable",
+        "refund failed",
+        "quota exceeded",
+        "inventory lookup failed",
+        "Undefined index: cart",
+    ]
+    assert all(r.when is not None for r in records[:-1])
+
+
 def test_audit_event_list_items_without_api_version_are_audit() -> None:
     records = _records("audit.log")
     assert [r.kind for r in records] == ["audit"] * 4
@@ -189,7 +210,7 @@ def test_every_caller_counts_the_same(home: Path) -> None:
     blocks = list(file_blocks(LOGS, print))
     exact = feed_exact(LogSummary(), blocks)
     expected = {"counts": exact.counts, "errors": exact.errors}
-    assert expected["counts"] == {"business": 35, "event": 3, "audit": 4, "standard": 3}
+    assert expected["counts"] == {"business": 48, "event": 3, "audit": 4, "standard": 3}
     assert {"counts": feed(LogSummary(), blocks).counts, "errors": feed(LogSummary(), blocks).errors} == expected
     parallel = feed_parallel(LogSummary(), iter(blocks), 2, batch_bytes=1024, warmup_bytes=512)
     assert parallel.public() == exact.public()

@@ -38,7 +38,8 @@ _STAMP = (
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d)"
 )
 _STAMPED = re.compile(
-    rf"\[?{_STAMP}\]?\s+(?:[\w.-]+\s+)?(?:\[[^\]]{{0,60}}\]\s+)?(?:\d+\s+)?(?:---\s+)?\[?({_LEVEL_WORD})\]?\b[\s:]",
+    rf"\[?{_STAMP}\]?\s+(?:[\w.-]+\s+)?(?:\[[^\]]{{0,60}}\]\s+)?(?:\d+\s+)?(?:---\s+)?(?:[\w-]+\.)?"
+    rf"\[?({_LEVEL_WORD})\]?\b[\s:]",  # (?:channel.) is Monolog's "production.ERROR:"
     re.I,
 )
 _SYSLOG_HEADER = re.compile(

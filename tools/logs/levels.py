@@ -36,8 +36,8 @@ NUMERIC = {
 }  # fmt: skip
 LEVEL_KEYS = (  # in the order read: the byte-scan tier reads "level"/"levelname" and relies on them coming first
     "level", "levelname", "severity", "lvl", "log_level", "loglevel", "log.level", "levelno", "severity_text",
-    "severityText", "SeverityText", "severity_number", "severityNumber", "SeverityNumber", "@l", "priority",
-    "PRIORITY", "syslog_severity",
+    "severityText", "SeverityText", "severity_number", "severityNumber", "SeverityNumber", "@l", "LogLevel",
+    "Level", "priority", "PRIORITY", "syslog_severity",
 )  # fmt: skip
 _CONTENT_ERROR = re.compile(
     r"\b(?:ERROR|FATAL|PANIC|CRITICAL|SEVERE)\b|Exception\b|Traceback \(most recent call last\)"
@@ -89,6 +89,9 @@ def level_of(record: dict[str, Any]) -> tuple[str | None, bool]:
                 return found, True
             if key in ("level", "severity", "levelname", "lvl", "log_level", "loglevel"):
                 return None, True  # a level key with a value we do not know: still a level
+    nested = record.get("log")  # Elastic Common Schema as Filebeat nests it: {"log": {"level": ...}}
+    if isinstance(nested, dict) and nested.get("level") is not None:
+        return normalize(nested["level"]), True
     return None, False
 
 

@@ -76,16 +76,17 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
 def split_lines(blocks: Iterable[bytes], name: str, issue: IssueSink) -> Iterator[bytes]:
     """Re-cut byte ``blocks`` so each ends at a record end (the last one may not); CRLF becomes LF.
 
-    The cut is chosen inside each new piece (before its last line, which the next piece may
-    continue), so each block costs one copy: the carried-over start joined to the piece.
+    The cut is chosen inside each new piece (before its last whole line, so the line after
+    the cut can be judged), so each block costs one copy: the carried-over start joined to
+    the piece.
     """
     rest = b""
     cut_reported = False
     for piece in blocks:
         last = piece.rfind(b"\n")
-        cut = last + 1
-        if cut == len(piece):  # the next line is not read yet: keep the last one back to judge the cut
-            cut = piece.rfind(b"\n", 0, last) + 1
+        # Cut before the last whole line, so the line after the cut is whole and can be judged
+        # (a partial "java.lang.Ille" would not show it continues a stack trace).
+        cut = piece.rfind(b"\n", 0, last) + 1 if last > 0 else 0
         if cut:
             cut = safe_cut(piece, cut)
         if not cut:

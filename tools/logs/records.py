@@ -38,11 +38,14 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 
 Kind = Literal["business", "event", "audit", "standard"]
 KINDS: tuple[Kind, ...] = ("business", "event", "audit", "standard")
-MESSAGE_KEYS = ("message", "msg", "MESSAGE", "@m", "@mt", "error", "err", "body", "textPayload", "content", "log")
+MESSAGE_KEYS = (
+    "message", "msg", "Message", "MESSAGE", "@m", "@mt", "error", "err", "body", "textPayload", "content", "log",
+)  # fmt: skip
 TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body")  # values that hold a whole text line
 TIME_KEYS = (
     "time",
     "timestamp",
+    "Timestamp",
     "ts",
     "@timestamp",
     "@t",
@@ -302,7 +305,7 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         kind = _special(record)
         if kind is not None:
             return Record(kind, None, False, "", record)
-    if _LEVEL_KEYS.isdisjoint(record):
+    if _LEVEL_KEYS.isdisjoint(record) and not isinstance(record.get("log"), dict):
         level, has_level = None, False
     else:
         level, has_level = level_of(record)
