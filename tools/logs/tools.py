@@ -87,28 +87,10 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         limit: int,
     ) -> dict[str, Any]:
         begin, stop = window(start, end)
-        summary = LogSummary()
-        needle = query.lower().encode()
-        matches: list[dict[str, Any]] = []
-        scanned = 0
-        blocks = sources.blocks(source, begin, stop, summary.issue, paths=paths, query=query, limit=limit * 4)
-        for name, block in blocks:
-            for line in block.split(b"\n"):
-                if not line.strip():
-                    continue
-                scanned += 1
-                if source != "cls" and needle and needle not in line.lower():
-                    continue
-                match = _match(name, line, kind, begin.timestamp(), stop.timestamp())
-                if match is not None:
-                    matches.append(match)
-                    if len(matches) >= limit:
-                        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
-        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+        return _search(sources, source, begin, stop, paths, query, kind, limit)
 
     def subject(namespace: str | None, workload: str | None, pod: str | None, container: str | None) -> Subject | None:
-        owners = getattr(sources.config, "owners", None) or {}
-        return subject_for(owners, namespace=namespace, workload=workload, pod=pod, container=container)
+        return subject_for(sources.config.owners, namespace=namespace, workload=workload, pod=pod, container=container)
 
     def classify_logs(
         source: SourceName,
@@ -177,6 +159,36 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
             trace_chain,
         ),
     ]
+
+
+def _search(
+    sources: LogSources,
+    source: SourceName,
+    begin: datetime,
+    stop: datetime,
+    paths: list[str] | None,
+    query: str,
+    kind: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """``search_logs``: up to ``limit`` lines containing ``query`` (files, COS) or matching it (CLS)."""
+    summary = LogSummary()
+    needle = query.lower().encode()
+    matches: list[dict[str, Any]] = []
+    scanned = 0
+    for name, block in sources.blocks(source, begin, stop, summary.issue, paths=paths, query=query, limit=limit * 4):
+        for line in block.split(b"\n"):
+            if not line.strip():
+                continue
+            scanned += 1
+            if source != "cls" and needle and needle not in line.lower():
+                continue
+            match = _match(name, line, kind, begin.timestamp(), stop.timestamp())
+            if match is not None:
+                matches.append(match)
+                if len(matches) >= limit:
+                    return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+    return {"matches": matches, "scanned": scanned, "issues": summary.issues}
 
 
 def _summary_doc(summary: LogSummary, top: int, source: str) -> dict[str, Any]:
