@@ -206,13 +206,13 @@ def _special_kind(line: bytes) -> Kind | None:
 
     Audit: ``apiVersion: audit.k8s.io/*``; event: ``kind: Event`` with ``involvedObject``/``regarding``.
     """
-    if b"items" in line:
-        return None  # maybe a list: each item is a record
-    if _AUDIT_API.search(line):
-        return "audit"
-    if (b"involvedObject" in line or b"regarding" in line) and _EVENT_KIND.search(line) and b"audit" not in line:
-        return "event"
-    return None
+    if b"audit" in line:
+        kind: Kind | None = "audit" if _AUDIT_API.search(line) else None
+    elif _EVENT_KIND.search(line) and (b"involvedObject" in line or b"regarding" in line):
+        kind = "event"
+    else:
+        return None
+    return None if b"items" in line else kind  # a list: each item is a record
 
 
 def _special(summary: LogSummary, source: str, line: bytes, hook: RecordHook | None) -> bool:

@@ -233,12 +233,30 @@ def _label(record: dict[str, Any], maps: Plan) -> str | None:
     return None
 
 
+_SEEN: dict[tuple[str, tuple[tuple[str, Any], ...]], Identity] = {}
+
+
 def from_fields(record: dict[str, Any]) -> Identity:
     """The identity a decoded record carries (see the module docstring for the shapes)."""
     present = _ANCHORS.intersection(record)
     if not present:
         return NOBODY
-    pods, workloads, owners, services, namespaces, containers, maps = _plan_for(frozenset(present))
+    if len(present) == 1:  # one shipper object (CLS __TAG__, fluent-bit kubernetes): the same on many lines
+        (root,) = present
+        tags = record[root]
+        if isinstance(tags, dict) and all(value.__class__ is str for value in tags.values()):
+            key = (root, tuple(tags.items()))
+            known = _SEEN.get(key)
+            if known is None:
+                if len(_SEEN) > 4096:
+                    _SEEN.clear()
+                known = _SEEN[key] = _identity(record, present)
+            return known
+    return _identity(record, present)
+
+
+def _identity(record: dict[str, Any], present: frozenset[str]) -> Identity:
+    pods, workloads, owners, services, namespaces, containers, maps = _plan_for(present)
     pod = _text(record, pods)
     workload = _text(record, workloads) or _label(record, maps)
     if workload is None:
