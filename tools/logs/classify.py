@@ -5,12 +5,13 @@ parallel path) goes through :func:`feed_block`, so the same input gives the same
 everywhere. Records are read by :mod:`tools.logs.records` / :mod:`tools.logs.lines`;
 kinds and errors are defined there.
 
-Speed: most JSON lines never need a full decode. A line whose level value is a known
-non-error word (``info``, ``warn``, ``debug``...) and that names no Event/audit/payload
-wrapper is counted from byte scans; lines without a level key are counted as standard
-when no wrapper key, error word or Event/audit token occurs in them. Everything else
-(errors, events, audit, text, Docker/CRI lines, numeric or unknown levels) is read exactly.
-``feed_exact`` is the reference that reads every line exactly; tests hold the two equal.
+Speed: most lines never become a record. :func:`tools.logs.fastpath.quiet_lines` counts
+JSON lines at a known non-error level from whole-block byte scans; events and audit
+records are counted from their ``apiVersion``/``kind`` bytes (decoded only for a hook);
+level-less plain records are counted once decoded, without building a record
+(:func:`tools.logs.records.plain_standard`). Everything else (errors, text, Docker/CRI
+lines, numeric or unknown levels, wrappers) is read fully. ``feed_exact`` reads every line
+through the record reader; tests hold the paths equal.
 
 Signatures: :func:`tools.logs.signatures.key_of` per error (bounded: at most
 ``max_signatures`` distinct keys, the rest counted as ``overflow``), then
@@ -36,7 +37,6 @@ from tools.logs.subject import Subject
 MAX_EXAMPLE = 500
 MAX_ISSUES = 50
 RecordHook = Callable[[Kind, dict[str, Any]], None]
-_WRAPPED_TEXT = (b'"log"', b'"content"', b'"MESSAGE"', b'"body"', b'"textPayload"', b'"@m')
 
 
 @dataclass
@@ -228,23 +228,13 @@ def _special(summary: LogSummary, source: str, line: bytes, hook: RecordHook | N
     return True
 
 
-def _one_line(
-    summary: LogSummary,
-    source: str,
-    line: bytes,
-    who: Identity,
-    hook: RecordHook | None,
-    reader: LineReader,
-    event: bool,
+def _exact_line(
+    summary: LogSummary, source: str, line: bytes, who: Identity, hook: RecordHook | None, reader: LineReader
 ) -> None:
-    """Read one line the byte scan left: JSON records here, text and container wrappers through ``reader``.
-
-    ``event``: the line mentions ``Event``, so the byte rules for events and audit may decide it.
-    """
+    """Read one line fully: JSON records here, text and container wrappers through ``reader``."""
     if line[:1] == b"{" and line[1:6] != b'"log"':
         reader.flush()
-        if not (event and _special(summary, source, line, hook)):
-            _exact_json(summary, source, line, who, hook)
+        _exact_json(summary, source, line, who, hook)
     elif line and not line.isspace():
         reader.line(line)
 
@@ -267,7 +257,7 @@ def feed_block(
     reader = LineReader(lambda r: summary.add(r, hook, source), who, lambda raw: _bad_json(summary, source, raw))
     if exact:
         for line in block.split(b"\n"):
-            _one_line(summary, source, line, who, hook, reader, False)
+            _exact_line(summary, source, line, who, hook, reader)
         reader.close()
         return
     starts, quiet, events = quiet_lines(block)
@@ -285,7 +275,7 @@ def feed_block(
         if start == end:
             continue
         line = block[start:end]
-        if line[:1] == b"{" and line[1:6] != b'"log"':  # inlined _one_line: this loop runs for every slow line
+        if line[:1] == b"{" and line[1:6] != b'"log"':  # _exact_line, inlined: this runs for every slow line
             flush()
             if not (event and _special(summary, source, line, hook)):
                 _exact_json(summary, source, line, who, hook)
