@@ -6,18 +6,21 @@
 # PYTHON_IMAGE must be a Debian-based image with python3 (>= 3.11) and its venv module.
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
-# ---------------------------------------------------------------- build: install into a venv
-FROM ${PYTHON_IMAGE} AS build
+# ---------------------------------------------------------------- deps: the locked dependencies in a venv
+FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Dependencies first, from the committed hash-pinned lock file only (a layer that changes
-# only when the lock does).
+# From the committed hash-pinned lock file only; a stage of its own, so it is rebuilt only
+# when the lock changes (deploy/build-image.sh keeps it tagged as the cache).
 COPY requirements.lock ./
 RUN python3 -m venv /opt/alertpilot \
     && /opt/alertpilot/bin/pip install --require-hashes --no-deps -r requirements.lock
-# Then alertpilot itself, without touching the pinned dependencies.
+
+# ---------------------------------------------------------------- build: alertpilot itself
+FROM deps AS build
+# Without touching the pinned dependencies.
 COPY pyproject.toml README.md cli.py ./
 COPY agents ./agents
 COPY evals ./evals

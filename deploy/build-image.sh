@@ -29,6 +29,13 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   echo "base image $base made from Debian bookworm packages"
 fi
 
-buildah bud --quiet --isolation chroot --network host --format docker --layers \
-  --build-arg PYTHON_IMAGE="$base" -t "$tag" -f Dockerfile .
+build() {
+  buildah bud --quiet --isolation chroot --network host --format docker --layers \
+    --build-arg PYTHON_IMAGE="$base" -f Dockerfile "$@" .
+}
+# The locked dependencies stay tagged, so their layers are the cache of the next build;
+# then untagged leftovers of earlier builds are pruned (the disk stays bounded).
+build --target deps -t "${ALERTPILOT_DEPS_IMAGE:-localhost/alertpilot-deps:latest}" >/dev/null
+build -t "$tag" >/dev/null
+buildah rmi --prune >/dev/null 2>&1 || true
 echo "built $tag"
