@@ -1,4 +1,4 @@
-"""Classify + signatures on a generated COS-style gzip archive, next to ``gzip -dc > /dev/null``.
+"""Classify + signatures on a generated COS-style gzip archive, next to ``gzip -dc > /dev/null``, in one run.
 
 Usage::
 
@@ -6,15 +6,18 @@ Usage::
         [--workers N] [--rounds R]
 
 The archive (one JSON record a line, values that may be escaped JSON strings, the way
-CLS ships to COS) is generated once in /tmp and reused (never commit it). Each side runs
-in its own process, back to back (gzip first, then classify, ``--rounds`` times) so a
-busy machine slows both alike. Memory: ``peak_rss_mb`` is the largest single process
-(ru_maxrss); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample the whole process tree
-(the reader plus its worker processes) every 50 ms — PSS counts pages shared between
-the forked workers once, RSS counts them in every process. ``cpu_seconds`` is user +
-system time of the side's whole process tree: on a busy shared machine the wall-clock
-ratio depends on the CPU share each side gets, the CPU ratio does not (with W idle
-cores the classify wall time approaches cpu_seconds / W). Prints one JSON document.
+CLS ships to COS) is generated once in /tmp and reused (never commit it). Each round
+runs, back to back and each in its own process tree: ``gzip -dc``, classify in a single
+process (``--workers 1``: the reader's inflate thread plus the classifier), classify with
+the default worker count (or ``--workers N``), so a busy machine slows all three alike.
+
+Reported per side: wall seconds, MB/s, CPU seconds (user + system of the whole tree) and
+CPU seconds per GB; ``throughput_vs_gzip`` = gzip's wall time / ours (target >= 0.5),
+``cpu_vs_gzip`` = our CPU seconds / gzip's (target <= 2.5). Memory: ``peak_rss_mb`` is
+the largest single process (its VmHWM, sampled); ``peak_tree_pss_mb`` / ``peak_tree_rss_mb`` sample
+the whole tree every 50 ms (PSS counts pages shared by the forked workers once; target
+< 200 MB). On a shared machine the wall-clock ratio depends on the CPU share each side
+gets; the CPU ratio much less. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -148,6 +151,17 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _high_water_kib(pid: int) -> int:
+    """The peak RSS (VmHWM) in KiB one process reached so far, 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _memory_kib(pid: int) -> tuple[int, int]:
     """(RSS, PSS) in KiB of one process, 0 when it is gone."""
     rss = pss = 0
@@ -165,15 +179,17 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 def _child(argv: list[str]) -> dict[str, float | str]:
     """Run ``argv``: wall seconds, its largest process's peak RSS, the tree's peak RSS/PSS (MiB), stdout."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    peaks = {"rss": 0, "pss": 0}
+    cpu_before = usage.ru_utime + usage.ru_stime
+    peaks = {"rss": 0, "pss": 0, "process": 0}
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            totals = [_memory_kib(pid) for pid in _tree(proc.pid)]
+            pids = _tree(proc.pid)
+            totals = [_memory_kib(pid) for pid in pids]
+            peaks["process"] = max([peaks["process"], *(_high_water_kib(pid) for pid in pids)])
             peaks["rss"] = max(peaks["rss"], sum(r for r, _ in totals))
             peaks["pss"] = max(peaks["pss"], sum(p for _, p in totals))
             done.wait(0.05)
@@ -187,11 +203,10 @@ def _child(argv: list[str]) -> dict[str, float | str]:
     if proc.returncode:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {errors[-2000:]}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # includes the waited-for pool workers
-    peak = usage.ru_maxrss
     return {
         "seconds": elapsed,
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
-        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        "peak_rss_mb": round(peaks["process"] / 1024, 1),
         "peak_tree_rss_mb": round(peaks["rss"] / 1024, 1),
         "peak_tree_pss_mb": round(peaks["pss"] / 1024, 1),
         "stdout": out,
@@ -211,12 +226,40 @@ def worker(path: Path, workers: int | None) -> None:
     print(json.dumps(doc))
 
 
+def _side(run: dict[str, float | str], mb: float) -> dict[str, float | str]:
+    seconds, cpu = float(run["seconds"]), float(run["cpu_seconds"])
+    out: dict[str, float | str] = {
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(mb / seconds, 1),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_seconds_per_gb": round(cpu / (mb / 1000), 2),
+    }
+    out.update({k: run[k] for k in ("peak_rss_mb", "peak_tree_rss_mb", "peak_tree_pss_mb") if k in run})
+    return out
+
+
+def _round(file: Path, workers: int | None, mb: float) -> dict[str, object]:
+    gzip_run = _child(["sh", "-c", f"gzip -dc {file} > /dev/null"])
+    base = [sys.executable, __file__, "--worker", "--file", str(file)]
+    single = _child([*base, "--workers", "1"])
+    default = _child([*base, *(["--workers", str(workers)] if workers is not None else [])])
+    out: dict[str, object] = {"gzip_dc": _side(gzip_run, mb)}
+    for name, run in (("single_process", single), ("default_workers", default)):
+        side = _side(run, mb)
+        side["throughput_vs_gzip"] = round(float(gzip_run["seconds"]) / float(run["seconds"]), 3)
+        side["cpu_vs_gzip"] = round(float(run["cpu_seconds"]) / max(float(gzip_run["cpu_seconds"]), 1e-9), 2)
+        out[name] = side
+    out["stdout"] = default["stdout"]
+    return out
+
+
 def main() -> None:
+    """Generate the archive once, then run ``--rounds`` rounds of gzip, single process, default workers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--file", type=Path, default=Path("/tmp/alertpilot-bench.jsonl.gz"))
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the CPUs; 1 = none)")
-    parser.add_argument("--rounds", type=int, default=1, help="gzip-then-classify pairs to run")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of gzip, single process, default workers")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -228,38 +271,18 @@ def main() -> None:
         print(f"generated {args.file} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     size = int(subprocess.run(f"gzip -dc {args.file} | wc -c", shell=True, capture_output=True, text=True).stdout)
     mb = size / 1e6
-    command = [sys.executable, __file__, "--worker", "--file", str(args.file)]
-    if args.workers is not None:
-        command += ["--workers", str(args.workers)]
-    rounds = []
-    for _ in range(max(1, args.rounds)):
-        gzip_run = _child(["sh", "-c", f"gzip -dc {args.file} > /dev/null"])
-        ours = _child(command)
-        rounds.append((gzip_run, ours))
-    summary = json.loads(str(rounds[-1][1]["stdout"]))
+    from tools.logs.parallel import default_workers
+
+    rounds = [_round(args.file, args.workers, mb) for _ in range(max(1, args.rounds))]
+    summary = json.loads(str(rounds[-1].pop("stdout")))
+    for other in rounds[:-1]:
+        other.pop("stdout")
     report = {
         "uncompressed_mb": round(mb, 1),
         "compressed_mb": round(args.file.stat().st_size / 1e6, 1),
-        "workers": args.workers if args.workers is not None else "auto",
+        "default_workers": args.workers if args.workers is not None else default_workers(),
         "load_average_1m": round(os.getloadavg()[0], 2),
-        "rounds": [
-            {
-                "gzip_dc": {
-                    "seconds": round(float(g["seconds"]), 2),
-                    "cpu_seconds": g["cpu_seconds"],
-                    "mb_per_s": round(mb / float(g["seconds"]), 1),
-                },
-                "classify": {
-                    "seconds": round(float(o["seconds"]), 2),
-                    "cpu_seconds": o["cpu_seconds"],
-                    "mb_per_s": round(mb / float(o["seconds"]), 1),
-                    **{k: o[k] for k in ("peak_rss_mb", "peak_tree_rss_mb", "peak_tree_pss_mb")},
-                },
-                "ratio_to_gzip": round(float(g["seconds"]) / float(o["seconds"]), 3),
-                "cpu_ratio_to_gzip": round(float(g["cpu_seconds"]) / max(float(o["cpu_seconds"]), 1e-9), 3),
-            }
-            for g, o in rounds
-        ],
+        "rounds": rounds,
         "counts": summary["counts"],
         "errors": summary["errors"],
         "top_signatures": [(s["count"], s["signature"]) for s in summary["signatures"]],

@@ -89,6 +89,11 @@ class LogsConfig(BaseModel):
     cls: ClsConfig = Field(default_factory=ClsConfig)
     cos: CosConfig = Field(default_factory=CosConfig)
     window_min: int = 30
+    owners: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source-name prefix (path, cos://bucket/prefix, cls://TOPIC) → namespace/workload whose "
+        "records carry no identity of their own.",
+    )
 
 
 class GithubConfig(BaseModel):

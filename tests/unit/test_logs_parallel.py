@@ -120,3 +120,44 @@ def test_parallel_merge_keeps_the_signature_cap_and_first_examples(tmp_path: Pat
     assert parallel.public() == simple.public() and parallel.overflow == simple.overflow
     first = simple.ranked()[-1]
     assert first.example and first.first_seen is not None
+
+
+def test_the_plain_standard_shortcut_says_what_the_reader_would(tmp_path: Path) -> None:
+    from tools.logs.records import decode, plain_standard, read_object
+
+    rng = random.Random(11)
+    formats = Path(__file__).resolve().parents[1] / "data" / "logs" / "formats"
+    lines = [_line(rng) for _ in range(3000)]
+    lines += [line for path in sorted(formats.glob("*.log")) for line in path.read_text().splitlines()]
+    lines += [
+        json.dumps({"content": "2026-11-20 03:00:00 ERROR boom"}),  # a level in the text
+        json.dumps({"content": "GET /healthz 200", "kind": "Pod"}),
+        json.dumps({"content": "a Traceback (most recent call last) here"}),
+        json.dumps({"remote": "10.0.0.1", "status": 502}),
+        json.dumps({"content": {"nested": 1}}),
+    ]
+    shortcut = 0
+    for line in lines:
+        try:
+            record = decode(line.encode())
+        except Exception:  # noqa: BLE001 - the sample holds broken lines on purpose
+            continue
+        if record is not None and plain_standard(record):
+            shortcut += 1
+            assert [(r.kind, r.error) for r in read_object(record)] == [("standard", False)], line
+    assert shortcut > 100
+
+
+def test_the_block_scan_marks_the_lines_the_one_line_rule_marks() -> None:
+    from tools.logs.fastpath import quiet_business, quiet_lines
+
+    rng = random.Random(13)
+    formats = Path(__file__).resolve().parents[1] / "data" / "logs" / "formats"
+    lines = [_line(rng) for _ in range(3000)] + [
+        line for path in sorted(formats.glob("*.log")) for line in path.read_text().splitlines()
+    ]
+    lines += ['{"sublevel": "info", "msg": "x"}', '{"level": "info", "kind": "Event", "involvedObject": {}}']
+    block = ("\n".join(lines) + "\n").encode()
+    _starts, quiet, _events = quiet_lines(block)
+    expected = [quiet_business(line) for line in block.split(b"\n")]
+    assert quiet.tolist() == expected and sum(expected) > 500

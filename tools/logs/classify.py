@@ -1,16 +1,21 @@
-"""Classify log records by content and fold errors into normalized signatures, in one streaming pass.
+"""Classify log records and fold errors into signatures, in one streaming pass: the one classifier.
 
-Kinds (by content, never by file name):
+Every caller (``logs classify``, ``classify_logs``, ``trace_chain``, the assistant, the
+parallel path) goes through :func:`feed_block`, so the same input gives the same counts
+everywhere. Records are read by :mod:`tools.logs.records` / :mod:`tools.logs.lines`;
+kinds and errors are defined there.
 
-- ``audit``: a Kubernetes audit event (``apiVersion: audit.k8s.io/v1``);
-- ``event``: a core/v1 (or events.k8s.io/v1) ``Event`` about an object;
-- ``business``: an application log record with a level and a message;
-- ``standard``: everything else: access logs, plain stdout, JSON without a level.
+Speed: most lines never become a record. :func:`tools.logs.fastpath.quiet_lines` counts
+JSON lines at a known non-error level from whole-block byte scans; events and audit
+records are counted from their ``apiVersion``/``kind`` bytes (decoded only for a hook);
+level-less plain records are counted once decoded, without building a record
+(:func:`tools.logs.records.plain_standard`). Everything else (errors, text, Docker/CRI
+lines, numeric or unknown levels, wrappers) is read fully. ``feed_exact`` reads every line
+through the record reader; tests hold the paths equal.
 
-Error signatures are error messages with numbers, ids, addresses and hex normalized
-away, so ``order 123 failed`` and ``order 456 failed`` count as one. Memory is bounded:
-at most ``max_signatures`` distinct signatures are kept (the rest are counted as
-overflow), so a pass over a terabyte holds the same state as a pass over a kilobyte.
+Signatures: :func:`tools.logs.signatures.key_of` per error (bounded: at most
+``max_signatures`` distinct keys, the rest counted as ``overflow``), then
+:func:`tools.logs.signatures.templates` groups the keys once, when the summary is read.
 """
 
 from __future__ import annotations
@@ -18,77 +23,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from tools.logs.records import NotJson, decode, first_text, iso, record_time, to_epoch, where
+import numpy as np
 
-Kind = Literal["business", "event", "audit", "standard"]
-KINDS: tuple[Kind, ...] = ("business", "event", "audit", "standard")
-LEVEL_KEYS = ("level", "severity", "lvl", "log_level", "levelname", "loglevel")
-MESSAGE_KEYS = ("message", "msg", "error", "err", "content", "log")
-ERROR_LEVELS = frozenset(
-    {"error", "err", "fatal", "critical", "crit", "panic", "alert", "emerg", "emergency", "severe"}
-)
-_TEXT_ERROR = re.compile(rb"\b(?:ERROR|FATAL|PANIC|CRITICAL|SEVERE)\b")
-_ERROR_BYTES = frozenset(level.encode() for level in ERROR_LEVELS)
-# Byte scans for the fast path; ``\\?"`` also matches keys inside escaped JSON strings.
-_LEVEL = re.compile(rb'"(?:level|severity|lvl|log_level|levelname|loglevel)\\?"\s*:\s*(?:\\?")?([A-Za-z]+|\d+)')
-_LEVEL_AT = re.compile(rb'(?:level|severity)(?:name)?\\?"\s*:\s*(?:\\?")?([A-Za-z]+|\d+)')
-_SPECIAL = (b"Event", b"k8s.io/")
-_MESSAGE = re.compile(rb'"(?:message|msg|error|err|content|log)\\?"\s*:\s*(?:\\?")?[^"\\,}\s]')
-# Each normalizer with a cheap test its pattern needs to match (None: always run), in order.
-_NORMALIZERS: tuple[tuple[re.Pattern[str], str, Callable[[str], object] | None], ...] = (
-    (
-        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
-        "<uuid>",
-        lambda text: "-" in text,
-    ),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>", lambda text: "." in text),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>", lambda text: "0x" in text),
-    (
-        re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
-        "<hex>",
-        re.compile(r"[0-9a-fA-F]{8}").search,
-    ),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>", None),
-)
-MAX_SIGNATURE = 240
+from tools.logs.fastpath import quiet_lines
+from tools.logs.identity import NOBODY, Identity, from_path
+from tools.logs.lines import LineReader
+from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, plain_standard, read_object
+from tools.logs.signatures import key_of, templates
+from tools.logs.subject import Subject
+
 MAX_EXAMPLE = 500
 MAX_ISSUES = 50
 RecordHook = Callable[[Kind, dict[str, Any]], None]
 
 
-def classify(record: dict[str, Any]) -> Kind:
-    """The kind of a decoded JSON record."""
-    api = record.get("apiVersion")
-    if isinstance(api, str) and api.startswith("audit.k8s.io/"):
-        return "audit"
-    if record.get("kind") == "Event" and ("involvedObject" in record or "regarding" in record):
-        return "event"
-    if first_text(record, MESSAGE_KEYS) is not None and any(record.get(k) is not None for k in LEVEL_KEYS):
-        return "business"
-    return "standard"
-
-
-def is_error_level(value: Any) -> bool:
-    """Whether a level value means error or worse (names, or pino/bunyan numbers ≥ 50)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ERROR_LEVELS
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 50
-
-
-def signature_of(message: str) -> str:
-    """``message`` with numbers, ids, IPs and hex replaced by placeholders, whitespace runs as one space."""
-    text = message[: MAX_SIGNATURE * 4]
-    for pattern, placeholder, needed in _NORMALIZERS:
-        if needed is None or needed(text):  # a pattern that cannot match is not run
-            text = pattern.sub(placeholder, text)
-    return " ".join(text.split())[:MAX_SIGNATURE]  # = re.sub(r"\s+", " ", text).strip()
-
-
 @dataclass
 class Signature:
-    """One normalized error message and where/when it was seen."""
+    """One error signature and where/when it was seen."""
 
     signature: str
     count: int = 0
@@ -97,19 +50,36 @@ class Signature:
     example: str = ""
     workloads: dict[str, int] = field(default_factory=dict)
 
-    def add(self, when: float | None, message: str, namespace: str | None, workload: str | None) -> None:
+    def add(self, when: float | None, example: str, who: Identity) -> None:
         """Count one occurrence."""
         self.count += 1
         if not self.example:
-            self.example = message[:MAX_EXAMPLE]
-        if when is not None:
-            if self.first_seen is None or when < self.first_seen:
-                self.first_seen = when
-            if self.last_seen is None or when > self.last_seen:
-                self.last_seen = when
-        if workload and (workload in self.workloads or len(self.workloads) < 20):
-            key = f"{namespace}/{workload}" if namespace else workload
-            self.workloads[key] = self.workloads.get(key, 0) + 1
+            self.example = example[:MAX_EXAMPLE]
+        self.seen(when, when)
+        if who.workload:
+            key = f"{who.namespace}/{who.workload}" if who.namespace else who.workload
+            self.tally(key, 1)
+
+    def seen(self, first: float | None, last: float | None) -> None:
+        """Widen first/last seen to include [first, last]."""
+        if first is not None and (self.first_seen is None or first < self.first_seen):
+            self.first_seen = first
+        if last is not None and (self.last_seen is None or last > self.last_seen):
+            self.last_seen = last
+
+    def tally(self, workload: str, n: int) -> None:
+        """Count ``n`` occurrences from ``workload`` (at most 20 workloads are named)."""
+        if workload in self.workloads or len(self.workloads) < 20:
+            self.workloads[workload] = self.workloads.get(workload, 0) + n
+
+    def absorb(self, other: Signature) -> None:
+        """Fold ``other`` (seen after this one's first occurrence) into this signature."""
+        self.count += other.count
+        if not self.example:
+            self.example = other.example
+        self.seen(other.first_seen, other.last_seen)
+        for workload, n in other.workloads.items():
+            self.tally(workload, n)
 
     def public(self) -> dict[str, Any]:
         """The CLI/tool shape: signature, count, first_seen, last_seen, example."""
@@ -124,14 +94,19 @@ class Signature:
 
 @dataclass
 class LogSummary:
-    """Counts per kind, error signatures, and what could not be read, for one pass."""
+    """Counts per kind, error signatures, and what could not be read, for one pass.
+
+    ``subject`` (optional) keeps only the records of one namespace/workload/pod/container
+    (see :class:`tools.logs.subject.Subject`).
+    """
 
     max_signatures: int = 10_000
+    subject: Subject | None = None
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     errors: int = 0
     malformed: int = 0
     overflow: int = 0
-    signatures: dict[str, Signature] = field(default_factory=dict)
+    signatures: dict[str, Signature] = field(default_factory=dict)  # stage-1 key -> occurrences
     issues: list[str] = field(default_factory=list)
 
     def issue(self, problem: str) -> None:
@@ -141,21 +116,29 @@ class LogSummary:
         elif len(self.issues) == MAX_ISSUES:
             self.issues.append("further problems not listed")
 
-    def error(self, message: str, when: float | None, namespace: str | None, workload: str | None) -> None:
-        """Count an error occurrence under its signature."""
+    def error(self, message: str, when: float | None, who: Identity = NOBODY, example: str | None = None) -> None:
+        """Count an error occurrence under its signature key (``example``: the whole record, if longer)."""
         self.errors += 1
-        key = signature_of(message)
+        key = key_of(message)
         entry = self.signatures.get(key)
         if entry is None:
             if len(self.signatures) >= self.max_signatures:
                 self.overflow += 1
                 return
             entry = self.signatures[key] = Signature(key)
-        entry.add(when, message, namespace, workload)
+        entry.add(when, example or message, who)
 
     def ranked(self, top: int | None = None) -> list[Signature]:
-        """Signatures, most frequent first (then earliest)."""
-        ordered = sorted(self.signatures.values(), key=lambda s: (-s.count, s.first_seen or 0.0, s.signature))
+        """Signatures grouped into templates, most frequent first (then earliest)."""
+        mapping = templates({key: s.count for key, s in self.signatures.items()})
+        grouped: dict[str, Signature] = {}
+        for key, entry in self.signatures.items():  # first-occurrence order: the example is the earliest
+            template = mapping[key]
+            into = grouped.get(template)
+            if into is None:
+                into = grouped[template] = Signature(template)
+            into.absorb(entry)
+        ordered = sorted(grouped.values(), key=lambda s: (-s.count, s.first_seen or 0.0, s.signature))
         return ordered[:top] if top else ordered
 
     def public(self, top: int | None = None) -> dict[str, Any]:
@@ -166,134 +149,174 @@ class LogSummary:
             "signatures": [s.public() for s in self.ranked(top)],
         }
 
+    def add(self, record: Record, hook: RecordHook | None = None, source: str = "") -> None:
+        """Count one record read from ``source`` (when it belongs to the subject, if there is one)."""
+        if self.subject is not None and not self.subject.owns(record.who, source):
+            return
+        self.counts[record.kind] += 1
+        if record.error:
+            self.error(record.message, record.when, record.who, record.text)
+        if hook is not None and record.fields is not None and (record.kind in ("event", "audit") or record.error):
+            hook(record.kind, record.fields)
 
-def _text_error(line: bytes, summary: LogSummary) -> None:
-    text = line.decode("utf-8", "replace").strip()
-    when = to_epoch(text[:35].split(" ")[0]) if text[:1].isdigit() else None
-    summary.error(text, when, None, None)
+
+def _bad_json(summary: LogSummary, source: str, line: bytes) -> None:
+    if summary.subject is not None and not summary.subject.owns_unlabelled(source):
+        return
+    summary.malformed += 1
+    summary.counts["standard"] += 1
+    if summary.malformed <= 3:
+        text = line[:80].decode("utf-8", "replace")
+        summary.issue(f"{source}: a line is not valid JSON, counted as standard: {text!r}")
 
 
-def _exact(summary: LogSummary, source: str, line: bytes, hook: RecordHook | None) -> None:
-    """Decode ``line`` fully and classify it (the slow path: events, audit, errors, doubtful lines)."""
+def _hook_only(line: bytes, hook: RecordHook | None) -> None:
+    """Show ``hook`` an event or audit record the byte scans counted (the count stays theirs)."""
     try:
         record = decode(line)
-    except NotJson as exc:
-        summary.malformed += 1
-        summary.counts["standard"] += 1
-        if summary.malformed <= 3:
-            summary.issue(f"{source}: a line is not valid JSON, counted as standard: {str(exc)[:80]!r}")
+    except NotJson:
+        return
+    if hook is not None:
+        for found in read_object(record or {}):
+            if found.kind in ("event", "audit") and found.fields is not None:
+                hook(found.kind, found.fields)
+
+
+def _exact_json(summary: LogSummary, source: str, line: bytes, who: Identity, hook: RecordHook | None) -> None:
+    try:
+        record = decode(line)
+    except NotJson:
+        _bad_json(summary, source, line)
         return
     if record is None:
-        summary.counts["standard"] += 1
-        if _TEXT_ERROR.search(line, 0, 200):
-            _text_error(line, summary)
+        record = {}
+    elif summary.subject is None and plain_standard(record):
+        summary.counts["standard"] += 1  # what read_object would say, without building the record
         return
-    kind = classify(record)
+    for found in read_object(record, who):
+        summary.add(found, hook, source)
+
+
+_AUDIT_API = re.compile(rb'apiVersion\\?"\s*:\s*\\?"audit\.k8s\.io/')
+_EVENT_KIND = re.compile(rb'"kind\\?"\s*:\s*\\?"Event\\?"')
+
+
+def _special_kind(line: bytes) -> Kind | None:
+    """Audit or event, from the bytes of a line that mentions ``Event``; None when only a full read can tell.
+
+    Audit: ``apiVersion: audit.k8s.io/*``; event: ``kind: Event`` with ``involvedObject``/``regarding``.
+    """
+    if b"audit" in line:
+        kind: Kind | None = "audit" if _AUDIT_API.search(line) else None
+    elif _EVENT_KIND.search(line) and (b"involvedObject" in line or b"regarding" in line):
+        kind = "event"
+    else:
+        return None
+    return None if b"items" in line else kind  # a list: each item is a record
+
+
+def _special(summary: LogSummary, source: str, line: bytes, hook: RecordHook | None) -> bool:
+    """Count a line the bytes show to be an event or audit record; False when only a full read can tell."""
+    kind = _special_kind(line)
+    if kind is None:
+        return False
+    if summary.subject is not None:
+        return False  # whom it is about decides whether it counts: read it fully
     summary.counts[kind] += 1
-    if kind == "business" and is_error_level(next((record[k] for k in LEVEL_KEYS if k in record), None)):
-        namespace, _pod, workload = where(record)
-        summary.error(first_text(record, MESSAGE_KEYS) or "", record_time(record), namespace, workload)
-    if hook is not None and kind != "standard":
-        hook(kind, record)
+    if hook is not None:
+        _hook_only(line, hook)
+    return True
 
 
-def _marked(block: bytes, tokens: tuple[bytes, ...]) -> set[int]:
-    """Indexes of the lines of ``block`` that contain any of ``tokens`` (block-wide scans, no per-line work)."""
-    marked: set[int] = set()
-    for token in tokens:
-        pos = block.find(token)
-        line_no, last = 0, 0
-        while pos >= 0:
-            line_no += block.count(b"\n", last, pos)
-            last = pos
-            marked.add(line_no)
-            end = block.find(b"\n", pos)
-            if end < 0:
-                break
-            pos = block.find(token, end)
-    return marked
+def _exact_line(
+    summary: LogSummary, source: str, line: bytes, who: Identity, hook: RecordHook | None, reader: LineReader
+) -> None:
+    """Read one line fully: JSON records here, text and container wrappers through ``reader``."""
+    if line[:1] == b"{" and line[1:6] != b'"log"':
+        reader.flush()
+        _exact_json(summary, source, line, who, hook)
+    elif line and not line.isspace():
+        reader.line(line)
 
 
-def _fast_kind(line: bytes, special: bool, hook: RecordHook | None) -> Kind | None:
-    """The kind of a JSON-looking line from byte scans alone; None when only a full decode can tell.
+def feed_block(
+    summary: LogSummary, source: str, block: bytes, hook: RecordHook | None = None, *, exact: bool = False
+) -> None:
+    """Classify every record of one block of whole lines into ``summary``.
 
-    ``special`` lines mention ``Event`` or ``k8s.io/``. Business errors, events and audit
-    records while ``hook`` wants them decoded, and anything that does not end like a JSON
-    object return None.
+    ``hook`` sees every event, audit and business-error record, decoded (it never changes
+    what is counted). ``exact`` reads every line fully (the reference the fast path equals).
     """
-    if not line.endswith(b"}"):
-        return None
-    if special:
-        if hook is not None:
-            return None
-        at = line.find(b"audit.k8s.io/")
-        if at > 0 and b"apiVersion" in line[max(0, at - 20) : at]:
-            return "audit"
-        at = line.find(b"Event")
-        if at > 0 and b"kind" in line[max(0, at - 12) : at] and b"involvedObject" in line:
-            return "event"
-        return None
-    at = line.find(b"level")
-    if at < 0:
-        at = line.find(b"severity")
-        if at < 0:
-            return "standard"
-    level = _LEVEL_AT.match(line, at) or _LEVEL.search(line)
-    if level is None:
-        return None  # "level" is there but its value is no plain word or number: let the decoder tell
-    value = level[1].lower()
-    if value in _ERROR_BYTES or value == b"null" or (value.isdigit() and int(value) >= 50):
-        return None
-    if b"message" in line or b"msg" in line or _MESSAGE.search(line):
-        return "business"
-    return "standard"
-
-
-def feed_block(summary: LogSummary, source: str, block: bytes, hook: RecordHook | None = None) -> None:
-    """Classify every line of one block of whole lines into ``summary``.
-
-    Most lines never need a full decode: block-wide scans mark the few lines that may be
-    events or audit records, byte scans find the level of the rest, and only lines that
-    may be errors (or that do not end like a JSON object) take the exact path.
-    """
-    counts = summary.counts
-    text_error = _TEXT_ERROR.search
-    tally = dict.fromkeys(KINDS, 0)
-    marked = _marked(block, _SPECIAL)
-    for index, line in enumerate(block.split(b"\n")):
-        if line[:1] != b"{":
-            if not line or line.isspace():
-                continue
-            if line[:1] in b" \t\r\x0b\x0c":
-                _exact(summary, source, line, hook)
-                continue
-            tally["standard"] += 1
-            if text_error(line, 0, 200):
-                _text_error(line, summary)
+    who = from_path(source)
+    subject = summary.subject
+    if subject is not None:
+        exact = True
+        if not who and not subject.owns_unlabelled(source):
+            needles = subject.needles()  # no name of the subject on a line: not its record
+            block = b"\n".join(line for line in block.split(b"\n") if any(n in line for n in needles))
+    reader = LineReader(lambda r: summary.add(r, hook, source), who, lambda raw: _bad_json(summary, source, raw))
+    if exact:
+        for line in block.split(b"\n"):
+            _exact_line(summary, source, line, who, hook, reader)
+        reader.close()
+        return
+    starts, quiet, events = quiet_lines(block)
+    summary.counts["business"] += int(quiet.sum())
+    picked = np.flatnonzero(~quiet)
+    seen = np.cumsum(quiet)
+    gaps = (seen[picked] - np.concatenate(([0], seen[picked[:-1]]))).tolist() if len(picked) else []
+    bounds = np.append(starts[1:] - 1, len(block))
+    flush, text_line = reader.flush, reader.line
+    for gap, start, end, event in zip(
+        gaps, starts[picked].tolist(), bounds[picked].tolist(), events[picked].tolist(), strict=True
+    ):
+        if gap:
+            flush()  # a JSON record counted by the byte scan ended the text record before it
+        if start == end:
             continue
-        kind = _fast_kind(line, index in marked, hook)
-        if kind is None:
-            _exact(summary, source, line, hook)
-        else:
-            tally[kind] += 1
-    for kind, n in tally.items():
-        counts[kind] += n
+        line = block[start:end]
+        if line[:1] == b"{" and line[1:6] != b'"log"':  # _exact_line, inlined: this runs for every slow line
+            flush()
+            if not (event and _special(summary, source, line, hook)):
+                _exact_json(summary, source, line, who, hook)
+        elif not line.isspace():
+            text_line(line)
+    reader.close()
 
 
-def feed(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
-    """Classify every line of ``(source, block)`` pairs into ``summary``.
-
-    See :func:`feed_block`; ``hook`` sees every event, audit and business-error record, decoded.
-    """
+def feed(
+    summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None, *, exact: bool = False
+) -> LogSummary:
+    """Classify every line of ``(source, block)`` pairs into ``summary`` (see :func:`feed_block`)."""
     for source, block in blocks:
-        feed_block(summary, source, block, hook)
+        feed_block(summary, source, block, hook, exact=exact)
     return summary
 
 
 def feed_exact(summary: LogSummary, blocks: Iterable[tuple[str, bytes]], hook: RecordHook | None = None) -> LogSummary:
-    """The simple reference pass: every non-blank line fully decoded (what :func:`feed` must equal)."""
-    for source, block in blocks:
-        for line in block.split(b"\n"):
-            if line and not line.isspace():
-                _exact(summary, source, line, hook)
+    """The reference pass: every line read fully (what :func:`feed` must equal)."""
+    return feed(summary, blocks, hook, exact=True)
+
+
+def summarize(records: Iterable[dict[str, Any]], summary: LogSummary | None = None) -> LogSummary:
+    """Classify already-decoded records (CLS ``LogJson`` answers) with the same reader."""
+    summary = summary or LogSummary()
+    for record in records:
+        for found in read_object(record):
+            summary.add(found)
     return summary
+
+
+def common_messages(records: Iterable[dict[str, Any]], top: int = 3) -> list[tuple[str, int]]:
+    """The ``top`` signatures of decoded records, for a spoken answer: their errors', else all their messages'.
+
+    Read and grouped exactly as ``classify_logs`` does (placeholders as ``<*>``).
+    """
+    errors, everything = LogSummary(), LogSummary()
+    for raw in records:
+        for record in read_object(raw):
+            errors.add(record)
+            if record.message:
+                everything.error(record.message, record.when)
+    ranked = errors.ranked(top) if errors.errors else everything.ranked(top)
+    return [(signature.signature, signature.count) for signature in ranked]

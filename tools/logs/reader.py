@@ -1,10 +1,13 @@
 """Streaming line readers: local files and directories (plain or gzip), any binary stream.
 
-Everything reads in fixed-size chunks and yields one line at a time, so memory stays
+Everything reads in fixed-size chunks and yields blocks of whole lines, so memory stays
 flat whatever the file size. Gzip is detected by its magic bytes, not the file name;
-concatenated gzip members (how shippers append) are read through. A truncated or
-corrupt archive does not raise: the lines read so far are yielded and the problem is
-reported to ``issues`` so the caller can turn it into a finding.
+concatenated gzip members (how shippers append) are read through, inflated by ISA-L
+(``isal``, ~4x zlib's speed) when it is installed, else zlib. A truncated or corrupt
+archive does not raise: the lines read so far are yielded and the problem is reported
+to ``issues`` so the caller can turn it into a finding. Blocks end where no record
+straddles (:func:`tools.logs.lines.safe_cut`: not inside a stack trace, not after a
+partial CRI/Docker line), so each block reads the same alone as in one pass.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
+
+from tools.logs.lines import safe_cut
+
+try:  # ISA-L inflates about four times faster than zlib and releases the GIL alike
+    from isal import isal_zlib
+
+    _inflate: Any = isal_zlib
+except ImportError:  # pragma: no cover - exercised only without isal
+    _inflate = zlib
 
 CHUNK = 1 << 20  # 1 MiB reads keep syscalls few and memory flat
 MAX_LINE = 1 << 20  # a "line" longer than this is cut (a runaway binary blob must not eat memory)
@@ -31,7 +43,7 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
     read of log text inflates to ~10 MiB otherwise). Truncation or corruption is reported
     instead of raised.
     """
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = _inflate.decompressobj(wbits=31)
     in_member = False
     for chunk in chunks:
         data = chunk
@@ -42,7 +54,7 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
                 while len(out) == CHUNK and not inflater.unconsumed_tail and not inflater.eof:
                     yield out  # all input taken but output may be pending: drain it
                     out = inflater.decompress(b"", CHUNK)
-            except zlib.error as exc:
+            except (zlib.error, _inflate.error) as exc:
                 issue(f"{name}: corrupt gzip data ({exc}); kept the lines before it")
                 return
             if out:
@@ -50,7 +62,7 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
             if not inflater.eof:
                 data = inflater.unconsumed_tail
                 continue
-            data, inflater, in_member = inflater.unused_data, zlib.decompressobj(wbits=31), False
+            data, inflater, in_member = inflater.unused_data, _inflate.decompressobj(wbits=31), False
             if data and not data.startswith(GZIP_MAGIC):
                 issue(f"{name}: {len(data)} bytes of trailing garbage after the gzip stream ignored")
                 return
@@ -62,22 +74,34 @@ def _decompressed(chunks: Iterator[bytes], name: str, issue: IssueSink) -> Itera
 
 
 def split_lines(blocks: Iterable[bytes], name: str, issue: IssueSink) -> Iterator[bytes]:
-    """Re-cut byte ``blocks`` so each ends at a line end (the last one may not); CRLF becomes LF."""
+    """Re-cut byte ``blocks`` so each ends at a record end (the last one may not); CRLF becomes LF.
+
+    The cut is chosen inside each new piece (before its last whole line, so the line after
+    the cut can be judged), so each block costs one copy: the carried-over start joined to
+    the piece.
+    """
     rest = b""
     cut_reported = False
-    for block in blocks:
-        if rest:
-            block = rest + block
-        end = block.rfind(b"\n") + 1
-        rest = block[end:]
-        if len(rest) > MAX_LINE:
-            if not cut_reported:
-                issue(f"{name}: a line longer than {MAX_LINE} bytes was cut")
-                cut_reported = True
-            block, rest, end = block[:end] + rest[:MAX_LINE] + b"\n", b"", len(block)
-        if end:
-            whole = block[:end] if rest else block
-            yield whole.replace(b"\r\n", b"\n") if b"\r" in whole else whole
+    for piece in blocks:
+        last = piece.rfind(b"\n")
+        # Cut before the last whole line, so the line after the cut is whole and can be judged
+        # (a partial "java.lang.Ille" would not show it continues a stack trace).
+        cut = piece.rfind(b"\n", 0, last) + 1 if last > 0 else 0
+        if cut:
+            cut = safe_cut(piece, cut)
+        if not cut:
+            rest += piece
+            if len(rest) > MAX_LINE and rest.find(b"\n", 0, MAX_LINE) < 0:
+                if not cut_reported:
+                    issue(f"{name}: a line longer than {MAX_LINE} bytes was cut")
+                    cut_reported = True
+                rest = rest[:MAX_LINE] + b"\n"
+                yield rest
+                rest = b""
+            continue
+        whole = b"".join((rest, memoryview(piece)[:cut])) if rest else piece[:cut]
+        rest = piece[cut:]
+        yield whole.replace(b"\r\n", b"\n") if b"\r" in whole else whole
     if rest:
         yield rest.replace(b"\r\n", b"\n") if b"\r" in rest else rest
 

@@ -2,6 +2,13 @@
 
 Every answer carries ``issues``: what could not be read (a truncated gzip, a non-JSON
 line, an SDK error code), so the diagnosis can say so instead of stopping.
+
+``classify_logs`` and ``trace_chain`` take an optional subject (``namespace``, ``workload``,
+``pod``, ``container``): then only the subject's records count: those whose identity
+(shipper metadata, the kubelet's file name, an event's ``involvedObject``, an audit
+record's ``objectRef``) agrees with it. Records that carry no identity at all are kept
+only from sources configured as the subject's in ``logs.owners`` (source-name prefix →
+``namespace/workload``), for example ``{"/var/log/checkout/": "shop/checkout"}``.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.logs.classify import KINDS, LogSummary, classify, feed
-from tools.logs.records import NotJson, decode, iso, record_time
+from tools.logs.classify import LogSummary, feed
+from tools.logs.records import KINDS, NotJson, decode, iso, read_json, read_text
 from tools.logs.sources import LogSources, SourceName
+from tools.logs.subject import Subject, subject_for
 from tools.logs.trace import TraceCollector, build_chains
 from tools.metrics import parse_when
 from tools.registry import Tool, ToolError
@@ -36,13 +44,20 @@ class SearchLogs(_Window):
     limit: int = Field(default=50, ge=1, le=500)
 
 
-class ClassifyLogs(_Window):
+class _Subject(BaseModel):
+    namespace: str | None = Field(default=None, description="Only records of this namespace.")
+    workload: str | None = Field(default=None, description="Only records of this deployment/statefulset/app.")
+    pod: str | None = Field(default=None, description="Only records of this pod.")
+    container: str | None = Field(default=None, description="Only records of this container.")
+
+
+class ClassifyLogs(_Window, _Subject):
     """Arguments of ``classify_logs``."""
 
     top: int = Field(default=10, ge=1, le=200, description="How many error signatures to return.")
 
 
-class TraceChain(_Window):
+class TraceChain(_Window, _Subject):
     """Arguments of ``trace_chain``."""
 
     service: str | None = Field(default=None, description="Workload to match when error records name no pod.")
@@ -72,30 +87,25 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         limit: int,
     ) -> dict[str, Any]:
         begin, stop = window(start, end)
-        summary = LogSummary()
-        needle = query.lower().encode()
-        matches: list[dict[str, Any]] = []
-        scanned = 0
-        blocks = sources.blocks(source, begin, stop, summary.issue, paths=paths, query=query, limit=limit * 4)
-        for name, block in blocks:
-            for line in block.split(b"\n"):
-                if not line.strip():
-                    continue
-                scanned += 1
-                if source != "cls" and needle and needle not in line.lower():
-                    continue
-                match = _match(name, line, kind, begin.timestamp(), stop.timestamp())
-                if match is not None:
-                    matches.append(match)
-                    if len(matches) >= limit:
-                        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
-        return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+        return _search(sources, source, begin, stop, paths, query, kind, limit)
+
+    def subject(namespace: str | None, workload: str | None, pod: str | None, container: str | None) -> Subject | None:
+        return subject_for(sources.config.owners, namespace=namespace, workload=workload, pod=pod, container=container)
 
     def classify_logs(
-        source: SourceName, start: str | None, end: str | None, paths: list[str] | None, top: int
+        source: SourceName,
+        start: str | None,
+        end: str | None,
+        paths: list[str] | None,
+        top: int,
+        namespace: str | None = None,
+        workload: str | None = None,
+        pod: str | None = None,
+        container: str | None = None,
     ) -> dict[str, Any]:
+        """Counts per kind and the top error signatures (of the subject, when one is named)."""
         begin, stop = window(start, end)
-        summary = LogSummary()
+        summary = LogSummary(subject=subject(namespace, workload, pod, container))
         feed(summary, sources.blocks(source, begin, stop, summary.issue, paths=paths))
         return _summary_doc(summary, top, source)
 
@@ -108,13 +118,23 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         top: int,
         around_min: float,
         before_min: float,
+        namespace: str | None = None,
+        workload: str | None = None,
+        pod: str | None = None,
+        container: str | None = None,
     ) -> dict[str, Any]:
+        """Per top error signature (of the subject, when one is named): events around it, audit writes before it.
+
+        Records without identity count only from sources ``logs.owners`` gives to the subject.
+        """
         begin, stop = window(start, end)
         around, before = around_min * 60, before_min * 60
-        summary = LogSummary()
+        summary = LogSummary(subject=subject(namespace, workload, pod, container))
         collector = TraceCollector(begin.timestamp() - before - around, stop.timestamp() + around)
         feed(summary, sources.blocks(source, begin, stop, summary.issue, paths=paths), hook=collector)
-        chains = build_chains(summary, collector, service=service, top=top, around_s=around, before_s=before)
+        chains = build_chains(
+            summary, collector, service=workload or service, top=top, around_s=around, before_s=before
+        )
         doc = _summary_doc(summary, top, source)
         doc.update(chains=chains, events_seen=len(collector.events), audit_writes_seen=len(collector.audits))
         return doc
@@ -123,18 +143,52 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         Tool("search_logs", "Find log records (files, COS archives or CLS) by text and kind.", SearchLogs, search_logs),
         Tool(
             "classify_logs",
-            "Count log records by kind (business/event/audit/standard) and rank normalized error signatures.",
+            "Count log records by kind (business/event/audit/standard) and rank normalized error signatures. "
+            "namespace/workload/pod/container keep only that subject's records (records naming no writer count "
+            "only from sources logs.owners gives to it).",
             ClassifyLogs,
             classify_logs,
         ),
         Tool(
             "trace_chain",
             "For each top business-error signature: k8s events of the same workload around it, then the audit "
-            "records (who, verb, resource, change) that modified it just before.",
+            "records (who, verb, resource, change) that modified it just before. namespace/workload/pod/container "
+            "scope every count to that subject (records naming no writer count only from sources logs.owners "
+            "gives to it).",
             TraceChain,
             trace_chain,
         ),
     ]
+
+
+def _search(
+    sources: LogSources,
+    source: SourceName,
+    begin: datetime,
+    stop: datetime,
+    paths: list[str] | None,
+    query: str,
+    kind: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """``search_logs``: up to ``limit`` lines containing ``query`` (files, COS) or matching it (CLS)."""
+    summary = LogSummary()
+    needle = query.lower().encode()
+    matches: list[dict[str, Any]] = []
+    scanned = 0
+    for name, block in sources.blocks(source, begin, stop, summary.issue, paths=paths, query=query, limit=limit * 4):
+        for line in block.split(b"\n"):
+            if not line.strip():
+                continue
+            scanned += 1
+            if source != "cls" and needle and needle not in line.lower():
+                continue
+            match = _match(name, line, kind, begin.timestamp(), stop.timestamp())
+            if match is not None:
+                matches.append(match)
+                if len(matches) >= limit:
+                    return {"matches": matches, "scanned": scanned, "issues": summary.issues}
+    return {"matches": matches, "scanned": scanned, "issues": summary.issues}
 
 
 def _summary_doc(summary: LogSummary, top: int, source: str) -> dict[str, Any]:
@@ -149,16 +203,17 @@ def _match(name: str, line: bytes, kind: str | None, lo: float, hi: float) -> di
     except NotJson:
         record = None
     if record is None:
-        if kind not in (None, "standard"):
+        plain = read_text(line.decode("utf-8", "replace").rstrip())
+        if kind and plain.kind != kind:
             return None
         return {
             "source": name,
-            "kind": "standard",
-            "time": None,
+            "kind": plain.kind,
+            "time": iso(plain.when),
             "text": line[:MAX_MATCH_CHARS].decode("utf-8", "replace"),
         }
-    found = classify(record)
-    when = record_time(record)
+    read = read_json(record)
+    found, when = read.kind, read.when
     if (kind and found != kind) or (when is not None and not lo <= when <= hi):
         return None
     text = line[:MAX_MATCH_CHARS].decode("utf-8", "replace")

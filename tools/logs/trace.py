@@ -10,12 +10,12 @@ flat). :func:`build_chains` then joins them to the error signatures of the same 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.logs.classify import Kind, LogSummary, Signature
-from tools.logs.records import iso, record_time, to_epoch, workload_of
+from tools.logs.classify import LogSummary, Signature
+from tools.logs.identity import object_identity
+from tools.logs.records import Kind, iso, record_time, to_epoch
 
 MUTATING_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 NOTABLE_REASONS = (
@@ -28,19 +28,13 @@ NOTABLE_REASONS = (
     "Failed",
     "Evicted",
 )
-_RS_HASH = re.compile(r"^(?P<workload>.+)-[a-z0-9]{6,10}$")
 MAX_KEPT = 5_000
 
 
 def _object_workload(kind: str | None, name: str | None) -> str | None:
     if not name:
         return None
-    if kind == "Pod":
-        return workload_of(name)
-    if kind == "ReplicaSet":
-        match = _RS_HASH.match(name)
-        return match["workload"] if match else name
-    return name
+    return object_identity(kind, name, None).workload or name
 
 
 def _event_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +91,7 @@ def _audit_row(record: dict[str, Any]) -> dict[str, Any]:
         "subresource": ref.get("subresource") or "",
         "namespace": ref.get("namespace"),
         "name": ref.get("name") or "",
+        "workload": object_identity(ref.get("resource"), ref.get("name"), None).workload,
         "code": (record.get("responseStatus") or {}).get("code"),
         "change": _change(ref, record.get("requestObject")),
         "user_agent": str(record.get("userAgent") or "")[:80],
@@ -141,9 +136,9 @@ class TraceCollector:
 def _same_workload(row: dict[str, Any], workloads: set[str], namespaces: set[str]) -> bool:
     if namespaces and row.get("namespace") and row["namespace"] not in namespaces:
         return False
-    name = row.get("workload") or row.get("name") or ""
-    if name in workloads:
+    if (row.get("workload") or row.get("name") or "") in workloads:
         return True
+    name = row.get("name") or ""
     return row.get("resource") in ("configmaps", "secrets") and any(name.startswith(w) for w in workloads)
 
 

@@ -6,9 +6,7 @@ Each function calls tencentcloud-sdk-python with the speaking user's own credent
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter
 from typing import Any
 
 from tools.registry import ToolError
@@ -27,7 +25,6 @@ CLUSTER_STATUS_ZH = {
 }
 NODE_STATE_ZH = {"running": "运行中", "initializing": "初始化中", "failed": "异常"}
 KIND_ZH = {"business": "业务", "event": "事件", "audit": "审计"}
-MESSAGE_KEYS = ("message", "msg", "log", "content", "error", "reason")
 
 
 def _call(client: Any, action: str, request: Any) -> Any:
@@ -90,21 +87,14 @@ def nodes(access: TencentAccess, cluster_id: str, language: str) -> str:
     return text
 
 
-def signature(record: dict[str, Any]) -> str:
-    """A log record's message with numbers and ids masked, so repeats group together."""
-    text = next((str(record[k]) for k in MESSAGE_KEYS if record.get(k)), "")
-    if not text:
-        text = " ".join(f"{k}={v}" for k, v in record.items() if not k.startswith("__"))
-    text = re.sub(r"[0-9a-f]{8,}|\d+", "#", text)
-    return text.strip()[:60]
-
-
 def logs(access: TencentAccess, topic_id: str, kind: str, query: str, minutes: int, language: str) -> str:
     """CLS SearchLog over the last ``minutes``, summarized as count and top signatures."""
     end_ms = int(time.time() * 1000)
     start_ms = end_ms - minutes * 60_000
+    from tools.logs.classify import common_messages  # the one log classifier, as classify_logs reads
+
     records = list(ClsSearch(access).search(topic_id, query, start_ms, end_ms, limit=500))
-    top = Counter(signature(r) for r in records).most_common(3)
+    top = [(sig.replace("<*>", "#")[:60], n) for sig, n in common_messages(records)]  # "#" reads out as a number
     label = KIND_ZH.get(kind, kind)
     if language == "zh":
         if not records:
