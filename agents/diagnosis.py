@@ -19,12 +19,12 @@ from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
+from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
-from agents.lifecycle import configured
 from agents.signal import SignalReading, band_of, own_series, read_signal
-from agents.subject_lookup import lookup
 from agents.signal_history import SignalHistory, version_health
+from agents.subject_lookup import lookup
 from agents.versions import VersionHistory, discover, history_from_audit
 from state.alert import Alert
 from state.config import LogsConfig

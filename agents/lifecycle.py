@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
-from state.alert import Alert, with_subject
+from state.alert import Alert
 from state.config import Settings
 from state.incident import IncidentState
 

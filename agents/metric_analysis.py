@@ -13,8 +13,8 @@ from statistics import fmean
 from typing import Any
 
 from state.alert import Alert
-from state.subject import pod_pattern
 from state.incident import Finding
+from state.subject import pod_pattern
 from tools.promql import normalize, split_comparison
 from tools.registry import ToolSession
 
@@ -64,7 +64,9 @@ def probe_queries(alert: Alert) -> list[tuple[str, str]]:
     namespace = alert.subject.namespace or alert.namespace
     container = alert.subject.container or service
     svc = f'service="{service}"'
-    pod = f'pod=~"{pod_pattern(service, alert.subject.workload_kind)}"' + (f',namespace="{namespace}"' if namespace else "")
+    pod = f'pod=~"{pod_pattern(service, alert.subject.workload_kind)}"' + (
+        f',namespace="{namespace}"' if namespace else ""
+    )
     ctr = (f'namespace="{namespace}",' if namespace else "") + f'container="{container}"'
     return [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
 

@@ -103,13 +103,10 @@ def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -
         if band.presence:  # the expression answers only while it fires
             out.append(VersionHealth(run.version, run.start, mean, mean is None))
             continue
-        if mean is None:
-            # No points while it ran, yet points under other versions: the series exists only while
-            # bad (an alerting comparison, a waiting reason), so this version was quiet.
-            healthy = True if known else None
-        else:
-            healthy = _healthy(mean, band, best)
-        out.append(VersionHealth(run.version, run.start, mean, healthy))
+        # No points while it ran, yet points under other versions: the series exists only while bad
+        # (an alerting comparison, a waiting reason), so this version was quiet.
+        quiet: bool | None = True if known else None
+        out.append(VersionHealth(run.version, run.start, mean, quiet if mean is None else _healthy(mean, band, best)))
     return out
 
 

@@ -93,7 +93,9 @@ def _matcher_text(matcher: Any) -> str:
 
 def narrowed(selector: str, labels: dict[str, str]) -> str:
     """``selector`` with the alert's own labels as equality matchers (those it does not constrain yet)."""
-    extra = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if f"{k}=" not in selector and f"{k}!" not in selector)
+    extra = ",".join(
+        f'{k}="{v}"' for k, v in sorted(labels.items()) if f"{k}=" not in selector and f"{k}!" not in selector
+    )
     if not extra:
         return selector
     if selector.endswith("}"):

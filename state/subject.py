@@ -224,8 +224,12 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
             evidence={"name": f"control-plane job {job}"},
         )
     if labels.get("instance") and reporter is None:
-        return Subject(kind="unknown", name=_strip_port(labels["instance"]), cluster=cluster,
-                       evidence={"name": f"only label instance={labels['instance']}: who runs there is still to be found"})
+        return Subject(
+            kind="unknown",
+            name=_strip_port(labels["instance"]),
+            cluster=cluster,
+            evidence={"name": f"only label instance={labels['instance']}: who runs there is still to be found"},
+        )
     if reporter is not None or not any(labels.get(k) for k in ("service", "job", "app", "container")):
         name = cluster or "cluster"
         why = f"label cluster={cluster}" if cluster else "the labels name no workload, node or dependency"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _COMPARISON = re.compile(
     r"^(?P<lhs>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?(?P<rhs>[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*$",
@@ -43,6 +44,7 @@ def alert_condition(expr: str) -> tuple[str | None, float | None]:
     """
     import promql_parser
 
+    node: Any
     try:
         node = promql_parser.parse(expr)
     except ValueError:
