@@ -29,7 +29,7 @@ from agents.versions import VersionHistory, discover, history_from_audit
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Diagnosis, Finding, IncidentState
-from tools.promql import split_comparison
+from tools.promql import normalize, split_comparison, value_expression
 from tools.registry import ToolSession
 
 BASELINE = timedelta(minutes=60)
@@ -77,7 +77,14 @@ def _own_history(
     series, error = range_of(session, lhs, start, end)
     if error:
         return None, error
-    return SignalHistory.from_series(own_series(series, alert, across_pods=across_pods), lhs), ""
+    history = SignalHistory.from_series(own_series(series, alert, across_pods=across_pods), lhs)
+    value = value_expression(query)
+    if value and normalize(value) != normalize(lhs):  # the lhs still filters (X > 80 and ...): read X itself
+        more, _ = range_of(session, value, start, end)
+        valued = SignalHistory.from_series(own_series(more, alert, across_pods=across_pods), value)
+        if len(valued.points) > len(history.points):
+            return valued, ""
+    return history, ""
 
 
 def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
@@ -150,8 +157,8 @@ def _facts(
     slope = history.slope_per_h(alert.starts_at - BASELINE, alert.starts_at) if history else None
     band = band_of(alert, reading.query, own.baseline if own else None, slope)
     health = version_health(lived, versions.runs, band) if lived and versions.runs else []
-    extra = {"release_floor": release_floor} if release_floor is not None else {}
-    return Facts(alert, reading, anomalies, versions, health, band, history, evidence, proxy, **extra)
+    extra: dict[str, Any] = {"release_floor": release_floor} if release_floor is not None else {}
+    return Facts(alert, reading, anomalies, versions, health, band, history, evidence, proxy, lived=lived, **extra)
 
 
 def _describe_signal(diagnosis: Diagnosis, facts: Facts) -> None:
@@ -161,6 +168,7 @@ def _describe_signal(diagnosis: Diagnosis, facts: Facts) -> None:
     good = streak.previous_good.mean if streak and streak.previous_good else None
     diagnosis.signal_baseline = good if good is not None else band.baseline
     diagnosis.signal_threshold, diagnosis.high_is_bad = band.threshold, band.high_is_bad
+    diagnosis.signal_query = facts.reading.query
     diagnosis.signal_slope_per_h = band.slope_per_h
     health = {(h.version, h.start): h for h in facts.health}
     diagnosis.versions = [

@@ -25,7 +25,7 @@ cause a rung can address, with a concrete target, leaves ``abstain`` empty.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -61,6 +61,7 @@ class Facts:
     evidence: LogEvidence | None = None
     proxy: Anomaly | None = None
     release_floor: float = RELEASE_MIN_CONFIDENCE
+    lived: SignalHistory | None = None  # the signal since the first version seen (per-version health)
 
     @property
     def subject(self) -> Subject:
@@ -204,6 +205,7 @@ def _not_a_workload(facts: Facts) -> Diagnosis | None:
         return None
     what = {
         "node": "a node",
+        "volume": "a storage volume",
         "cluster": "the cluster as a whole",
         "dependency": "an external dependency",
         "unknown": "nothing the labels identify",
@@ -240,7 +242,10 @@ def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
         pattern=pattern,
     )
     diagnosis.entities.append(change.version)
+    diagnosis.entities.extend(v for v in blamed.skipped if v not in diagnosis.entities)  # hotfixes that did not fix
+    resets = facts.lived.resets(change.at, facts.alert.starts_at) if leak and facts.lived else []
     diagnosis.cause = {
+        "reset_seen": bool(resets),
         "version": change.version,
         "previous": change.previous,
         "at": change.at.isoformat(),
@@ -337,6 +342,18 @@ def _leaking_release(facts: Facts, blamed: Suspect | None) -> bool:
     )
 
 
+def _leak_confidence(facts: Facts, blamed: Suspect) -> float:
+    """How surely the release leaks: its memory climbs since it shipped while the version before held flat."""
+    lived, at = facts.lived, blamed.change.at
+    if lived is None:
+        return 0.5
+    climb = lived.slope_per_h(at, facts.alert.starts_at)
+    before = lived.slope_per_h(at - (facts.alert.starts_at - at), at)
+    if climb is None or climb <= 0:
+        return 0.5
+    return 0.8 if before is None or abs(before) <= 0.25 * climb else 0.6
+
+
 def _before_alert(write: dict[str, object], alert: Alert) -> bool:
     when = str(write.get("when") or "")
     if not when:
@@ -362,8 +379,8 @@ def conclude(facts: Facts) -> Diagnosis:
             root_cause=why, pattern="unverifiable", abstain=why,
         )  # fmt: skip
     if _leaking_release(facts, blamed):
-        assert blamed is not None
-        return _release(facts, blamed)  # a memory alert long after a release: the leak came with it
+        assert blamed is not None  # a memory alert long after a release: the leak came with it
+        return _release(facts, replace(blamed, confidence=max(blamed.confidence, _leak_confidence(facts, blamed))))
     found = _climbing_memory(facts) or _capacity(facts)
     if found:
         return found

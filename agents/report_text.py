@@ -47,6 +47,7 @@ PATTERNS: dict[str, tuple[str, str]] = {
     "dependency": ("依赖故障", "a dependency outage"),
     "capacity": ("容量不足", "load beyond capacity"),
     "node": ("节点问题", "a node problem"),
+    "volume": ("存储卷容量问题", "a storage volume problem"),
     "cluster": ("集群层面的问题", "a cluster-wide problem"),
     "healthy": ("信号已自行恢复", "the signal recovered on its own"),
     "no_data": ("告警信号无数据", "no data for the signal"),
@@ -167,7 +168,12 @@ def subject_words(subject: Subject, lang: Language) -> str:
     if subject.kind == "workload":
         where = f"{subject.namespace}/" if subject.namespace else ""
         return f"{subject.workload_kind or ('工作负载' if lang == 'zh' else 'workload')} {where}{subject.name}"
-    kinds = {"node": ("节点", "node"), "cluster": ("集群", "cluster"), "dependency": ("依赖", "dependency")}
+    kinds = {
+        "node": ("节点", "node"),
+        "volume": ("存储卷", "volume"),
+        "cluster": ("集群", "cluster"),
+        "dependency": ("依赖", "dependency"),
+    }
     label = word(kinds, subject.kind, lang) if subject.kind in kinds else ("对象" if lang == "zh" else "subject")
     return f"{label} {subject.name or '?'}"
 

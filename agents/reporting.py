@@ -150,11 +150,11 @@ def _claims(state: IncidentState, evidence: list[Finding], lang: Language) -> li
                 )
                 + _cite(evidence, "metric")
             )
-        case "node" | "cluster" | "dependency" | "unknown":
+        case "node" | "volume" | "cluster" | "dependency" | "unknown":
             pass
         case _:
             claims.append(_pattern_claim(diagnosis, lang) + signal)
-    if diagnosis.pattern in ("node", "cluster", "unknown") or (
+    if diagnosis.pattern in ("node", "volume", "cluster", "unknown") or (
         diagnosis.pattern == "dependency" and not cause.get("hosts")
     ):
         claims.append(_subject_claim(state, lang))
@@ -328,6 +328,7 @@ def _no_change(state: IncidentState, settings: Settings, lang: Language) -> str:
             "集群层面的问题，需人工处理（容量规划、控制面）",
             "a cluster-wide problem for a person (capacity, control plane)",
         ),
+        "volume": ("存储卷即将写满，需人工扩容或清理", "a volume filling up: a person must expand or clean it"),
         "dependency": (
             f"依赖 {', '.join(cause.get('hosts') or [])} 故障，回滚无法修复，需依赖方处理",
             "a dependency outage no rollback can fix; its owners must act",

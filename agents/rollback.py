@@ -73,10 +73,14 @@ def rung_sequence(state: IncidentState, policy: Policy, settings: Settings | Non
     if pattern is None or not state.alert.subject.workload:
         return []
     target = known_good(state, settings)
+    # a restart already seen to only reset a leak (it climbed back) is not tried again
+    reset_seen = bool(state.diagnosis and state.diagnosis.cause.get("reset_seen"))
     levels = []
     for level in policy.rungs_for(pattern):
         rung = policy.rung(level)
         if rung.operation is None or (rung.operation in ROLLBACK_OPERATIONS and not target):
+            continue
+        if reset_seen and rung.operation == "restart":
             continue
         levels.append(level)
     return levels

@@ -13,7 +13,7 @@ from agents.verification import Band
 from state.alert import Alert
 from state.incident import Diagnosis
 from state.subject import owner_of_pod
-from tools.promql import alert_condition, split_comparison, with_labels
+from tools.promql import alert_condition, normalize, split_comparison, value_expression, with_labels
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds: they say nothing about which series is the alert's own
@@ -159,8 +159,26 @@ def read_signal(session: ToolSession, alert: Alert, diagnosis: Diagnosis | None 
     if not result.ok:
         return SignalReading(query, None, None, result.error)
     values = _instant_values(own_series((result.data or {}).get("result") or [], alert))
+    if not values and alert.condition is not None:
+        stand_in = _equivalent_reading(session, alert)
+        if stand_in is not None:
+            return stand_in
     value = max(values) if values else None
     return SignalReading(query, value, is_firing(alert, query, value))
+
+
+def _equivalent_reading(session: ToolSession, alert: Alert) -> SignalReading | None:
+    """A Cloud Monitor metric read from the Prometheus series it is computed from, when those answer."""
+    from agents.cloud_metrics import equivalents
+
+    assert alert.condition is not None
+    for query in equivalents(alert.condition.metric, alert.subject):
+        result = session.call("execute_query", query=query)
+        values = _instant_values((result.data or {}).get("result") or []) if result.ok else []
+        if values:
+            value = max(values)
+            return SignalReading(query, value, is_firing(alert, query, value))
+    return None
 
 
 def read_proxy(session: ToolSession, query: str, baseline: float) -> SignalReading:
@@ -194,13 +212,21 @@ def check_signal(session: ToolSession, alert: Alert, diagnosis: Diagnosis | None
     series is gone but the workload still reports its version series, the signal is clear;
     when nothing answers at all, the reading is missing (unverified), never "cleared".
     """
-    query = signal_query(alert)
+    query = (diagnosis.signal_query if diagnosis is not None else None) or signal_query(alert)
     if query is None:
         if diagnosis is not None and diagnosis.proxy_query and diagnosis.proxy_baseline is not None:
             reading = read_proxy(session, diagnosis.proxy_query, diagnosis.proxy_baseline)
             return Check(reading.value, reading.firing, reading.query, reading.error)
         return Check(None, None, None, "the alert carries no expression or metric condition")
     lhs = split_comparison(query)[0]
+    compared_query = value_expression(query)
+    if compared_query and normalize(compared_query) != normalize(lhs):  # what the rule compares, healthy or not
+        compared = session.call("execute_query", query=compared_query)
+        entries = ((compared.data or {}).get("result") or []) if compared.ok else []
+        values = _instant_values(own_series(entries, alert, across_pods=True)) if entries else []
+        if values:
+            figure = max(values)
+            return Check(figure, band.firing(figure) if band.threshold is not None else figure > 0, compared_query)
     result = session.call("execute_query", query=lhs)
     if not result.ok:
         return Check(None, None, lhs, result.error)

@@ -82,6 +82,26 @@ class SignalHistory:
         later = fmean(v for _, v in points[n // 2 :])
         return quarter < half < later
 
+    def resets(self, lo: datetime, hi: datetime) -> list[float]:
+        """Times in [lo, hi] the signal fell back sharply and climbed again (a restart that only reset it).
+
+        A fall of at least half the window's range between two samples, followed by a rise over
+        the next samples: what a restart does to a leak.
+        """
+        points = self.window(lo, hi)
+        values = [v for _, v in points]
+        if len(values) < 6:
+            return []
+        span = max(values) - min(values)
+        if span <= 0:
+            return []
+        found = []
+        for i in range(1, len(points) - 3):
+            fall = values[i - 1] - values[i]
+            if fall >= 0.5 * span and values[i + 3] > values[i]:
+                found.append(points[i][0])
+        return found
+
 
 @dataclass(frozen=True)
 class VersionHealth:

@@ -33,7 +33,7 @@ def _band(state: IncidentState) -> Band:
         return Band(diagnosis.proxy_baseline, diagnosis.proxy_baseline * PROXY_RISE)
     band = band_of(
         state.alert,
-        signal_query(state.alert),
+        (diagnosis.signal_query if diagnosis else None) or signal_query(state.alert),
         diagnosis.signal_baseline if diagnosis else None,
         diagnosis.signal_slope_per_h if diagnosis else None,
     )

@@ -62,6 +62,7 @@ class Diagnosis(BaseModel):
     known_good_release: str | None = None
     release_confidence: float = Field(default=0.0, ge=0, le=1)
     signal_value: float | None = Field(default=None, description="The alert's signal at diagnosis.")
+    signal_query: str | None = Field(default=None, description="The query that answered for the alert's signal.")
     entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
     pattern: str = Field(
         default="",

@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SubjectKind = Literal["workload", "node", "cluster", "dependency", "unknown"]
+SubjectKind = Literal["workload", "node", "volume", "cluster", "dependency", "unknown"]
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"]
 
 # Known exporters, by their conventional job/service/container names (kube-prometheus-stack and the
@@ -116,6 +116,8 @@ class Subject(BaseModel):
         if self.kind == "workload":
             where = f"{self.namespace}/" if self.namespace else ""
             return f"{self.workload_kind or 'workload'} {where}{self.name}"
+        if self.kind == "volume":
+            return f"PersistentVolumeClaim {self.namespace + '/' if self.namespace else ''}{self.name}"
         return f"{self.kind} {self.name or '?'}"
 
 
@@ -208,6 +210,9 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
         return _node(labels, cluster, reporter)
     if reporter in ("blackbox-exporter", "datastore-exporter"):
         return _dependency(labels, cluster, reporter)
+    claim = labels.get("persistentvolumeclaim")
+    if claim and not any(labels.get(k) for k, _ in _WORKLOAD_LABELS):
+        return _volume(claim, labels, cluster, reporter)
     own_target = reporter is None  # an application scraped directly: its target labels are its own
     subject = _workload(labels, cluster, reporter, own_target)
     if subject is not None:
@@ -292,8 +297,6 @@ def _named_workload(
     for key in _SERVICE_NAME_LABELS:
         if labels.get(key):
             return labels[key], "Deployment", f"label {key}={labels[key]}"
-    if labels.get("persistentvolumeclaim"):
-        return _claim_owner(labels["persistentvolumeclaim"])
     if container:
         return container, "Deployment", f"label container={container}"
     if own_target:
@@ -305,13 +308,22 @@ def _named_workload(
     return None, None, ""
 
 
-def _claim_owner(claim: str) -> tuple[str, WorkloadKind | None, str]:
-    """A PersistentVolumeClaim's StatefulSet (claims are named ``<template>-<statefulset>-<ordinal>``)."""
+def _volume(claim: str, labels: dict[str, str], cluster: str | None, reporter: str | None) -> Subject:
+    """A PersistentVolumeClaim; its StatefulSet, when named ``<template>-<statefulset>-<ordinal>``, as evidence."""
+    evidence = {"name": f"label persistentvolumeclaim={claim}"}
     named = _STATEFUL_POD.match(claim)
     if named and "-" in named["owner"]:
-        owner = named["owner"].split("-", 1)[1]
-        return owner, "StatefulSet", f"claim {claim} → StatefulSet {owner} (volumeClaimTemplate-set-ordinal)"
-    return claim, None, f"label persistentvolumeclaim={claim}"
+        evidence["owner"] = f"StatefulSet {named['owner'].split('-', 1)[1]} (volumeClaimTemplate-set-ordinal naming)"
+    if labels.get("namespace"):
+        evidence["namespace"] = f"label namespace={labels['namespace']}"
+    return Subject(
+        kind="volume",
+        name=claim,
+        namespace=labels.get("namespace"),
+        cluster=cluster,
+        reporter=reporter,
+        evidence=evidence,
+    )
 
 
 def _node(labels: dict[str, str], cluster: str | None, reporter: str | None) -> Subject:

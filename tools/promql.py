@@ -71,6 +71,37 @@ def alert_condition(expr: str) -> tuple[str | None, float | None]:
     return op, None  # vector against vector: it fires while the comparison answers anything
 
 
+def value_expression(expr: str) -> str | None:
+    """What an alerting expression compares, as PromQL: ``X * 100`` of ``X * 100 > 80 and Y > 0``.
+
+    The left side of the comparison on the expression's main branch (through set operators'
+    left side); None when there is no such comparison or it does not parse. Unlike the trailing
+    :func:`split_comparison`, it answers while healthy too, so a value can be followed down.
+    """
+    import promql_parser
+
+    node: Any
+    try:
+        node = promql_parser.parse(expr)
+    except ValueError:
+        return None
+    while True:
+        kind = type(node).__name__
+        if kind == "ParenExpr":
+            node = node.expr
+        elif kind == "BinaryExpr" and str(node.op) in _SET_OPERATORS:
+            node = node.lhs
+        else:
+            break
+    if type(node).__name__ != "BinaryExpr" or str(node.op) not in _COMPARISONS:
+        return None
+    if type(node.rhs).__name__ == "NumberLiteral":
+        return str(node.lhs)
+    if type(node.lhs).__name__ == "NumberLiteral":
+        return str(node.rhs)
+    return None
+
+
 def with_labels(metric: str, labels: dict[str, str]) -> str:
     """``metric{k="v",...}`` with labels sorted, values escaped."""
     if not labels:
