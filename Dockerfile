@@ -21,7 +21,7 @@ RUN python3 -m venv /opt/alertpilot \
 # ---------------------------------------------------------------- build: alertpilot itself
 FROM deps AS build
 # Without touching the pinned dependencies.
-COPY pyproject.toml README.md cli.py ./
+COPY pyproject.toml README.md cli.py cli_common.py ./
 COPY agents ./agents
 COPY evals ./evals
 COPY graph ./graph
