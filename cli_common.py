@@ -93,8 +93,8 @@ def narrator(enabled: bool) -> Callable[[str, dict[str, Any]], None]:
                 )
             case "verify":
                 # An alerting expression with a comparison returns nothing once it clears: no value to show.
-                value = "" if data["signal_after"] is None else f" (signal {data['signal_after']:g})"
-                err.print(f"[bold]verify[/]  #{data['attempt']} {data['note']}{value}")
+                value = "" if data.get("signal_after") is None else f" (signal {data['signal_after']:.4g})"
+                err.print(f"[bold]verify[/]  #{data['attempt']} {data.get('note', '')}{value}")
             case "notify":
                 err.print(f"[bold]notify[/]  {data['message']}")
 

@@ -1,88 +1,41 @@
-"""Diagnosis: read the alert's signal, compare it with a baseline, and find the release behind it.
+"""Diagnosis: who the alert is about, what its signal did, what changed before it, and why.
 
-The offline playbook is a deterministic policy over real tool answers: the signal now,
-the signal over an alert window against a baseline window, and the version series of
-the service (a version that changed shortly before the alert is the suspect).
+The offline playbook is a deterministic policy over real tool answers:
+
+1. the alert's own signal now, and over the version lookback (its baseline, its slope and
+   how it fared under each version), narrowed to the alert's own series;
+2. RED/USE probes for the subject over the alert window against a baseline window;
+3. the subject's version history from whatever telemetry shows it (agents/versions.py);
+4. the log trace chain of the subject's own records (business error → events → audit);
+5. the conclusion (agents/diagnosis_rules.py): a cause a rung can address, or why not.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from statistics import fmean
+from datetime import datetime, timedelta
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
-from agents.diagnosis_rules import Facts, ReleaseChange, conclude, rising_proxy
+from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
+from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
-from agents.metric_analysis import analyse, anomaly_findings, range_of
-from agents.signal import SignalReading, read_signal
+from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
+from agents.signal import SignalReading, band_of, own_series, read_signal
+from agents.signal_history import SignalHistory, version_health
+from agents.subject_lookup import lookup
+from agents.versions import VersionHistory, discover, history_from_audit
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Diagnosis, Finding, IncidentState
-from tools.promql import with_labels
+from tools.promql import normalize, split_comparison, value_expression
 from tools.registry import ToolSession
 
 BASELINE = timedelta(minutes=60)
 RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a leaking release may have shipped hours ago
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
-
-
-def window_stats(values: list[list[Any]], split_at: datetime) -> tuple[float | None, float | None]:
-    """Mean before and after ``split_at`` of a Prometheus ``values`` list."""
-    cut = split_at.timestamp()
-    before = [float(v) for t, v in values if float(t) < cut]
-    after = [float(v) for t, v in values if float(t) >= cut]
-    return (fmean(before) if before else None, fmean(after) if after else None)
-
-
-def release_changes(series: list[dict[str, Any]], label: str = "version") -> list[ReleaseChange]:
-    """Changes of ``label`` (a version, or an image whose tag names the release) in a matrix, in time order.
-
-    Each series is cut into runs where its samples are consecutive (a gap longer than 1.5 steps
-    ends a run), so a version deployed again later (A → B → A) is a change when it comes back,
-    not only when it was first seen; a run is a change when its version differs from the run
-    before it.
-    """
-    stamps: list[tuple[str, list[float]]] = []
-    for entry in series:
-        version = entry.get("metric", {}).get(label)
-        if version and label == "image":
-            version = version.rsplit(":", 1)[-1]
-        if version and entry.get("values"):
-            stamps.append((version, sorted(float(t) for t, _ in entry["values"])))
-    gaps = [b - a for _, ts in stamps for a, b in zip(ts, ts[1:], strict=False) if b > a]
-    step = min(gaps, default=0.0)
-    runs: list[tuple[float, str]] = []
-    for version, ts in stamps:
-        runs.append((ts[0], version))
-        runs.extend((b, version) for a, b in zip(ts, ts[1:], strict=False) if b - a > 1.5 * step)
-    runs.sort()
-    changes = []
-    for (_, previous), (at, version) in zip(runs, runs[1:], strict=False):
-        if version != previous:
-            changes.append(ReleaseChange(version, previous, datetime.fromtimestamp(at, tz=UTC)))
-    return changes
-
-
-def release_confidence(change: ReleaseChange, alert_start: datetime, signal_rose: bool) -> float:
-    """How strongly a version change explains an alert that started at ``alert_start``."""
-    lead = (alert_start - change.at).total_seconds()
-    if lead < -120:  # deployed after the alert began: not the cause
-        return 0.1
-    if lead <= 30 * 60:
-        confidence = 0.85
-    elif lead <= 2 * 3600:
-        confidence = 0.6
-    else:
-        confidence = 0.3
-    return min(1.0, confidence + (0.1 if signal_rose else -0.2))
-
-
-def _range(session: ToolSession, query: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    return range_of(session, query, start, end)[0]
 
 
 def _signal_finding(alert: Alert, reading: SignalReading) -> Finding | None:
@@ -92,85 +45,179 @@ def _signal_finding(alert: Alert, reading: SignalReading) -> Finding | None:
         return None
     return Finding(
         kind="metric",
-        title=f"signal {alert.name} = {reading.value:g}",
-        detail=f"{reading.query} → {reading.value:g} (firing={reading.firing})",
+        title=f"signal {alert.name} = {reading.value:.4g}",
+        detail=f"{reading.query} → {reading.value:.4g} (firing={reading.firing})",
         severity="critical" if reading.firing else "info",
         evidence={"value": reading.value, "firing": reading.firing},
         query=reading.query,
     )
 
 
-def _release_series(session: ToolSession, alert: Alert, version_metric: str, start: datetime, end: datetime) -> Any:
-    """Version changes from ``version_metric{service}``, else image changes from kube_pod_container_info."""
-    service = alert.service or alert.workload
-    if not service:
-        return [], None
-    version_query = with_labels(version_metric, {"service": service})
-    changes = release_changes(_range(session, version_query, start, end))
-    if changes:
-        return changes, version_query
-    pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
-    image_query = f"max by (image) (kube_pod_container_info{{{pod}}})"
-    return release_changes(_range(session, image_query, start, end), label="image"), image_query
+def _subject_finding(alert: Alert) -> Finding:
+    subject = alert.subject
+    reporter = f"; reported by {subject.reporter} (not the subject)" if subject.reporter else ""
+    return Finding(
+        kind="data",
+        title=f"subject: {subject.describe()}",
+        detail="; ".join(f"{k}: {v}" for k, v in subject.evidence.items()) + reporter,
+        evidence=subject.model_dump(mode="json"),
+    )
+
+
+def _own_history(
+    session: ToolSession, alert: Alert, query: str | None, start: datetime, end: datetime, *, across_pods: bool = False
+) -> tuple[SignalHistory | None, str]:
+    """The alert's own series over [start, end] (its comparison stripped): ``(history, error)``.
+
+    ``across_pods``: the workload's series under every version (each version ran other pods).
+    """
+    if not query:
+        return None, ""
+    lhs = split_comparison(query)[0]
+    series, error = range_of(session, lhs, start, end)
+    if error:
+        return None, error
+    history = SignalHistory.from_series(own_series(series, alert, across_pods=across_pods), lhs)
+    value = value_expression(query)
+    if value and normalize(value) != normalize(lhs):  # the lhs still filters (X > 80 and ...): read X itself
+        more, _ = range_of(session, value, start, end)
+        valued = SignalHistory.from_series(own_series(more, alert, across_pods=across_pods), value)
+        if len(valued.points) > len(history.points):
+            return valued, ""
+    return history, ""
+
+
+def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
+    if history is None:
+        return None
+    baseline, during = history.mean(lo, split), history.mean(split, hi)
+    if during is not None and baseline is None and history.points:
+        baseline = 0.0  # a series that exists only while bad (a comparison, a waiting reason): quiet before
+    if baseline is None or during is None:
+        return None
+    return Anomaly("alert expression", history.query, baseline, during)
 
 
 def investigate(
-    session: ToolSession, alert: Alert, version_metric: str, now: datetime, logs: LogsConfig | None = None
+    session: ToolSession,
+    alert: Alert,
+    version_metric: str,
+    now: datetime,
+    logs: LogsConfig | None = None,
+    release_floor: float | None = None,
 ) -> tuple[Diagnosis, list[Finding]]:
-    """The offline playbook: signal, RED/USE against baseline, release series, log trace chain."""
-    findings: list[Finding] = []
+    """The offline playbook (module docstring): evidence gathered through the tools, then the conclusion."""
+    findings: list[Finding] = [_subject_finding(alert)]
     reading = read_signal(session, alert)
     signal = _signal_finding(alert, reading)
     if signal:
         findings.append(signal)
-    start = alert.starts_at - BASELINE
-    end = min(now, alert.starts_at + ALERT_TAIL)
-    split = alert.starts_at - ALERT_LEAD
-    anomalies, errors = analyse(session, alert, reading.query, start, split, end)
+    start, split = alert.starts_at - BASELINE, alert.starts_at - ALERT_LEAD
+    end = max(min(now, alert.starts_at + ALERT_TAIL), alert.starts_at)
+    history, own_error = _own_history(session, alert, reading.query, start, end)
+    own = _own_anomaly(history, start, split, end)
+    probes, errors = analyse(session, alert, None, start, split, end, exclude=history.query if history else None)
+    errors = [f"alert expression: {own_error}", *errors] if own_error else errors
     if errors:
         findings.append(
             Finding(kind="data", title="metrics partly unavailable", detail="; ".join(errors[:3]), severity="warning")
         )
+    anomalies = ([own] if own else []) + probes
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
-    signal_rose = proxy is not None or any(
-        a.anomalous for a in anomalies if a.name in ("alert expression", "error_ratio")
-    )
-    changes, release_query = _release_series(session, alert, version_metric, alert.starts_at - RELEASE_LOOKBACK, end)
+    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end)
     evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
     if evidence:
         findings.extend(evidence.findings)
-    suspect = _suspect(changes, alert, signal_rose) or _audited_release(evidence, alert, signal_rose)
-    if suspect:
-        change, confidence = suspect
-        findings.append(
-            Finding(
-                kind="release",
-                title=f"release {change.version} deployed at {change.at:%H:%M}Z",
-                detail=f"{alert.service or alert.workload} changed {change.previous} → {change.version} "
-                f"{int((alert.starts_at - change.at).total_seconds() // 60)} min before the alert",
-                severity="critical" if confidence >= 0.7 else "warning",
-                evidence={"version": change.version, "previous": change.previous, "confidence": confidence},
-                query=release_query,
-            )
-        )
-    diagnosis = conclude(Facts(alert, reading, anomalies, suspect, signal_rose, evidence, proxy))
+        if not versions.runs and evidence.image_changes:
+            versions = history_from_audit(evidence.image_changes, end)
+    lived = history
+    if history is not None and len({r.version for r in versions.runs}) > 1:  # how the signal fared per version
+        lived, _ = _own_history(session, alert, reading.query, versions.runs[0].start, end, across_pods=True)
+    facts = _facts(alert, reading, anomalies, versions, history, lived, evidence, proxy, release_floor)
+    diagnosis = conclude(facts)
+    _describe_signal(diagnosis, facts)
+    findings.extend(_release_findings(facts, diagnosis))
     _credit_deployer(diagnosis, evidence)
     return diagnosis, findings
 
 
-def _audited_release(
-    evidence: LogEvidence | None, alert: Alert, signal_rose: bool
-) -> tuple[ReleaseChange, float] | None:
-    """A release named by an audited image change before the alert (when metrics name none)."""
-    for write in reversed(evidence.image_changes if evidence else []):
-        when = datetime.fromisoformat(str(write["when"]).replace("Z", "+00:00")) if write.get("when") else None
-        if when is None or when > alert.starts_at:
-            continue
-        tag = write["change"].rsplit(":", 1)[-1] if ":" in write["change"] else write["change"]
-        change = ReleaseChange(tag, None, when)
-        return change, round(min(0.8, release_confidence(change, alert.starts_at, signal_rose)), 2)
-    return None
+def _facts(
+    alert: Alert,
+    reading: SignalReading,
+    anomalies: list[Anomaly],
+    versions: VersionHistory,
+    history: SignalHistory | None,
+    lived: SignalHistory | None,
+    evidence: LogEvidence | None,
+    proxy: Anomaly | None,
+    release_floor: float | None,
+) -> Facts:
+    own = next((a for a in anomalies if a.name == "alert expression"), None)
+    slope = history.slope_per_h(alert.starts_at - BASELINE, alert.starts_at) if history else None
+    band = band_of(alert, reading.query, own.baseline if own else None, slope)
+    health = version_health(lived, versions.runs, band) if lived and versions.runs else []
+    extra: dict[str, Any] = {"release_floor": release_floor} if release_floor is not None else {}
+    return Facts(alert, reading, anomalies, versions, health, band, history, evidence, proxy, lived=lived, **extra)
+
+
+def _describe_signal(diagnosis: Diagnosis, facts: Facts) -> None:
+    """Record the signal's healthy band and the version runs on the diagnosis (verify and the report use them)."""
+    band = facts.band
+    streak = facts.streak
+    good = streak.previous_good.mean if streak and streak.previous_good else None
+    diagnosis.signal_baseline = good if good is not None else band.baseline
+    diagnosis.signal_threshold, diagnosis.high_is_bad = band.threshold, band.high_is_bad
+    diagnosis.signal_query = facts.reading.query
+    diagnosis.signal_slope_per_h = band.slope_per_h
+    health = {(h.version, h.start): h for h in facts.health}
+    diagnosis.versions = [
+        {
+            "version": run.version,
+            "start": run.start.isoformat(),
+            "end": run.end.isoformat(),
+            "mean": health[(run.version, run.start)].mean if (run.version, run.start) in health else None,
+            "healthy": health[(run.version, run.start)].healthy if (run.version, run.start) in health else None,
+        }
+        for run in facts.history.runs
+    ]
+    diagnosis.version_source = facts.history.source
+    diagnosis.version_query = facts.history.query
+
+
+def _release_findings(facts: Facts, diagnosis: Diagnosis) -> list[Finding]:
+    """The version history and the blamed release, as evidence."""
+    out = []
+    if facts.history.runs:
+        runs = " → ".join(dict.fromkeys(r.version for r in facts.history.runs))
+        out.append(
+            Finding(
+                kind="release",
+                title=f"versions of {facts.name}: {runs}",
+                detail=f"from {facts.history.source}",
+                evidence={"versions": diagnosis.versions, "source": facts.history.source},
+                query=facts.history.query,
+            )
+        )
+    blamed = suspect(facts)
+    if blamed and diagnosis.suspected_release == blamed.change.version:
+        change = blamed.change
+        out.append(
+            Finding(
+                kind="release",
+                title=f"release {change.version} deployed at {change.at:%H:%M}Z",
+                detail=blamed.why,
+                severity="critical" if blamed.confidence >= 0.7 else "warning",
+                evidence={
+                    "version": change.version,
+                    "previous": change.previous,
+                    "target": blamed.target,
+                    "confidence": blamed.confidence,
+                },
+                query=facts.history.query,
+            )
+        )
+    return out
 
 
 def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None:
@@ -187,16 +234,6 @@ def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None
             return
 
 
-def _suspect(changes: list[ReleaseChange], alert: Alert, signal_rose: bool) -> tuple[ReleaseChange, float] | None:
-    candidates = [c for c in changes if c.at <= alert.starts_at + timedelta(minutes=2)]
-    if candidates:
-        change = candidates[-1]
-        return change, round(release_confidence(change, alert.starts_at, signal_rose), 2)
-    if alert.version:
-        return ReleaseChange(alert.version, None, alert.starts_at), 0.4
-    return None
-
-
 def consult_model(
     deps: Deps, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
 ) -> tuple[Diagnosis, list[Finding]]:
@@ -207,15 +244,23 @@ def consult_model(
 
 
 def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Explain the alert from metrics before anything is changed."""
+    """Explain the alert from its evidence before anything is changed."""
     deps = runtime.context
     update = NodeUpdate(state, deps, "diagnose")
     session = update.session("diagnosis")
-    service = deps.settings.service(state.alert.service)
-    diagnosis, findings = investigate(session, state.alert, service.version_metric, deps.clock(), deps.settings.logs)
-    diagnosis, findings = consult_model(deps, session, state.alert, diagnosis, findings)
+    settings = deps.settings
+    alert = configured(lookup(session, state.alert), settings)  # the labels may not say who it is about
+    service = settings.service(alert.service)
+    diagnosis, findings = investigate(
+        session, alert, service.version_metric, deps.clock(), settings.logs, settings.policy.release_confidence
+    )
+    diagnosis, findings = consult_model(deps, session, alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     deps.on_event("diagnosis", diagnosis.model_dump())
     update.decide(diagnosis.summary)
-    return update.build(diagnosis=diagnosis, findings=[*state.findings, *findings])
+    fields: dict[str, Any] = {"diagnosis": diagnosis, "findings": [*state.findings, *findings]}
+    if alert is not state.alert:
+        update.decide(f"subject: {alert.subject.describe()} ({alert.subject.evidence.get('name', '')})")
+        fields["alert"] = alert
+    return update.build(**fields)

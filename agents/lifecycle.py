@@ -8,20 +8,44 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
+from state.alert import Alert
+from state.config import Settings
 from state.incident import IncidentState
 
 log = logging.getLogger("alertpilot.notify")
 
 
+def configured(alert: Alert, settings: Settings) -> Alert:
+    """The alert as configuration names it: the subject by its ``services:`` name, a configured severity."""
+    subject = settings.resolve_service(alert.subject, alert.labels)
+    changes: dict[str, Any] = {}
+    if subject != alert.subject:
+        changes.update(
+            subject=subject, service=subject.workload, workload=subject.workload, namespace=subject.namespace
+        )
+    by_policy = settings.triage.severity_by_policy
+    for key in (alert.labels.get("policy"), alert.labels.get("policy_type"), alert.name):
+        if key and key in by_policy:
+            changes["severity"] = by_policy[key]
+            break
+    return alert.model_copy(update=changes) if changes else alert
+
+
 def ingest(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Record the alert's arrival; a resolved alert needs no investigation of its own."""
+    """Record the alert's arrival, and who it is about; a resolved alert needs no investigation of its own."""
     deps = runtime.context
-    alert = state.alert
-    summary = f"{alert.source} alert {alert.name} ({alert.status}, {alert.severity}) fingerprint {alert.fingerprint}"
+    alert = configured(state.alert, deps.settings)
+    summary = (
+        f"{alert.source} alert {alert.name} ({alert.status}, {alert.severity}) fingerprint {alert.fingerprint}; "
+        f"subject {alert.subject.describe()}"
+    )
     deps.on_event("ingest", {"alert": alert.name, "status": alert.status, "fingerprint": alert.fingerprint})
     update = NodeUpdate(state, deps, "ingest")
     update.decide(summary)
-    return update.build(status="open")
+    fields: dict[str, Any] = {"status": "open"}
+    if alert is not state.alert:
+        fields["alert"] = alert
+    return update.build(**fields)
 
 
 def resolve(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -35,8 +59,10 @@ def resolve(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
 
 def escalate(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Hand the incident to a human: leave it open as escalated for the briefing and pushes."""
+    from agents.rollback import why_no_action
+
     deps = runtime.context
-    reason = state.escalation_reason or "the ladder did not clear the alert"
+    reason = state.escalation_reason or why_no_action(state, deps.settings.policy, deps.settings)
     update = NodeUpdate(state, deps, "escalate")
     update.decide(reason)
     return update.build(status="escalated", escalation_reason=reason)

@@ -115,20 +115,25 @@ def _chain_findings(source: str, chain: dict[str, Any]) -> list[Finding]:
     return findings
 
 
+def _scope(alert: Alert) -> dict[str, str]:
+    """Only the subject's records count: its namespace and workload (any of its pods, any container)."""
+    subject = alert.subject
+    scope = {"service": subject.workload or alert.service or ""}
+    if subject.workload:
+        scope["workload"] = subject.workload
+        if subject.namespace:
+            scope["namespace"] = subject.namespace
+    return {k: v for k, v in scope.items() if v}
+
+
 def gather(
     session: ToolSession, alert: Alert, logs: LogsConfig, start: datetime, end: datetime, top: int = 2
 ) -> LogEvidence:
     """Run ``trace_chain`` on every configured source over [start, end]."""
     evidence = LogEvidence()
     for source in configured_sources(logs):
-        result = session.call(
-            "trace_chain",
-            source=source,
-            start=start.isoformat(),
-            end=end.isoformat(),
-            service=alert.service or alert.workload,
-            top=top,
-        )
+        result = session.call("trace_chain", **_scope(alert), source=source, start=start.isoformat(),
+                              end=end.isoformat(), top=top)  # fmt: skip
         if not result.ok:
             evidence.findings.append(
                 Finding(kind="data", title=f"logs unavailable ({source})", detail=result.error, severity="warning")

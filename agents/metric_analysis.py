@@ -14,6 +14,7 @@ from typing import Any
 
 from state.alert import Alert
 from state.incident import Finding
+from state.subject import pod_pattern
 from tools.promql import normalize, split_comparison
 from tools.registry import ToolSession
 
@@ -56,13 +57,17 @@ class Anomaly:
 
 
 def probe_queries(alert: Alert) -> list[tuple[str, str]]:
-    """RED/USE queries for the alert's service (none when the alert names no service)."""
-    service = alert.service or alert.workload
+    """RED/USE queries for the alert's workload (none when the subject is not a workload)."""
+    service = alert.subject.workload or alert.service
     if not service:
         return []
+    namespace = alert.subject.namespace or alert.namespace
+    container = alert.subject.container or service
     svc = f'service="{service}"'
-    pod = f'pod=~"{service}-.*"' + (f',namespace="{alert.namespace}"' if alert.namespace else "")
-    ctr = (f'namespace="{alert.namespace}",' if alert.namespace else "") + f'container="{service}"'
+    pod = f'pod=~"{pod_pattern(service, alert.subject.workload_kind)}"' + (
+        f',namespace="{namespace}"' if namespace else ""
+    )
+    ctr = (f'namespace="{namespace}",' if namespace else "") + f'container="{container}"'
     return [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
 
 
@@ -90,13 +95,22 @@ def window_means(series: list[dict[str, Any]], split_at: datetime) -> tuple[floa
 
 
 def analyse(
-    session: ToolSession, alert: Alert, own_query: str | None, start: datetime, split: datetime, end: datetime
+    session: ToolSession,
+    alert: Alert,
+    own_query: str | None,
+    start: datetime,
+    split: datetime,
+    end: datetime,
+    exclude: str | None = None,
 ) -> tuple[list[Anomaly], list[str]]:
-    """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``."""
+    """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``.
+
+    ``exclude`` is a query already read (the alert's own expression): a probe equal to it is skipped.
+    """
     queries: list[tuple[str, str]] = []
     if own_query:
         queries.append(("alert expression", split_comparison(own_query)[0]))
-    seen = {normalize(q) for _, q in queries}
+    seen = {normalize(q) for _, q in queries} | ({normalize(exclude)} if exclude else set())
     for name, query in probe_queries(alert):
         if normalize(query) not in seen:
             queries.append((name, query))
@@ -125,7 +139,7 @@ def anomaly_findings(anomalies: list[Anomaly]) -> list[Finding]:
         if item.name != "alert expression" and not item.anomalous:
             continue
         rose = item.anomalous
-        verb = "rose" if rose else "steady"
+        verb = "rose" if rose else "fell" if item.during < item.baseline * 0.95 else "steady"
         findings.append(
             Finding(
                 kind="metric",
@@ -137,7 +151,12 @@ def anomaly_findings(anomalies: list[Anomaly]) -> list[Finding]:
                 else "warning"
                 if rose
                 else "info",
-                evidence={"baseline": item.baseline, "alert_window": item.during, "score": round(item.score, 4)},
+                evidence={
+                    "probe": item.name,
+                    "baseline": item.baseline,
+                    "alert_window": item.during,
+                    "score": round(item.score, 4),
+                },
                 query=item.query,
             )
         )

@@ -1,72 +1,65 @@
-"""The rollback ladder: plan the next rung, guard it, execute it once, verify it (and undo it).
+"""The rollback ladder: plan the next rung, guard it and execute it once (verify: agents/verify.py).
 
-Attempt n takes rung n, unless diagnosis or review implicates a release with enough
-confidence, in which case the ladder starts at the version rollback to the last
-known-good version. The attempt is written into checkpointed state by the guard node
-*before* the execute node calls the executor, so a crash never re-spends budget and the
-idempotency key ``{incident}:{attempt}`` keeps a re-run execute from acting twice. When
-a model is configured it may propose the action instead of the playbook; either way the
-proposal goes through the same guard.
+The ladder acts only on a hypothesis: the cause diagnosis found (its ``pattern``) picks the
+rungs that address it (``policy.rungs_for``: a bad release → the version rollback to the last
+version whose signal was healthy; a leak → restart, then the rollback), and only those with
+a concrete target (a workload; a version to return to). Everything else escalates with the
+evidence. The attempt is written into checkpointed state by the guard node *before* the
+execute node calls the executor, so a crash never re-spends budget and the idempotency key
+``{incident}:{attempt}`` keeps a re-run execute from acting twice. When a model is
+configured it may propose the action instead of the playbook; either way the proposal
+goes through the same guard.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agents.deps import Deps, NodeUpdate
-from agents.signal import read_signal
 from state.config import Settings
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
 from state.policy import OPERATIONS, Policy
 from tools import guard as guard_policy
 
 VERSION_ROLLBACK_RUNG = OPERATIONS["version_rollback"].rung
+ROLLBACK_OPERATIONS = frozenset({"version_rollback", "full_rollback"})
+# causes no change can be verified against, whatever a policy maps
+NEVER_ACT = frozenset({"healthy", "no_data", "unverifiable"})
 
 
 # ---------------------------------------------------------------------- planner (pure)
 
 
-def implicated_release(state: IncidentState, policy: Policy) -> str | None:
-    """The release diagnosis or review blames with confidence >= ``policy.release_confidence``."""
-    diagnosis = state.diagnosis
-    if diagnosis and diagnosis.suspected_release and diagnosis.release_confidence >= policy.release_confidence:
-        return diagnosis.suspected_release
+def review_implicates(state: IncidentState, policy: Policy) -> bool:
+    """Whether the release review found a bug in the release with confidence >= ``policy.release_confidence``."""
     review = state.review
-    if review and review.status == "reviewed" and review.release:
-        confident = [f for f in review.findings if float(f.get("confidence", 0) or 0) >= policy.release_confidence]
-        if confident:
-            return review.release
+    if not (review and review.status == "reviewed" and review.release):
+        return False
+    return any(float(f.get("confidence", 0) or 0) >= policy.release_confidence for f in review.findings)
+
+
+def hypothesis(state: IncidentState, policy: Policy) -> str | None:
+    """The diagnosed cause the ladder acts on, or None (the incident escalates).
+
+    Diagnosis's pattern when it does not abstain, or when policy maps that pattern to rungs
+    explicitly; a nothing-found diagnosis becomes "release" when the review confidently blames
+    the release that shipped before the alert.
+    """
+    diagnosis = state.diagnosis
+    if diagnosis is None or diagnosis.pattern in NEVER_ACT:
+        return None
+    if diagnosis.pattern in policy.pattern_rungs or not diagnosis.abstain:
+        return diagnosis.pattern or None
+    if diagnosis.pattern == "undetermined" and review_implicates(state, policy):
+        return "release"
     return None
 
 
-def start_rung(state: IncidentState, policy: Policy) -> int:
-    """Rung of the first attempt: the version rollback when a release is implicated, else 1."""
-    return VERSION_ROLLBACK_RUNG if implicated_release(state, policy) else 1
-
-
-def rung_sequence(state: IncidentState, policy: Policy) -> list[int]:
-    """The rungs this incident walks, in order, from :func:`start_rung`.
-
-    A memory leak skips the scale-out rung: every new replica leaks too, so after the
-    restart buys time the next step is the version rollback.
-    """
-    levels = sorted({rung.level for rung in policy.ladder if rung.level >= start_rung(state, policy)})
-    if state.diagnosis and state.diagnosis.pattern == "leak":
-        levels = [level for level in levels if policy.rung(level).operation != "scale"]
-    return levels
-
-
-def abstention(state: IncidentState) -> str:
-    """Why no change may be made in this incident (diagnosis's verdict; empty = the ladder may act)."""
-    return state.diagnosis.abstain if state.diagnosis else ""
-
-
 def known_good(state: IncidentState, settings: Settings | None) -> str | None:
-    """The version to roll back to: diagnosis's known-good release, else the service's configured one."""
+    """The version to roll back to: diagnosis's last healthy version, else the service's configured one."""
     if state.diagnosis and state.diagnosis.known_good_release:
         return state.diagnosis.known_good_release
     if settings is not None:
@@ -74,26 +67,68 @@ def known_good(state: IncidentState, settings: Settings | None) -> str | None:
     return None
 
 
+def rung_sequence(state: IncidentState, policy: Policy, settings: Settings | None = None) -> list[int]:
+    """The rungs this incident walks, in ladder order: those that address its cause and have a target."""
+    pattern = hypothesis(state, policy)
+    if pattern is None or not state.alert.subject.workload:
+        return []
+    target = known_good(state, settings)
+    # a restart already seen to only reset a leak (it climbed back) is not tried again
+    reset_seen = bool(state.diagnosis and state.diagnosis.cause.get("reset_seen"))
+    levels = []
+    for level in policy.rungs_for(pattern):
+        rung = policy.rung(level)
+        if rung.operation is None or (rung.operation in ROLLBACK_OPERATIONS and not target):
+            continue
+        if reset_seen and rung.operation == "restart":
+            continue
+        levels.append(level)
+    return levels
+
+
+def why_no_action(state: IncidentState, policy: Policy, settings: Settings | None = None) -> str:
+    """The sentence the incident escalates with when the planner has nothing (left) to do."""
+    diagnosis = state.diagnosis
+    if state.budget_left <= 0 and state.attempts:
+        return "attempt budget spent"
+    last = state.attempts[-1] if state.attempts else None
+    if last is not None and last.outcome == "unverified":
+        return f"attempt {last.n} ({last.action}) could not be verified: {last.note}; a person must check"
+    if last is not None:
+        return f"the rungs that address the diagnosed cause were tried; last: {last.action} ({last.note})"
+    if diagnosis is not None and diagnosis.abstain and hypothesis(state, policy) is None:
+        return f"no change made: {diagnosis.abstain}"
+    pattern = hypothesis(state, policy) or (diagnosis.pattern if diagnosis else "")
+    if pattern and policy.rungs_for(pattern) and not known_good(state, settings):
+        return f"no change made: no version known to be healthy to roll back to ({pattern})"
+    return f"no change made: no rung addresses the diagnosed cause ({pattern or 'none'})"
+
+
 def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = None) -> PlannedAction | None:
-    """The next action, or None when the ladder reaches a human or the budget is spent."""
-    if state.triage is None or state.budget_left <= 0 or abstention(state):
+    """The next action, or None when nothing (more) addresses the cause or the budget is spent."""
+    if state.triage is None or state.budget_left <= 0:
         return None
-    sequence = rung_sequence(state, policy)
+    if state.attempts and state.attempts[-1].outcome == "unverified":
+        return None  # no reading after the last action: never climb on missing data
+    sequence = rung_sequence(state, policy, settings)
     if len(state.attempts) >= len(sequence):
         return None
     rung = policy.rung(sequence[len(state.attempts)])
-    if rung.operation is None:
-        return None
+    assert rung.operation is not None
+    subject = state.alert.subject
     params: dict[str, Any] = {"service": guard_policy.incident_service(state)}
-    if state.alert.namespace:
-        params["namespace"] = state.alert.namespace
+    if subject.namespace or state.alert.namespace:
+        params["namespace"] = subject.namespace or state.alert.namespace
     params.update(rung.params)
-    reason = f"attempt {len(state.attempts) + 1}: rung {rung.level} ({rung.name})"
-    if rung.operation in ("version_rollback", "full_rollback"):
+    pattern = hypothesis(state, policy)
+    reason = f"attempt {len(state.attempts) + 1}: rung {rung.level} ({rung.name}) for the diagnosed {pattern}"
+    if rung.operation in ROLLBACK_OPERATIONS:
         target = known_good(state, settings)
-        if target:
-            params["target"] = target
-            reason += f", back to {target}"
+        params["target"] = target
+        diagnosis = state.diagnosis
+        confidence = diagnosis.release_confidence if diagnosis else 0.0
+        strength = "" if confidence >= 0.7 else f", moderate confidence {confidence:.0%}"
+        reason += f", back to {target} (the last version whose signal was healthy{strength})"
     return PlannedAction(
         rung=rung.level,
         rung_name=rung.name,
@@ -119,13 +154,7 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         action = proposed or action
     update = NodeUpdate(state, deps, "plan")
     if action is None:
-        why = (
-            f"no change made: {abstention(state)}"
-            if abstention(state)
-            else "attempt budget spent"
-            if state.budget_left <= 0
-            else "the ladder reached human intervention"
-        )
+        why = why_no_action(state, deps.settings.policy, deps.settings)
         update.decide(why)
         return update.build(pending=None, escalation_reason=why)
     deps.on_event("plan", action.model_dump())
@@ -246,90 +275,3 @@ def _outcome(result: Any) -> dict[str, Any]:
     if result.ok:
         return dict(result.data)
     return {"status": "error", "detail": "", "error": result.error, "execution_time": 0.0}
-
-
-def judge(before: float | None, after: float | None, firing: bool | None, factor: float = 1.2) -> tuple[bool, bool]:
-    """(cleared, worse) from the signal before and after an action."""
-    cleared = firing is False
-    worse = before is not None and after is not None and after > before * factor
-    return cleared, worse
-
-
-def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Wait, then re-read the alert's own signal; undo a reversible action that made it worse."""
-    deps = runtime.context
-    attempt = state.attempts[-1]
-    if attempt.verified is not None:
-        return {}
-    if attempt.result and attempt.result.get("status") != "success":
-        checked = attempt.model_copy(update={"verified": False, "note": "action failed; not verified"})
-        return {"attempts": [*state.attempts[:-1], checked]}
-    dry_run = bool(state.guard and state.guard.dry_run)
-    wait_s = deps.settings.policy.verify_after_s
-    if dry_run:
-        pass  # a dry run changed nothing: there is nothing to wait for
-    elif deps.durable_timers:  # a worker releases the incident; any worker resumes it after the wait
-        # Counted from the execute decision, so a re-run of this node re-arms the same timer.
-        executed_at = next((d.at for d in reversed(state.decisions) if d.node == "execute"), deps.clock())
-        interrupt({"kind": "timer", "not_before": (executed_at + timedelta(seconds=wait_s)).isoformat()})
-    else:
-        deps.sleep(wait_s)
-
-    update = NodeUpdate(state, deps, "verify")
-    session = update.session("verify", allowed=frozenset({"execute_query"}))
-    worse = False
-    if dry_run:
-        cleared, after = False, None
-        note = "dry-run: nothing changed, signal not re-checked"
-    else:
-        reading = read_signal(session, state.alert, state.diagnosis)
-        after = reading.value
-        cleared, worse = judge(attempt.signal_before, after, reading.firing, deps.settings.policy.worse_factor)
-        note = reading.error or ("cleared" if cleared else "worse" if worse else "still firing")
-        if worse:
-            note = f"worse: {attempt.signal_before} → {after}"
-    checked = attempt.model_copy(update={"verified": cleared, "signal_after": after, "note": note})
-    update.decide(f"attempt {checked.n}: {note}")
-    if worse and not cleared:
-        checked = _undo(update, checked)
-    deps.on_event("verify", {"attempt": checked.n, "verified": cleared, "signal_after": after, "note": checked.note})
-    return update.build(attempts=[*state.attempts[:-1], checked])
-
-
-def _undo(update: NodeUpdate, attempt: Attempt) -> Attempt:
-    """Reverse an attempt that made the signal worse, through the guard, once (key ``{key}:undo``)."""
-    deps, state = update.deps, update.state
-    policy = deps.settings.policy
-    rung = next((r for r in policy.ladder if r.level == attempt.rung), None)
-    if attempt.action is None or rung is None or not rung.reversible:
-        note = f"{attempt.note}; {attempt.action} is not reversible, not undone"
-        update.decide(f"attempt {attempt.n}: {note}")
-        return attempt.model_copy(update={"note": note})
-    action = PlannedAction(
-        rung=attempt.rung,
-        rung_name=rung.name,
-        operation=attempt.action,
-        params={**attempt.params, "undo": True},
-        reversible=True,
-        reason=f"undo attempt {attempt.n}",
-    )
-    decision = guard_policy.check(
-        action, state, guard_context(deps, state, str(attempt.params.get("service"))), undo=True
-    )
-    if not decision.allowed:
-        update.record(_denied_call("rollback", action, decision.reason))
-        note = f"{attempt.note}; undo denied: {decision.reason}"
-        update.decide(f"attempt {attempt.n}: {note}")
-        return attempt.model_copy(update={"note": note})
-    session = update.session("rollback", allowed=frozenset({attempt.action}))
-    outcome = _outcome(session.call(attempt.action, **action.params, idempotency_key=f"{attempt.idempotency_key}:undo"))
-    reader = update.session("verify", allowed=frozenset({"execute_query"}))
-    after_undo = read_signal(reader, state.alert, state.diagnosis).value if outcome.get("status") == "success" else None
-    undone = outcome.get("status") == "success"
-    note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
-    checked = attempt.model_copy(
-        update={"undone": undone, "undo_result": outcome, "signal_after_undo": after_undo, "note": note}
-    )
-    deps.on_event("undo", {"attempt": attempt.n, "action": attempt.action, "result": outcome})
-    update.decide(f"attempt {attempt.n}: undid {attempt.action} ({outcome.get('status')}), signal now {after_undo}")
-    return checked

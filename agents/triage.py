@@ -50,7 +50,8 @@ def dimensions(alert: Alert, service: ServiceConfig, policy: TriagePolicy, now: 
         ratio = alert.condition.current / alert.condition.threshold if alert.condition.threshold else 1
         impact = max(impact, min(100, int(60 + 40 * max(0.0, ratio - 1))))
     started = max(0.0, (now - alert.starts_at).total_seconds())
-    time_sensitivity = 80 if in_working_hours(now, policy) else 50
+    # the alert's own clock: when it started, in the team's zone (not when it was read)
+    time_sensitivity = 80 if in_working_hours(alert.starts_at, policy) else 50
     if started > 3600:  # a long-firing alert is less of a surprise than a fresh one
         time_sensitivity -= 20
     return {

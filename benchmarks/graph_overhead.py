@@ -59,7 +59,7 @@ def main() -> None:
             CASE / "config.yaml",
             home=home,
             executor={"backend": "dry-run"},
-            policy={"verify_after_s": 0, "release_confidence": 1.0},
+            policy={"verify_after_s": 0, "pattern_rungs": {"release": [1, 2, 3, 4]}},
         )
         world = open_world(settings)
         deps = Deps(settings=settings, tools=build_registry(settings, world), sleep=lambda _s: None)

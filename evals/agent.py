@@ -19,6 +19,7 @@ from evals.case import Case
 from evals.scoring import Episode
 from evals.worlds import CaseWorld
 from prompts import read_prompt
+from state.alert import Alert
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
 from state.policy import HUMAN_RUNG, OPERATIONS
 from tools.registry import ToolBackend, ToolResult, ToolSession
@@ -30,16 +31,20 @@ MAX_RESULT_CHARS = 6_000
 class GuardedTools:
     """A backend whose mutating calls pass ``tools.guard.check`` first (like the graph's guard node)."""
 
-    def __init__(self, inner: ToolBackend, case: Case, world: CaseWorld, incident_id: str) -> None:
-        from agents.deps import utc_now
+    def __init__(
+        self, inner: ToolBackend, case: Case, world: CaseWorld, incident_id: str, alert_index: int = 0
+    ) -> None:
         from agents.triage import assess
+        from evals.episodes import human_for
 
         self.inner = inner
-        self.case = case
+        self.alert = case.alerts[alert_index]
+        self.human = human_for(case, alert_index)
         self.settings = world.settings
+        self.clock = world.clock
         self.incident_id = incident_id
-        alert = case.alert
-        self.triage = assess(alert, self.settings.service(alert.service), self.settings.triage, utc_now())
+        alert = self.alert
+        self.triage = assess(alert, self.settings.service(alert.service), self.settings.triage, self.clock())
         self.attempts: list[Attempt] = []
 
     def has(self, name: str) -> bool:
@@ -54,16 +59,15 @@ class GuardedTools:
         """Run a read directly; run a mutating call only when the guard allows it."""
         if not self.inner.is_mutating(name):
             return self.inner.invoke(name, args)
-        from agents.deps import utc_now
         from tools import guard
 
         spec = OPERATIONS.get(name)
         rung = spec.rung if spec else HUMAN_RUNG
         action = PlannedAction(rung=rung, rung_name=name, operation=name, params=args)
         state = IncidentState(
-            incident_id=self.incident_id, alert=self.case.alert, triage=self.triage, attempts=self.attempts
+            incident_id=self.incident_id, alert=self.alert, triage=self.triage, attempts=self.attempts
         )
-        decision = guard.check(action, state, guard.context(self.settings, utc_now(), len(self.attempts)))
+        decision = guard.check(action, state, guard.context(self.settings, self.clock(), len(self.attempts)))
         if decision.allowed and decision.needs_approval and not decision.dry_run:
             refusal = self._approval_refusal()
             if refusal:
@@ -72,17 +76,19 @@ class GuardedTools:
             return ToolResult(status="denied", error=f"guard: {decision.reason}")
         n = len(self.attempts) + 1
         key = f"{self.incident_id}:{n}"
-        self.attempts.append(Attempt(n=n, rung=action.rung, action=name, idempotency_key=key, started_at=utc_now()))
+        self.attempts.append(Attempt(n=n, rung=action.rung, action=name, idempotency_key=key, started_at=self.clock()))
         if decision.dry_run:
             return ToolResult(status="success", data={"status": "success", "detail": f"dry-run: {name} {args}"})
         return self.inner.invoke(name, {**args, "idempotency_key": key})
 
     def _approval_refusal(self) -> str:
         """Why the case's human does not approve (empty = approved), as the graph's guard node decides."""
+        from evals.case import approver
         from tools.guard import answered
 
-        human = self.case.expect.human
-        decision = answered(self.settings, {"approved": human.approve, "by": human.by, "reason": human.reason})
+        human = self.human
+        by = approver(human, self.settings.users, self.settings.acting_user)
+        decision = answered(self.settings, {"approved": human.approve, "by": by, "reason": human.reason})
         return "" if decision.allowed else decision.reason
 
 
@@ -98,9 +104,9 @@ def _langchain_tools(world: CaseWorld) -> list[Any]:
     ]
 
 
-def _task(case: Case) -> str:
-    alert = case.alert.model_dump(mode="json", exclude={"raw", "fingerprint", "group_key"})
-    return "Alert:\n" + json.dumps(alert, ensure_ascii=False, indent=1)
+def _task(alert: Alert) -> str:
+    data = alert.model_dump(mode="json", exclude={"raw", "fingerprint", "group_key"})
+    return "Alert:\n" + json.dumps(data, ensure_ascii=False, indent=1)
 
 
 def final_entities(text: str) -> list[str]:
@@ -116,14 +122,15 @@ def final_entities(text: str) -> list[str]:
     return [str(e) for e in entities] if isinstance(entities, list) else []
 
 
-def run_model(case: Case, world: CaseWorld, model: Any, trial: int) -> Episode:
-    """Let ``model`` handle ``case``'s alert with the case's tools; record and return the episode."""
+def run_model(case: Case, world: CaseWorld, model: Any, trial: int, alert_index: int = 0) -> Episode:
+    """Let ``model`` handle alert ``alert_index`` of ``case`` with the case's tools; record and return the episode."""
     from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
-    backend = GuardedTools(world.backend, case, world, f"eval-{case.id}-{trial}")
+    alert = case.alerts[alert_index]
+    backend = GuardedTools(world.backend, case, world, _incident_id(case, trial, alert_index), alert_index)
     session = ToolSession(backend=backend, agent="model", allowed=frozenset(world.catalog.names()))
     bound = model.bind_tools(_langchain_tools(world))
-    messages: list[Any] = [SystemMessage(read_prompt("eval_agent.md")), HumanMessage(_task(case))]
+    messages: list[Any] = [SystemMessage(read_prompt("eval_agent.md")), HumanMessage(_task(alert))]
     tokens, turns, text, error = 0, 0, "", ""
     for turns in range(1, MAX_TURNS + 1):  # noqa: B007 - turns is reported after the loop
         try:
@@ -151,7 +158,15 @@ def run_model(case: Case, world: CaseWorld, model: Any, trial: int) -> Episode:
         steps=turns + len(session.calls),
         tokens=tokens,
         error=error,
+        alert_index=alert_index,
+        fingerprint=alert.fingerprint,
+        alert_name=alert.name,
     )
+
+
+def _incident_id(case: Case, trial: int, alert_index: int) -> str:
+    """The episode's incident id (idempotency keys derive from it); one per alert of a group."""
+    return f"eval-{case.id}-{trial}" + (f"-{alert_index}" if alert_index else "")
 
 
 def _call(session: ToolSession, world: CaseWorld, name: str, args: dict[str, Any]) -> ToolResult:

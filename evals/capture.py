@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from evals.case import RECORDING, Case, CaseError
+from evals.case import RECORDING, Case, CaseError, notice_time
 from evals.network import replay_only
 from state.config import Settings
 from state.incident import IncidentState, ToolCall
@@ -36,9 +36,10 @@ def record(case: Case) -> int:
     """Run ``case`` live with the offline playbook and save its tool answers; returns the call count."""
     from evals.episodes import run_case
 
-    episode = run_case(case, None, 1, "live")
-    write_recording(case.path / RECORDING, episode.calls, f"live run of {case.id} (offline playbook)")
-    return len(episode.calls)
+    by_incident = {e.incident_id: e.calls for e in run_case(case, None, 1, "live")}  # alerts may share one
+    calls = [call for incident in by_incident.values() for call in incident]
+    write_recording(case.path / RECORDING, calls, f"live run of {case.id} (offline playbook)")
+    return len(calls)
 
 
 def _payload(state: IncidentState) -> dict[str, Any]:
@@ -76,7 +77,10 @@ def draft_expectations(state: IncidentState, case_id: str) -> dict[str, Any]:
         else:
             reads.append({"tool": call.tool, "args": {}})
     status = state.status if state.status in ("resolved", "escalated") else None
-    return {
+    draft: dict[str, Any] = {}
+    if state.decisions:  # replay on the clock the incident ran on: from its first decision
+        draft["delivered_after_s"] = max(0.0, (state.decisions[0].at - notice_time(state.alert)).total_seconds())
+    return draft | {
         "id": case_id,
         "title": f"captured: {state.alert.name} on {state.alert.service or '-'} ({state.incident_id})",
         "template": "captured",

@@ -55,11 +55,6 @@ def eval_run(
 
     if world not in ("live", "recorded", "prometheus"):
         raise fail(f"--world: expected live, recorded or prometheus, got {world!r}")
-    if world == "prometheus":
-        from evals.prom_world import binaries
-
-        if binaries() is None:
-            raise fail("--world prometheus: needs the prometheus and promtool binaries on PATH")
     with guarded():
         try:
             loaded = load_cases(cases, case)

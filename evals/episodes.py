@@ -1,21 +1,29 @@
 """Run one case once: the offline playbook through the incident graph, or a chat model.
 
-Either way the result is an :class:`Episode`: the calls made, the entities named, how
-the incident ended.
+Every alert of the payload is handed to the product, in the payload's order, as its
+webhook would deliver them (:meth:`graph.runner.IncidentRunner.start` per alert: whether
+alerts join one incident or open their own is the product's logic). Each alert that has
+expectations gives one :class:`Episode`: the calls made in the incident it went into, the
+entities named, how that incident ended, the oracle's reading.
+
+Time is simulated: the episode's clock (:class:`tools.world.SimClock`) starts when the
+alert reached alertpilot; the world and the agents share it, and a wait (verify's
+``policy.verify_after_s``) advances it instead of sleeping, so an episode gives the same
+result whatever the wall clock says.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from evals.case import Case
+from evals.case import Case, Human, approver
 from evals.scoring import Episode
 from evals.worlds import CaseWorld, WorldMode, open_world
+from state.incident import IncidentState
 
 MAX_APPROVAL_ROUNDS = 6
 
@@ -28,32 +36,44 @@ def scratch_dir() -> str | None:
 
 def run_case(
     case: Case, model: Any, trial: int, mode: WorldMode = "live", prometheus_url: str | None = None
-) -> Episode:
-    """One episode of ``case`` (``model`` None = the offline playbook) in a fresh world."""
-    with tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-", dir=scratch_dir()) as tmp:
-        home = Path(tmp)
-        with open_world(case, home, mode, prometheus_url) as world:
-            if world.alert is not None:  # the prometheus world moved the case to now
-                case = dataclasses.replace(case, alert=world.alert)
-            started = time.perf_counter()
-            if model is None:
-                episode = run_graph(case, world, trial)
-            else:
-                from evals.agent import run_model
+) -> list[Episode]:
+    """One run of ``case`` (``model`` None = the offline playbook) in a fresh world: one episode per scored alert.
 
-                episode = run_model(case, world, model, trial)
-            episode.wall_s = round(time.perf_counter() - started, 4)
-            oracle = case.expect.mitigation
-            episode.signal, episode.version = world.oracle(oracle.signal if oracle else None)
+    Raises CaseSkipped when the world cannot serve the case.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-", dir=scratch_dir()) as tmp,
+        open_world(case, Path(tmp), mode, prometheus_url) as world,
+    ):
+        case = world.case  # the prometheus world moved its times
+        started = time.perf_counter()
+        if model is None:
+            episodes = run_graph(case, world, trial)
+        else:
+            from evals.agent import run_model
+
+            episodes = [run_model(case, world, model, trial, index) for index, _ in case.expects]
+        wall_s = round(time.perf_counter() - started, 4)
+        for episode, (_, expect) in zip(episodes, case.expects, strict=True):
+            episode.wall_s = wall_s
+            episode.signal, episode.version = world.oracle(expect.mitigation)
             episode.answered = dict(world.answered or {})
             episode.offset_s = world.offset_s
-    return episode
+            episode.clock = {"started": world.clock.start.isoformat(), "ended": world.clock().isoformat()}
+    return episodes
 
 
-def run_graph(case: Case, world: CaseWorld, trial: int) -> Episode:
+def human_for(case: Case, alert_index: int) -> Human:
+    """The simulated human answering for ``alert_index``: its own expectations', else the first entry's."""
+    mine = [expect.human for index, expect in case.expects if index == alert_index]
+    return mine[0] if mine else case.expect.human
+
+
+def run_graph(case: Case, world: CaseWorld, trial: int) -> list[Episode]:
     """The offline playbook: the incident graph exactly as `alertpilot run` drives it.
 
-    An approval interrupt is answered as the case's simulated human says.
+    Every alert is started first (one webhook delivers them together); then each pending
+    approval is answered as the case's simulated human says.
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -62,28 +82,48 @@ def run_graph(case: Case, world: CaseWorld, trial: int) -> Episode:
     from graph.runner import IncidentRunner
     from state.store import Store
 
-    deps = Deps(settings=world.settings, tools=world.backend, sleep=lambda _s: None)
-    store = Store.from_url(world.settings.db_url)
+    settings = world.settings
+    deps = Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep)
+    store = Store.from_url(settings.db_url)
     try:
         runner = IncidentRunner(deps, store, InMemorySaver(serde=serializer()))
-        result = runner.start(case.alert)
-        doc = result.document
-        human = case.expect.human
-        for _ in range(MAX_APPROVAL_ROUNDS):
-            if doc["status"] != "awaiting_approval":
-                break
-            doc = runner.decide(result.incident_id, approved=human.approve, by=human.by, reason=human.reason)
-        state = runner.state(result.incident_id)
+        incidents = [runner.start(alert).incident_id for alert in case.alerts]
+        statuses: dict[str, str] = {}
+        for incident_id in dict.fromkeys(incidents):
+            human = human_for(case, incidents.index(incident_id))
+            by = approver(human, settings.users, settings.acting_user)
+            for _ in range(MAX_APPROVAL_ROUNDS):
+                if not runner.interrupted(incident_id):
+                    break
+                runner.decide(incident_id, approved=human.approve, by=by, reason=human.reason)
+            statuses[incident_id] = "awaiting_approval" if runner.interrupted(incident_id) else ""
+        states = {incident_id: runner.state(incident_id) for incident_id in statuses}
     finally:
         store.engine.dispose()
-    assert state is not None
+    episodes = []
+    for index, _ in case.expects:
+        incident_id = incidents[index]
+        state = states[incident_id]
+        assert state is not None
+        episodes.append(_episode(case, trial, index, state, statuses[incident_id] or state.status))
+    return episodes
+
+
+def _episode(case: Case, trial: int, index: int, state: IncidentState, status: str) -> Episode:
+    """What the incident alert ``index`` went into shows, as one episode."""
+    alert = case.alerts[index]
     calls = list(state.tool_calls)
     return Episode(
         case_id=case.id,
         trial=trial,
         calls=calls,
         entities=list(state.diagnosis.entities) if state.diagnosis else [],
-        status=doc["status"],
+        status=status,
         review=state.review.model_dump(mode="json") if state.review else None,
         steps=len(calls) + len(state.decisions),
+        alert_index=index,
+        fingerprint=alert.fingerprint,
+        alert_name=alert.name,
+        incident_id=state.incident_id,
+        decisions=[d.model_dump(mode="json") for d in state.decisions],
     )

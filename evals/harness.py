@@ -1,15 +1,33 @@
-"""The eval harness: run every case for n trials, score each episode, aggregate."""
+"""The eval harness: run every case for n trials, score each episode, aggregate.
+
+A run never stops for one case: a case that does not load (:class:`~evals.case.BrokenCase`,
+path and field) or that this world cannot serve (:class:`~evals.case.CaseSkipped`) is
+listed with its one-line reason, and an episode that raises is a failed episode carrying
+the error. Only a case that would reach past 127.0.0.1 stops the run before it starts.
+"""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from evals.case import Case, Expectation
+from evals.case import BrokenCase, Case, CaseError, CaseSkipped, Expectation
 from evals.episodes import run_case
 from evals.scoring import CaseScore, Episode, score_episode, summarize
 from evals.worlds import WorldMode, schemas_of, static_catalog
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A case the run did not score, and why in one line."""
+
+    id: str
+    path: str
+    reason: str
+    kind: Literal["skipped", "invalid"]  # skipped: this world cannot serve it; invalid: a format error
 
 
 @dataclass
@@ -22,9 +40,12 @@ class EvalResult:
     scores: list[CaseScore]
     cases: list[Case]
     summary: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def per_case(self) -> list[dict[str, Any]]:
-        """One row per case (metrics averaged over its trials)."""
+        """One row per case (metrics averaged over its trials and alerts), with one row per scored alert."""
+        from evals.detail import alert_rows, notes, trial_successes
+
         rows = []
         for case in self.cases:
             mine = [s for s in self.scores if s.case_id == case.id]
@@ -36,9 +57,10 @@ class EvalResult:
                 "needs": case.expect.needs,
                 "confirmed": case.expect.confirmed,
                 "status": mine[-1].status if mine else None,
-                "successes": sum(s.success for s in mine),
-                "notes": sorted({f"{v.tool}: {v.note}" for s in mine for v in s.verdicts if not v.correct})[:6],
+                "successes": trial_successes(mine),
+                "notes": notes(mine)[:6],
                 "errors": sorted({s.error for s in mine if s.error}),
+                "alerts": alert_rows(case, mine),
             }
             rows.append(row)
         return rows
@@ -61,13 +83,19 @@ class EvalResult:
         ]
 
     def document(self) -> dict[str, Any]:
-        """The ``--json`` document: headline numbers at top level, then per case and per tool."""
+        """The ``--json`` document: headline numbers at top level, then per case (episodes in detail), per tool."""
+        from evals.detail import episode_detail
+
+        cases = self.per_case()
+        for row in cases:
+            row["episodes"] = [episode_detail(s) for s in self.scores if s.case_id == row["id"]]
         return {
             **self.summary,
             "model": self.model,
             "world": self.world,
             "trials": self.trials,
-            "cases": self.per_case(),
+            "cases": cases,
+            "skipped": [vars(s) for s in self.skipped],
             "tools": self.per_tool(),
         }
 
@@ -84,42 +112,99 @@ def run_eval(
     """Run ``cases`` × ``trials`` and score them (``model`` None = offline playbook).
 
     Every case's config is checked first: one that would reach past 127.0.0.1 is refused
-    (CaseError) before any episode runs.
+    (CaseError) before any episode runs; one that does not validate is reported, not run.
+    Cases that failed to load (``cases.broken`` of a :class:`~evals.case.CaseSet`) are
+    reported too.
     """
-    check_cases(cases)
+    skipped = [_invalid(b) for b in getattr(cases, "broken", [])]
+    runnable, invalid = check_cases(list(cases))
+    skipped += invalid
     scores: list[CaseScore] = []
+    scored: list[Case] = []
     base = schemas_of(static_catalog())
-    for case in cases:
-        for trial in range(1, trials + 1):
-            episode = run_case(case, model, trial, world)
-            score = score_episode(expectation(case, episode), episode, base | episode_schemas(case))
-            scores.append(score)
-            if on_episode:
-                on_episode(score)
-    result = EvalResult(model_name, world, trials, scores, cases)
-    result.summary = summarize(scores)
+    for case in runnable:
+        mine = _run_trials(case, model, trials, world, base | episode_schemas(case), on_episode)
+        if isinstance(mine, Skipped):
+            skipped.append(mine)
+            continue
+        scored.append(case)
+        scores += mine
+    result = EvalResult(model_name, world, trials, scores, scored, skipped=skipped)
+    result.summary = summarize(scores) | {
+        "skipped_cases": sum(s.kind == "skipped" for s in skipped),
+        "invalid_cases": sum(s.kind == "invalid" for s in skipped),
+    }
     return result
 
 
-def expectation(case: Case, episode: Episode) -> Expectation:
-    """The case's expectation, its time matchers moved when the episode's world moved the case (prometheus)."""
+def _run_trials(
+    case: Case,
+    model: Any,
+    trials: int,
+    world: WorldMode,
+    schemas: dict[str, dict[str, Any]],
+    on_episode: Callable[[CaseScore], None] | None,
+) -> list[CaseScore] | Skipped:
+    scores = []
+    for trial in range(1, trials + 1):
+        try:
+            episodes = run_case(case, model, trial, world)
+        except CaseSkipped as exc:
+            return Skipped(case.id, str(case.path), str(exc), "skipped")
+        except CaseError:
+            raise  # the whole run is refused (a server off this machine)
+        except Exception as exc:  # noqa: BLE001 - one case's crash is that case's failure, not the run's
+            episodes = [_crashed(case, trial, index, exc) for index, _ in case.expects]
+        for episode, (_, expect) in zip(episodes, case.expects, strict=True):
+            score = score_episode(expectation(expect, episode), episode, schemas)
+            scores.append(score)
+            if on_episode:
+                on_episode(score)
+    return scores
+
+
+def _crashed(case: Case, trial: int, index: int, exc: Exception) -> Episode:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    alert = case.alerts[index]
+    error = f"episode failed{where}: {type(exc).__name__}: {str(exc)[:300]}"
+    return Episode(
+        case.id, trial, [], error=error, alert_index=index, fingerprint=alert.fingerprint, alert_name=alert.name
+    )
+
+
+def _invalid(broken: BrokenCase) -> Skipped:
+    return Skipped(broken.id, str(broken.path), broken.error, "invalid")
+
+
+def expectation(expect: Expectation | Case, episode: Episode) -> Expectation:
+    """The expectation, its time matchers moved when the episode's world moved the case (prometheus)."""
+    if isinstance(expect, Case):  # the case's first entry (callers that score one alert)
+        expect = expect.expect
     if not episode.offset_s:
-        return case.expect
+        return expect
     from evals.prom_world import moved_expectation
 
-    return moved_expectation(case.expect, episode.offset_s)
+    return moved_expectation(expect, episode.offset_s)
 
 
-def check_cases(cases: list[Case]) -> None:
-    """Refuse (CaseError) any case whose config names a server off this machine."""
+def check_cases(cases: list[Case]) -> tuple[list[Case], list[Skipped]]:
+    """(cases that may run, cases whose config does not validate); CaseError when one names a server off the machine."""
     import tempfile
-    from pathlib import Path
 
-    from evals.worlds import check_network
+    from evals.worlds import case_settings, refuse_remote
 
+    runnable, invalid = [], []
     with tempfile.TemporaryDirectory(prefix="eval-check-") as tmp:
         for case in cases:
-            check_network(case, Path(tmp))
+            try:
+                settings = case_settings(case, Path(tmp))
+            except CaseError as exc:
+                invalid.append(Skipped(case.id, str(case.path), str(exc), "invalid"))
+                continue
+            refuse_remote(case, settings)
+            runnable.append(case)
+    return runnable, invalid
 
 
 _SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {}
@@ -128,7 +213,6 @@ _SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {}
 def episode_schemas(case: Case) -> dict[str, dict[str, Any]]:
     """Schemas of the tools the case's live registry offers (cached per config)."""
     import tempfile
-    from pathlib import Path
 
     from evals.worlds import case_settings
     from tools.catalog import build_registry

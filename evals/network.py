@@ -1,7 +1,7 @@
 """The eval's network rule: an episode talks to 127.0.0.1 only.
 
-A case's config may name servers (Prometheus, the executor, a Kubernetes API, MCP
-servers, ...); the harness refuses a case whose config points any of them off the
+A case's config may name servers (Prometheus, the executor, a Kubernetes API for the
+executor or for the read tools, MCP servers, ...); the harness refuses a case whose config points any of them off the
 machine, or that would reach a cloud API by default (a CLS topic or COS bucket without
 a local ``endpoint``, a Kubernetes backend without a local ``host``, a TKE backend without
 a local ``endpoint``). GitHub is always the world's own local server (evals/github_world.py),
@@ -38,11 +38,19 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def endpoints(settings: Settings, github_explicit: bool = True) -> list[tuple[str, str | None]]:
-    """(config field, address) of every server the settings would reach; None = a cloud default."""
+def endpoints(
+    settings: Settings, github_explicit: bool = True, kube_world: bool = False
+) -> list[tuple[str, str | None]]:
+    """(config field, address) of every server the settings would reach; None = a cloud default.
+
+    ``kube_world``: the eval world brings its own Kubernetes API, so a ``kubernetes:`` section
+    without a ``host`` is pointed at it (an explicit host must still be local).
+    """
     out: list[tuple[str, str | None]] = []
     if github_explicit:
         out.append(("github.url", settings.github.url))
+    if settings.kubernetes is not None and (settings.kubernetes.host or not kube_world):
+        out.append(("kubernetes.host", settings.kubernetes.host))
     if settings.prometheus.url:
         out.append(("prometheus.url", settings.prometheus.url))
     executor = settings.executor
@@ -66,9 +74,9 @@ def endpoints(settings: Settings, github_explicit: bool = True) -> list[tuple[st
     return out
 
 
-def remote_endpoint(settings: Settings, github_explicit: bool = True) -> str | None:
+def remote_endpoint(settings: Settings, github_explicit: bool = True, kube_world: bool = False) -> str | None:
     """A one-line reason when the settings would reach past 127.0.0.1, else None."""
-    for field, address in endpoints(settings, github_explicit):
+    for field, address in endpoints(settings, github_explicit, kube_world):
         if address is None:
             return f"{field}: not set, so the run would reach the cloud API; evals talk to 127.0.0.1 only"
         if not is_loopback(address):

@@ -1,56 +1,54 @@
 """A case's metrics as OpenMetrics text: the raw series behind its world.yaml timeline.
 
-The simulated world answers PromQL by matching the expression text; a real Prometheus
-needs the raw series the expression reads. :func:`synthesize` writes them, in the case's
-own time (the alert's ``startsAt`` as sent), for every query the world answers plus the
-version series (``build_info{service,version}``):
+The simulated world answers a declared query with its signal; a real Prometheus needs
+the raw series the expression reads. :func:`synthesize` writes them, in the case's own
+time (the alert's ``startsAt`` as sent), until the episode starts:
 
-| world query shape | series written |
-|---|---|
-| ``sum(rate(M{S,code=~"5.."}[5m])) / sum(rate(M{S}[5m]))`` | counters ``M{S,code="500"}``, ``M{S,code="200"}`` |
-| ``max(rate(C{S}[5m])) / max(L{S2})`` | counter ``C{S}`` growing at value x limit, gauge ``L{S2}`` = limit |
-| ``max(G{S}) / max(L{S2})`` | gauges ``G{S}`` = value x limit, ``L{S2}`` = limit |
-| ``histogram_quantile(Q, sum by (le) (rate(B{S}[5m])))`` | histogram ``B{S,le}``, Q-quantile = the value |
-| ``G{S}`` | gauge ``G{S}`` = value |
+- every series the world itself exposes (:func:`tools.world_promql.world_series`): each
+  workload's version series (``build_info{service,version}``, or any metric/label its
+  ``versions`` name), kube-state-metrics series for workloads with an ``image``, raw
+  ``series`` of workloads and nodes; one sample a minute over the 24 h diagnosis reads;
+- for every query a workload or node declares that those series do not already answer,
+  the raw series that make Prometheus answer it with the signal's value
+  (:func:`evals.series_plan.plan`: counters split by ``code``, a counter over a limit,
+  histogram buckets, gauges...); one sample every 30 s over the 2 h before the alert.
 
-Each series carries, at every sample, the value the world gives the version running
-then (its release history). Anything else is refused (:class:`UnsupportedQuery`):
-guessing the series behind an arbitrary expression would test the guess, not the agent.
+Every sample carries the value the world gives it at that moment: the version running
+then (release history), ramps, events. Then the written series are checked: each
+declared query, evaluated over them (tools.world_promql's evaluator), must give the
+signal's value; a query it cannot write, or whose series would answer something else (two
+queries writing the same series differently, sides of a ratio that do not match), raises
+:class:`UnsupportedQuery` with the reason, and the prometheus world skips the case.
 
 :func:`shift` moves every sample by a whole number of seconds and drops those after a
-cut-off: the Prometheus world re-anchors a case so its alert started minutes ago.
+cut-off: the Prometheus world re-anchors a case so its episode starts now.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+import bisect
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from evals.series_plan import REQUESTS_PER_S, Leaf, UnsupportedQuery, plan
 from tools.world import WorldSpec
 
-LEAD = timedelta(minutes=5)  # data runs until the alert's start + LEAD ("now" once re-anchored)
+if TYPE_CHECKING:
+    from tools.world import World, WorldQuery, WorldState
+
+__all__ = ["BUCKETS", "LEAD", "UnsupportedQuery", "shift", "synthesize"]
+
+LEAD = timedelta(minutes=5)  # data runs at least until the alert's start + LEAD
 HISTORY = timedelta(hours=2)  # signal series: baseline hour, rate windows, margin
 VERSION_HISTORY = timedelta(hours=24, minutes=10)  # diagnosis reads the version series over 24 h
 SIGNAL_STEP = 30  # s, a scrape interval
 VERSION_STEP = 60
-REQUESTS_PER_S = 20.0
-CPU_LIMIT = 2.0
-MEMORY_LIMIT = 1024.0**3
+LOOKBACK_S = 300  # Prometheus' lookback for an instant selector
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_LABEL = re.compile(r'(\w+)(=~|!=|!~|=)"((?:[^"\\]|\\.)*)"')
-SHAPES = {
-    "error_ratio": re.compile(r'^sum\(rate\((\w+)\{(.*),code=~"5\.\."\}\[5m\]\)\)/sum\(rate\(\1\{\2\}\[5m\]\)\)$'),
-    "rate_over_limit": re.compile(r"^max\(rate\((\w+)\{(.*?)\}\[5m\]\)\)/max\((\w+)\{(.*?)\}\)$"),
-    "gauge_over_limit": re.compile(r"^max\((\w+)\{(.*?)\}\)/max\((\w+)\{(.*?)\}\)$"),
-    "quantile": re.compile(r"^histogram_quantile\(([\d.]+),sumby\(le\)\(rate\((\w+)\{(.*?)\}\[5m\]\)\)\)$"),
-    "gauge": re.compile(r"^(\w+)(?:\{(.*?)\})?$"),
-}
-
-
-class UnsupportedQuery(ValueError):
-    """A world query whose raw series cannot be written faithfully."""
+CHECKS = (timedelta(minutes=-40), timedelta(0))  # moments (from the alert's start) a declared query is checked at
 
 
 @dataclass
@@ -58,37 +56,28 @@ class Family:
     """One metric family: its type and its series (labels → [(t, value)])."""
 
     name: str
-    kind: str  # counter | gauge | histogram
+    kind: str  # counter | gauge | histogram | unknown
     series: dict[tuple[tuple[str, str], ...], list[tuple[int, float]]] = field(default_factory=dict)
+
+    @property
+    def sample_name(self) -> str:
+        """The name its samples carry."""
+        return self.name + {"counter": "_total", "histogram": "_bucket"}.get(self.kind, "")
 
     def add(self, labels: dict[str, str], t: int, value: float) -> None:
         """Append one sample to the series ``labels``."""
         self.series.setdefault(tuple(sorted(labels.items())), []).append((t, value))
 
     def lines(self) -> Iterator[str]:
-        """The family in OpenMetrics text (series after series, samples in time order)."""
+        """The family in OpenMetrics text (series after series, samples in time order, one per moment)."""
         yield f"# TYPE {self.name} {self.kind}"
-        suffix = {"counter": "_total", "histogram": "_bucket"}.get(self.kind, "")
         for labels, samples in self.series.items():
             body = ",".join(f'{k}="{v}"' for k, v in labels)
-            for t, value in samples:
-                yield f"{self.name}{suffix}{{{body}}} {value:.6g} {t}"
-
-
-def selector_labels(text: str) -> dict[str, str]:
-    """Equality matchers of a selector body; UnsupportedQuery for any other matcher."""
-    labels: dict[str, str] = {}
-    for key, op, value in _LABEL.findall(text or ""):
-        if op != "=":
-            raise UnsupportedQuery(f"matcher {key}{op}{value!r} names no single series")
-        labels[key] = value
-    return labels
-
-
-def _family_name(metric: str, suffix: str) -> str:
-    if not metric.endswith(suffix):
-        raise UnsupportedQuery(f"{metric}: expected a name ending in {suffix}")
-    return metric[: -len(suffix)]
+            last = None
+            for t, value in sorted(samples, key=lambda s: s[0]):
+                if t != last:
+                    yield f"{self.sample_name}{{{body}}} {value:.6g} {t}"
+                last = t
 
 
 class _Writer:
@@ -102,6 +91,18 @@ class _Writer:
         if existing.kind != kind:
             raise UnsupportedQuery(f"{name} would be both a {existing.kind} and a {kind}")
         return existing
+
+    def for_sample(self, sample: str, kind: str) -> Family:
+        """The family whose samples are named ``sample``: a counter's ``_total``, a histogram's ``_bucket``."""
+        if kind == "counter":
+            return (
+                self.family(sample[: -len("_total")], "counter")
+                if sample.endswith("_total")
+                else self.family(sample, "unknown")
+            )
+        if kind == "buckets":
+            return self.family(sample[: -len("_bucket")], "histogram")
+        return self.family(sample, "gauge")
 
     def text(self) -> str:
         return "\n".join(line for family in self.families.values() for line in family.lines()) + "\n# EOF\n"
@@ -124,83 +125,198 @@ def _quantile_counts(q: float, value: float) -> dict[float, float]:
     return {b: below if b <= lower else 1.0 for b in BUCKETS}  # all the ``below`` share sits in the first bucket
 
 
-def _writers(shape: str, m: re.Match[str], out: _Writer) -> Callable[[int, float, int], None]:
-    """A function writing one step (t, value, dt) of the series behind a query of ``shape``."""
-    if shape == "error_ratio":
-        fam, labels = out.family(_family_name(m[1], "_total"), "counter"), selector_labels(m[2])
-        totals = {"500": 0.0, "200": 0.0}
+class _LeafWriter:
+    """Writes one leaf's samples step by step (a counter keeps its running total)."""
 
-        def ratio(t: int, value: float, dt: int) -> None:
-            totals["500"] += REQUESTS_PER_S * dt * value
-            totals["200"] += REQUESTS_PER_S * dt * (1 - value)
-            for code, total in totals.items():
-                fam.add(labels | {"code": code}, t, round(total, 3))
+    def __init__(self, leaf: Leaf, out: _Writer) -> None:
+        self.leaf = leaf
+        self.family = out.for_sample(leaf.metric, leaf.kind)
+        self.labels = dict(leaf.labels)
+        self.total = 0.0
+        self.counts = dict.fromkeys([*BUCKETS, math.inf], 0.0)
 
-        return ratio
-    if shape in ("rate_over_limit", "gauge_over_limit"):
-        counter = shape == "rate_over_limit"
-        labels, limit_labels = selector_labels(m[2]), selector_labels(m[4])
-        limit = MEMORY_LIMIT if limit_labels.get("resource") == "memory" else CPU_LIMIT
-        num = out.family(_family_name(m[1], "_total") if counter else m[1], "counter" if counter else "gauge")
-        den = out.family(m[3], "gauge")
-        used = [0.0]
-
-        def over_limit(t: int, value: float, dt: int) -> None:
-            used[0] = used[0] + value * limit * dt if counter else value * limit
-            num.add(labels, t, round(used[0], 3))
-            den.add(limit_labels, t, limit)
-
-        return over_limit
-    if shape == "quantile":
-        q, fam, labels = float(m[1]), out.family(_family_name(m[2], "_bucket"), "histogram"), selector_labels(m[3])
-        counts = dict.fromkeys([*BUCKETS, float("inf")], 0.0)
-
-        def quantile(t: int, value: float, dt: int) -> None:
-            shares = _quantile_counts(q, value) | {float("inf"): 1.0}
-            for bound in counts:
-                counts[bound] += REQUESTS_PER_S * dt * shares[bound]
-                fam.add(labels | {"le": "+Inf" if bound == float("inf") else f"{bound:g}"}, t, round(counts[bound], 3))
-
-        return quantile
-    fam, labels = out.family(m[1], "gauge"), selector_labels(m[2])
-    return lambda t, value, _dt: fam.add(labels, t, value)
+    def write(self, t: int, value: float, dt: int) -> None:
+        leaf = self.leaf
+        if leaf.kind == "gauge":
+            self.family.add(self.labels, t, leaf.fn(value))
+        elif leaf.kind == "counter":
+            self.total += leaf.scale * dt * leaf.fn(value)
+            self.family.add(self.labels, t, self.total)
+        else:
+            shares = _quantile_counts(leaf.quantile, leaf.fn(value)) | {math.inf: 1.0}
+            for bound in self.counts:
+                self.counts[bound] += REQUESTS_PER_S * dt * shares[bound]
+                le = "+Inf" if bound == math.inf else f"{bound:g}"
+                self.family.add(self.labels | {"le": le}, t, self.counts[bound])
 
 
-def _match(expr: str) -> tuple[str, re.Match[str]]:
-    text = re.sub(r"\s+", "", expr)
-    for shape, pattern in SHAPES.items():
-        found = pattern.match(text)
-        if found:
-            return shape, found
-    raise UnsupportedQuery(f"no raw series known for {expr!r}")
+def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = None) -> str:
+    """OpenMetrics text of ``spec``'s series and declared queries, in the case's time.
 
+    The samples run until the alert's start + LEAD, or ``until`` when that is later (an
+    episode that starts long after the alert's time still finds data at its "now").
+    UnsupportedQuery when a declared query cannot be written faithfully.
+    """
+    import tempfile
+    from pathlib import Path
 
-def synthesize(spec: WorldSpec, starts_at: datetime) -> str:
-    """OpenMetrics text of ``spec``'s queries and version series, in the case's time, until start + LEAD."""
+    from tools.world import World
+    from tools.world_promql import world_series
+
     out = _Writer()
-    end = starts_at + LEAD
-    releases = sorted(spec.releases, key=lambda r: r.deployed_at)
-
-    def version_at(t: int) -> str | None:
-        running = None
-        for release in releases:
-            if release.deployed_at.timestamp() <= t:
-                running = release.version
-        return running
-
-    versions = out.family(spec.version_metric, "gauge")
-    for t in _times(starts_at - VERSION_HISTORY, end, VERSION_STEP):
-        version = version_at(t)
-        if version:
-            versions.add({"service": spec.service, "version": version}, t, 1.0)
-    for query in spec.queries:
-        write = _writers(*_match(query.expr), out)
-        table = spec.signals.get(query.signal, {})
-        for t in _times(starts_at - HISTORY, end, SIGNAL_STEP):
-            version = version_at(t)
-            if version is not None:
-                write(t, table.get(version, table.get("default", 0.0)), SIGNAL_STEP)
+    end = max(starts_at + LEAD, until or starts_at)
+    with tempfile.TemporaryDirectory(prefix="synthesize-") as tmp:
+        world = World(spec, Path(tmp) / "state.json")
+        state = world.state()
+        for t in _times(starts_at - VERSION_HISTORY, end, VERSION_STEP):
+            for labels, value in world_series(world, state, datetime.fromtimestamp(t, UTC)):
+                name = labels.pop("__name__")
+                out.family(name, "gauge").add(labels, t, value)
+        declared = _declared(world, state, starts_at)
+        for key, query in declared:
+            _write_query(world, state, key, query, out, starts_at - HISTORY, end)
+        view = _SampleView(out)
+        for key, query in declared:
+            _check(world, state, key, query, view, starts_at)
     return out.text()
+
+
+def _declared(world: World, state: WorldState, at: datetime) -> list[tuple[str, WorldQuery]]:
+    """(entity key, query) for every declared query the world's own series do not answer (first of a kind)."""
+    from tools.promql import normalize, split_comparison
+
+    found: list[tuple[str, WorldQuery]] = []
+    seen: dict[str, tuple[str, WorldQuery]] = {}
+    entities: list[tuple[str, list[WorldQuery]]] = [(k, w.queries) for k, w in world.workloads.items()]
+    entities += [(name, node.queries) for name, node in world.nodes.items()]
+    for key, queries in entities:
+        for query in queries:
+            text = normalize(split_comparison(query.expr)[0])
+            if text in seen:
+                first_key, first = seen[text]
+                if (first_key, first.signal, first.labels) != (key, query.signal, query.labels):
+                    raise UnsupportedQuery(
+                        f"{query.expr!r} is declared twice with different answers ({first_key}, {key})"
+                    )
+                continue
+            seen[text] = (key, query)
+            if not _own_answer(world, state, key, query, at):
+                found.append((key, query))
+    return found
+
+
+def _own_answer(world: World, state: WorldState, key: str, query: WorldQuery, at: datetime) -> bool:
+    """Whether the world's own series answer ``query`` (so nothing more is written for it); they must agree."""
+    import promql_parser as pq
+
+    from tools.promql import split_comparison
+    from tools.world_promql import Evaluator, Unsupported
+
+    try:
+        got = Evaluator(world, state).eval(pq.parse(split_comparison(query.expr)[0]), at)
+    except (Unsupported, ValueError):
+        return False
+    if isinstance(got, float) or not got:
+        return False
+    want = world.value(key, query.signal, at, state)
+    if not any(_close(value, [want]) for _, value in got):
+        raise UnsupportedQuery(f"{query.expr!r}: the world's own series answer {got[0][1]:.6g}, its query {want:.6g}")
+    return True
+
+
+def _write_query(
+    world: World, state: WorldState, key: str, query: WorldQuery, out: _Writer, start: datetime, end: datetime
+) -> None:
+    from tools.promql import split_comparison
+
+    writers = [_LeafWriter(leaf, out) for leaf in plan(split_comparison(query.expr)[0], query.labels)]
+    for t in _times(start, end, SIGNAL_STEP):
+        at = datetime.fromtimestamp(t, UTC)
+        if key in world.workloads and world.run_at(at, state, key) is None:
+            continue  # nothing of it ran yet
+        value = world.value(key, query.signal, at, state)
+        for writer in writers:
+            writer.write(t, value, SIGNAL_STEP)
+
+
+class _SampleView:
+    """The written series as an instant vector at any moment (the last sample within the lookback)."""
+
+    def __init__(self, out: _Writer) -> None:
+        self.series: list[tuple[dict[str, str], list[int], list[float]]] = []
+        for family in out.families.values():
+            for labels, samples in family.series.items():
+                ordered = sorted(samples, key=lambda s: s[0])
+                name = {"__name__": family.sample_name}
+                self.series.append((name | dict(labels), [t for t, _ in ordered], [v for _, v in ordered]))
+
+    def at(self, when: datetime) -> list[tuple[dict[str, str], float]]:
+        t = when.timestamp()
+        vector = []
+        for labels, stamps, values in self.series:
+            i = bisect.bisect_right(stamps, t) - 1
+            if i >= 0 and t - stamps[i] <= LOOKBACK_S:
+                vector.append((dict(labels), values[i]))
+        return vector
+
+
+def _check(
+    world: World, state: WorldState, key: str, query: WorldQuery, view: _SampleView, starts_at: datetime
+) -> None:
+    """UnsupportedQuery unless Prometheus' reading of the written series is the signal's value (where evaluable)."""
+    import promql_parser as pq
+
+    from tools.promql import split_comparison
+    from tools.world_promql import Evaluator, Unsupported
+
+    class _OverWritten(Evaluator):
+        def series(self, at: datetime) -> list[tuple[dict[str, str], float]]:
+            return view.at(at)
+
+    expr = split_comparison(query.expr)[0]
+    tree = pq.parse(expr)
+    window = _longest_range(tree)
+    for delta in CHECKS:
+        at = datetime.fromtimestamp(int((starts_at + delta).timestamp()) // SIGNAL_STEP * SIGNAL_STEP, UTC)
+        if key in world.workloads and world.run_at(at - window, state, key) is None:
+            continue
+        try:
+            got = _OverWritten(world, state).eval(tree, at)
+        except Unsupported:
+            return  # beyond the checker (histogram_quantile): the leaves' own tests vouch for it
+        steps = range(0, int(window.total_seconds()) + SIGNAL_STEP, SIGNAL_STEP)
+        wants = [world.value(key, query.signal, at - timedelta(seconds=s), state) for s in steps]
+        values = [got] if isinstance(got, float) else [v for _, v in got]
+        if len(values) != 1 or not _close(values[0], wants):
+            shown = "nothing" if not values else ", ".join(f"{v:.6g}" for v in values[:3])
+            raise UnsupportedQuery(
+                f"{expr!r}: the written series answer {shown} at {at:%H:%M}, the world {wants[0]:.6g}"
+            )
+
+
+def _longest_range(node: Any) -> timedelta:
+    """The longest range selector in the expression (the window its value averages over)."""
+    longest = timedelta(0)
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if type(item).__name__ == "MatrixSelector":
+            longest = max(longest, item.range)
+        for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
+            child = getattr(item, attr, None)
+            if child is not None and not isinstance(child, str | int | float):
+                stack.append(child)
+        stack.extend(getattr(item, "args", []) or [])
+    return longest
+
+
+def _close(got: float, wants: list[float]) -> bool:
+    """Whether ``got`` lies within the values the signal took over the window (plus rounding)."""
+    if math.isnan(got):
+        return False
+    low, high = min(wants), max(wants)
+    margin = 1e-5 + 1e-3 * max(abs(low), abs(high))
+    return low - margin <= got <= high + margin
 
 
 def shift(text: str, seconds: int, until: int | None = None) -> str:

@@ -2,12 +2,13 @@
 
 For one episode: take the case's OpenMetrics (``metrics.om`` when the case commits one,
 else written from ``world.yaml`` by :func:`evals.openmetrics.synthesize`), move every
-sample so the alert started :data:`evals.openmetrics.LEAD` before now, load it with
+sample so the episode starts now (the alert reached alertpilot ``delivered_after_s``
+after its time, 60 s unless the case says otherwise), load it with
 ``promtool tsdb create-blocks-from openmetrics`` into a throwaway data directory, start
 ``prometheus`` on 127.0.0.1 and a free port (a config without scrape jobs), wait until it
-is ready, run the episode, stop it. The alert's ``startsAt``/``endsAt``, the world's
-release history and the case's log records move by the same amount, so the case stays
-self-consistent.
+is ready, run the episode, stop it. The alerts' ``startsAt``/``endsAt``, the world's
+release history and events and the case's log records move by the same amount, so the
+case stays self-consistent; the episode's simulated clock starts at the anchored now.
 
 Recorded data cannot react to the executor. So the metrics tools are routed by what the
 world has been through (:class:`PrometheusUntilActed`): until a mutating call succeeds,
@@ -32,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from evals.case import Case, CaseError, Expectation
-from evals.openmetrics import LEAD, UnsupportedQuery, shift, synthesize
+from evals.case import Case, CaseSkipped, Expectation
+from evals.openmetrics import UnsupportedQuery, shift, synthesize
 from state.alert import Alert
 from tools.registry import ToolRegistry, ToolResult
 from tools.world import WorldSpec
@@ -42,6 +43,10 @@ METRICS_FILE = "metrics.om"
 READY_TIMEOUT_S = 20.0
 LOAD_TIMEOUT_S = 60.0
 _TIME_KEY = re.compile(r"time|^ts$|timestamp|^t$", re.I)
+# timestamps as text: ISO 8601 / RFC 3339 (T or space, optional fraction and zone), and the
+# Common Log Format of nginx/Apache access logs (20/Nov/2026:03:08:01 +0000)
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2})([.,]\d{1,9})?(Z|[+-]\d{2}:?\d{2})?(?![\d:])")
+_CLF = re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}")
 METRICS_TOOLS = frozenset(
     {"execute_query", "execute_range_query", "list_metrics", "get_metric_metadata", "get_targets"}
 )
@@ -62,9 +67,11 @@ class Anchor:
 
     @classmethod
     def for_case(cls, case: Case, now: datetime | None = None) -> Anchor:
-        """The whole-second offset that puts the alert's start LEAD before ``now``."""
+        """The whole-second offset that puts the episode's start (the alert's delivery) at ``now``."""
+        from evals.worlds import episode_start
+
         now = (now or datetime.now(UTC)).replace(microsecond=0)
-        return cls(timedelta(seconds=round((now - LEAD - case.alert.starts_at).total_seconds())), now)
+        return cls(timedelta(seconds=round((now - episode_start(case)).total_seconds())), now)
 
     def alert(self, alert: Alert) -> Alert:
         """The alert with its start (and end) moved."""
@@ -73,10 +80,13 @@ class Anchor:
             moved["ends_at"] = alert.ends_at + self.offset
         return alert.model_copy(update=moved)
 
+    def case(self, case: Case) -> Case:
+        """The case with every alert of its payload moved."""
+        return case.with_alerts([self.alert(a) for a in case.alerts])
+
     def spec(self, spec: WorldSpec) -> WorldSpec:
-        """The world with its release history moved."""
-        releases = [r.model_copy(update={"deployed_at": r.deployed_at + self.offset}) for r in spec.releases]
-        return spec.model_copy(update={"releases": releases})
+        """The world with its release history and events moved."""
+        return spec.moved(self.offset)
 
     def record(self, value: Any, key: str = "") -> Any:
         """A log record with its timestamps moved, at any depth.
@@ -102,19 +112,29 @@ class Anchor:
             except json.JSONDecodeError:
                 return value
             return json.dumps(self.record(inner), ensure_ascii=False)
-        if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
-            return self._moved_text(value)
+        if isinstance(value, str) and (_ISO.fullmatch(value) or _CLF.fullmatch(value)):
+            return self.text(value)
         return value
 
-    def _moved_text(self, value: str) -> str:
+    def text(self, line: str) -> str:
+        """``line`` with every timestamp written in it moved, each in its own format (plain-text logs)."""
+        line = _CLF.sub(lambda m: self._clf(m.group(0)), line)
+        return _ISO.sub(self._iso, line)
+
+    def _clf(self, text: str) -> str:
+        parsed = datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z")
+        return (parsed + self.offset).strftime("%d/%b/%Y:%H:%M:%S %z")
+
+    def _iso(self, m: re.Match[str]) -> str:
+        day, sep, clock, fraction, zone = m.groups()
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(f"{day}T{clock}")
         except ValueError:
-            return value
-        if parsed.tzinfo is None:
-            return value
-        text = (parsed + self.offset).astimezone(UTC).isoformat()
-        return text.replace("+00:00", "Z") if value.endswith("Z") else text
+            return m.group(0)
+        if parsed.year < 1000:  # Alertmanager's "0001-01-01T00:00:00Z": no time at all
+            return m.group(0)
+        moved = parsed + self.offset  # in the text's own zone: a zone does not change by moving
+        return f"{moved:%Y-%m-%d}{sep}{moved:%H:%M:%S}{fraction or ''}{zone or ''}"
 
 
 def moved_expectation(expect: Expectation, offset_s: int) -> Expectation:
@@ -145,10 +165,12 @@ def case_openmetrics(case: Case) -> str:
     committed = case.path / METRICS_FILE
     if committed.is_file():
         return committed.read_text()
+    from evals.worlds import episode_start
+
     try:
-        return synthesize(WorldSpec.load(case.path), case.alert.starts_at)
+        return synthesize(WorldSpec.load(case.path), case.alert.starts_at, until=episode_start(case))
     except UnsupportedQuery as exc:
-        raise CaseError(f"{case.id}: the prometheus world cannot serve world.yaml: {exc}") from None
+        raise CaseSkipped(f"{case.id}: the prometheus world cannot serve world.yaml: {exc}") from None
 
 
 def anchored_openmetrics(case: Case, anchor: Anchor) -> str:
@@ -157,10 +179,11 @@ def anchored_openmetrics(case: Case, anchor: Anchor) -> str:
 
 
 def moved_logs(files: list[Path], anchor: Anchor, into: Path) -> list[Path]:
-    """Copies of the log archives ``files`` (files or directories) with JSON records' timestamps moved.
+    """Copies of the log archives ``files`` (files or directories) with their records' timestamps moved.
 
-    A line that is not JSON is copied as it is; so is a file that is not UTF-8 text (a gzip
-    archive keeps its recorded times).
+    JSON records as :meth:`Anchor.record` moves them; other lines (plain text, logfmt, access
+    logs) by the timestamps written in them (:meth:`Anchor.text`). A file that is not UTF-8
+    text is copied as it is (a gzip archive keeps its recorded times).
     """
     from tools.logs.reader import expand_paths
 
@@ -176,15 +199,16 @@ def moved_logs(files: list[Path], anchor: Anchor, into: Path) -> list[Path]:
             except (UnicodeDecodeError, OSError):
                 shutil.copyfile(source, target)
                 continue
-            target.write_text("".join(_moved_line(line, anchor) + "\n" for line in text.splitlines()))
+            target.write_text("".join(moved_line(line, anchor) + "\n" for line in text.splitlines()))
     return out
 
 
-def _moved_line(line: str, anchor: Anchor) -> str:
+def moved_line(line: str, anchor: Anchor) -> str:
+    """One log line with its timestamps moved (a JSON record, or the times written in a text line)."""
     try:
         return json.dumps(anchor.record(json.loads(line)), ensure_ascii=False)
     except json.JSONDecodeError:
-        return line  # not JSON: the log tools judge it as they would the original
+        return anchor.text(line)  # a plain-text or logfmt line: its written timestamps move
 
 
 def _free_port() -> int:
@@ -199,14 +223,14 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> No
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CaseError(f"prometheus exited with status {proc.returncode} before it was ready")
+            raise CaseSkipped(f"prometheus exited with status {proc.returncode} before it was ready")
         try:
             if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise CaseError(f"prometheus at {url} not ready after {timeout_s:g}s")
+    raise CaseSkipped(f"prometheus at {url} not ready after {timeout_s:g}s")
 
 
 @contextmanager
@@ -214,7 +238,7 @@ def serve_openmetrics(text: str, workdir: Path, ready_timeout_s: float = READY_T
     """Load ``text`` with promtool into ``workdir`` and serve it with prometheus; yields its URL."""
     found = binaries()
     if found is None:
-        raise CaseError("the prometheus world needs the prometheus and promtool binaries on PATH")
+        raise CaseSkipped("the prometheus world needs the prometheus and promtool binaries on PATH")
     prometheus, promtool = found
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / METRICS_FILE).write_text(text)
@@ -229,7 +253,7 @@ def serve_openmetrics(text: str, workdir: Path, ready_timeout_s: float = READY_T
     )
     if loaded.returncode != 0:
         last = (loaded.stderr or loaded.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise CaseError(f"promtool could not load the case's OpenMetrics: {last[0]}")
+        raise CaseSkipped(f"promtool could not load the case's OpenMetrics: {last[0]}")
     (workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")  # no scrape jobs
     port = _free_port()
     args = [

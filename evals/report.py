@@ -59,12 +59,36 @@ def tables(result: EvalResult) -> list[Any]:
             f"{row['successes']}/{result.trials}",
             "; ".join(row["notes"][:2] + row["errors"][:1]),
         )
+        for alert in alert_subrows(row):
+            cases.add_row(
+                f"  └ {alert['label']}",
+                "",
+                fmt(alert["mcp_call_accuracy"]),
+                fmt(alert["diagnosis_score"]),
+                fmt(alert["mitigation_success"]),
+                str(alert["status"] or "-"),
+                f"{alert['successes']}/{result.trials}",
+                "; ".join(alert["notes"][:2]),
+            )
     tools = Table("tool", "made", "correct", "missed", "invalid", "accuracy", title="per tool")
     for row in result.per_tool():
         tools.add_row(
             row["tool"], *(str(row[k]) for k in ("made", "correct", "missed", "invalid")), fmt(row["accuracy"])
         )
-    return [head, cases, tools]
+    if not result.skipped:
+        return [head, cases, tools]
+    skipped = Table("case", "not run", "why", title="not run")
+    for item in result.skipped:
+        skipped.add_row(item.id, item.kind, item.reason)
+    return [head, cases, tools, skipped]
+
+
+def alert_subrows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-alert rows shown under a case with more than one scored alert."""
+    alerts = row.get("alerts") or []
+    if len(alerts) < 2:
+        return []
+    return [a | {"label": f"alert {a['index']} {a['alertname']} ({a['fingerprint'][:12]})"} for a in alerts]
 
 
 def _chart(name: str, result: EvalResult, path: Path) -> None:
@@ -99,7 +123,8 @@ def markdown(result: EvalResult, charts: list[str]) -> str:
     lines = [
         f"# alertpilot eval — {result.model}",
         "",
-        f"{len(result.cases)} cases, {result.trials} trial(s), {result.world} world.",
+        f"{len(result.cases)} cases, {result.trials} trial(s), {result.world} world."
+        + (f" {len(result.skipped)} not run (below)." if result.skipped else ""),
         "",
     ]
     lines += ["| metric | value |", "|---|---|"]
@@ -111,12 +136,14 @@ def markdown(result: EvalResult, charts: list[str]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result.per_case():
-        why = "; ".join(row["notes"][:3] + row["errors"][:1]).replace("|", "\\|")
-        lines.append(
-            f"| {row['id']} | {row['template']} | {row['source']} | {fmt(row['mcp_call_accuracy'])} | "
-            f"{fmt(row['diagnosis_score'])} | {fmt(row['mitigation_success'])} | {row['status'] or '-'} | "
-            f"{row['successes']}/{result.trials} | {why} |"
-        )
+        for item in [row, *alert_subrows(row)]:
+            why = "; ".join(item["notes"][:3] + item.get("errors", [])[:1]).replace("|", "\\|")
+            name = f"└ {item['label']}" if "label" in item else row["id"]
+            lines.append(
+                f"| {name} | {row['template']} | {row['source']} | {fmt(item['mcp_call_accuracy'])} | "
+                f"{fmt(item['diagnosis_score'])} | {fmt(item['mitigation_success'])} | {item['status'] or '-'} | "
+                f"{item['successes']}/{result.trials} | {why} |"
+            )
     lines += [
         "",
         "## Per tool",
@@ -127,6 +154,9 @@ def markdown(result: EvalResult, charts: list[str]) -> str:
     for row in result.per_tool():
         counts = " | ".join(str(row[k]) for k in ("made", "correct", "missed", "invalid"))
         lines.append(f"| {row['tool']} | {counts} | {fmt(row['accuracy'])} |")
+    if result.skipped:
+        lines += ["", "## Not run", "", "| case | | why |", "|---|---|---|"]
+        lines += ["| {} | {} | {} |".format(s.id, s.kind, s.reason.replace("|", "\\|")) for s in result.skipped]
     return "\n".join(lines) + "\n"
 
 
@@ -135,17 +165,24 @@ def html_page(result: EvalResult, charts: list[str]) -> str:
     esc = html.escape
     head = "".join(f"<tr><td>{esc(label)}</td><td>{fmt(result.summary.get(key))}</td></tr>" for key, label in HEADLINE)
     rows = "".join(
-        f"<tr><td>{esc(r['id'])}</td><td>{esc(r['template'])}</td><td>{esc(r['source'])}</td>"
-        f"<td>{fmt(r['mcp_call_accuracy'])}</td><td>{fmt(r['diagnosis_score'])}</td><td>{fmt(r['mitigation_success'])}</td>"
-        f"<td>{esc(str(r['status'] or '-'))}</td><td>{r['successes']}/{result.trials}</td>"
-        f"<td>{esc('; '.join(r['notes'][:3] + r['errors'][:1]))}</td></tr>"
-        for r in result.per_case()
+        f"<tr><td>{esc(r['label'] if 'label' in r else c['id'])}</td><td>{esc(c['template'])}</td>"
+        f"<td>{esc(c['source'])}</td><td>{fmt(r['mcp_call_accuracy'])}</td><td>{fmt(r['diagnosis_score'])}</td>"
+        f"<td>{fmt(r['mitigation_success'])}</td><td>{esc(str(r['status'] or '-'))}</td>"
+        f"<td>{r['successes']}/{result.trials}</td>"
+        f"<td>{esc('; '.join(r['notes'][:3] + r.get('errors', [])[:1]))}</td></tr>"
+        for c in result.per_case()
+        for r in [c, *alert_subrows(c)]
     )
     tools = "".join(
         f"<tr><td>{esc(r['tool'])}</td><td>{r['made']}</td><td>{r['correct']}</td><td>{r['missed']}</td><td>{fmt(r['accuracy'])}</td></tr>"
         for r in result.per_tool()
     )
     images = "".join(f'<img src="{esc(c)}" alt="{esc(c)}">' for c in charts)
+    not_run = "".join(
+        f"<tr><td>{esc(s.id)}</td><td>{esc(s.kind)}</td><td>{esc(s.reason)}</td></tr>" for s in result.skipped
+    )
+    if not_run:
+        not_run = f"<h2>Not run</h2><table><tr><th>case</th><th></th><th>why</th></tr>{not_run}</table>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>alertpilot eval — {esc(result.model)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
@@ -155,7 +192,7 @@ def html_page(result: EvalResult, charts: list[str]) -> str:
         "<h2>Per case</h2><table><tr><th>case</th><th>template</th><th>source</th><th>accuracy</th><th>diagnosis</th>"
         f"<th>mitigation</th><th>status</th><th>success</th><th>why not</th></tr>{rows}</table>"
         "<h2>Per tool</h2><table><tr><th>tool</th><th>made</th><th>correct</th><th>missed</th><th>accuracy</th></tr>"
-        f"{tools}</table></body></html>"
+        f"{tools}</table>{not_run}</body></html>"
     )
 
 

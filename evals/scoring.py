@@ -7,23 +7,41 @@ ended) and an :class:`~evals.case.Expectation`.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from math import comb
 from typing import Any
 
-from evals.case import CallExpectation, Expectation
+from evals.case import CallExpectation, Expectation, RootCauseEntry
+from evals.matchers import (
+    IGNORED_MUTATING_ARGS,
+    TIME_TOLERANCE_S,
+    args_match,
+    match_value,
+    mismatch,
+    normalize_text,
+    schema_problems,
+)
 from state.incident import ToolCall
 
-TIME_TOLERANCE_S = 60.0
-IGNORED_MUTATING_ARGS = frozenset({"idempotency_key"})
+__all__ = [
+    "IGNORED_MUTATING_ARGS",
+    "TIME_TOLERANCE_S",
+    "CallVerdict",
+    "CaseScore",
+    "Episode",
+    "args_match",
+    "diagnosis_score",
+    "match_value",
+    "normalize_text",
+    "pass_hat_k",
+    "score_episode",
+    "summarize",
+]
 
 
 @dataclass
 class Episode:
-    """What one run of a case produced."""
+    """What one run of a case produced, for one of its scored alerts."""
 
     case_id: str
     trial: int
@@ -39,6 +57,12 @@ class Episode:
     error: str = ""
     answered: dict[str, int] = field(default_factory=dict)  # prometheus world: metrics reads per answering side
     offset_s: int = 0  # prometheus world: seconds every time in the case moved (time matchers move with it)
+    alert_index: int = 0  # which alert of the payload this episode scores
+    fingerprint: str = ""
+    alert_name: str = ""
+    incident_id: str = ""  # the incident the alert went into (alerts joining one incident share it)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # the incident's decision log
+    clock: dict[str, str] = field(default_factory=dict)  # the simulated clock: started / ended (RFC 3339)
 
 
 @dataclass
@@ -52,6 +76,9 @@ class CallVerdict:
     schema_valid: bool = True
     args_ok: bool = True
     note: str = ""
+    call: int | None = None  # index of the made call in Episode.calls (None for a missed expected call)
+    expected: str | None = None  # the expected call it paired with: "reads[0]", "mutations[1]"
+    why: str = ""  # the first matcher or schema rule that failed, in one line
 
 
 @dataclass
@@ -83,6 +110,9 @@ class CaseScore:
     wall_s: float
     verdicts: list[CallVerdict]
     error: str = ""
+    alert_index: int = 0
+    episode: Episode | None = field(default=None, repr=False)
+    expected: Expectation | None = field(default=None, repr=False)
 
     @property
     def accuracy(self) -> float:
@@ -90,132 +120,51 @@ class CaseScore:
         return self.correct / self.union if self.union else 1.0
 
 
-# --------------------------------------------------------------------------- matchers
-
-
-def normalize_text(value: Any) -> str:
-    """Free text compared case- and punctuation-insensitively (NFKC, lower, punctuation → space)."""
-    text = unicodedata.normalize("NFKC", str(value)).lower()
-    return " ".join(re.sub(r"[^\w.\-/:]+|(?<!\w)[.\-/:]|[.\-/:](?!\w)", " ", text).split())
-
-
-def _when(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def match_value(matcher: Any, actual: Any) -> bool:
-    """Whether ``actual`` satisfies one argument ``matcher`` (see CallExpectation)."""
-    if isinstance(matcher, dict) and len(matcher) in (1, 2) and set(matcher) - {"tolerance_s"}:
-        kind = next(k for k in matcher if k != "tolerance_s")
-        want = matcher[kind]
-        match kind:
-            case "exact":
-                return bool(actual == want)
-            case "text":
-                return normalize_text(actual) == normalize_text(want)
-            case "number":
-                got = _number(actual)
-                return got is not None and got == float(want)
-            case "time":
-                got, expected = _when(actual), _when(want)
-                tolerance = float(matcher.get("tolerance_s", TIME_TOLERANCE_S))
-                return got is not None and expected is not None and abs(got - expected) <= tolerance
-            case "promql":
-                return isinstance(actual, str) and re.sub(r"\s+", "", actual) == re.sub(r"\s+", "", str(want))
-            case "contains":
-                return isinstance(actual, str) and str(want) in actual
-            case "any":
-                return actual is not None
-        raise ValueError(f"unknown matcher {kind!r}")
-    if matcher is None:
-        return actual is None
-    if isinstance(matcher, bool):
-        return actual is matcher
-    if isinstance(matcher, int | float):
-        got = _number(actual)
-        return got is not None and got == float(matcher)
-    return bool(actual == matcher)  # identifiers: exact
-
-
-def args_match(expected: CallExpectation, call: ToolCall, *, strict: bool) -> bool:
-    """Whether ``call`` carries every expected argument (and, when ``strict``, nothing else)."""
-    for name, matcher in expected.args.items():
-        absent_ok = matcher is None and name not in call.args
-        if not absent_ok and (name not in call.args or not match_value(matcher, call.args[name])):
-            return False
-    if strict:
-        made = {k for k, v in call.args.items() if k not in IGNORED_MUTATING_ARGS and v is not None}
-        return made == {k for k, v in expected.args.items() if v is not None}
-    return True
-
-
-# --------------------------------------------------------------------------- schema checks
-
-
-def schema_problems(call: ToolCall, schemas: dict[str, dict[str, Any]]) -> tuple[bool, bool, str]:
-    """(schema_valid, args_ok, note) of ``call`` against its tool's input JSON schema."""
-    import jsonschema
-
-    schema = schemas[call.tool]
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(call.args), key=lambda e: list(e.path))
-    properties = set(schema.get("properties", {}))
-    outside = sorted(set(call.args) - properties) if properties or "properties" in schema else []
-    missing = [r for r in schema.get("required", []) if r not in call.args]
-    note = "; ".join(
-        [*(f"schema: {e.message}" for e in errors[:1]), *(f"unknown argument {k}" for k in outside[:2])]
-        + [f"missing {m}" for m in missing[:2]]
-    )
-    return not errors, not outside and not missing and not errors, note
-
-
 # --------------------------------------------------------------------------- one episode
 
 
-def _pair_reads(
-    expected: list[CallExpectation], made: list[ToolCall]
-) -> tuple[dict[int, int], dict[int, int], list[int]]:
-    """(full matches, partial pairs, missed) between expected reads and made read calls (indices)."""
-    full: dict[int, int] = {}
+@dataclass
+class _Pairs:
+    """Expected reads paired with made read calls (indices into the lists given)."""
+
+    full: dict[int, int] = field(default_factory=dict)
+    partial: dict[int, int] = field(default_factory=dict)
+    why: dict[int, str] = field(default_factory=dict)  # expected index → why it is not a full match
+
+
+def _pair_reads(expected: list[CallExpectation], made: list[ToolCall]) -> tuple[_Pairs, list[int]]:
+    """Full matches, then wrong-argument pairs, then the missed expected reads (by index)."""
+    pairs = _Pairs()
     taken: set[int] = set()
+    owner: dict[int, int] = {}  # made index → the expected read it fully matched
     for e_index, want in enumerate(expected):
+        reasons = []
         for m_index, call in enumerate(made):
-            if m_index not in taken and call.tool == want.tool and args_match(want, call, strict=False):
-                full[e_index] = m_index
+            if call.tool != want.tool:
+                continue
+            if m_index in taken:
+                reasons.append(f"#{call.seq} paired with reads[{owner[m_index]}]")
+                continue
+            reason = mismatch(want, call, strict=False)
+            if not reason:
+                pairs.full[e_index] = m_index
+                owner[m_index] = e_index
                 taken.add(m_index)
                 break
-    partial: dict[int, int] = {}
+            reasons.append(f"#{call.seq} {reason}")
+        else:
+            pairs.why[e_index] = "; ".join(reasons[:3]) or f"no {want.tool} call made"
     for e_index, want in enumerate(expected):
-        if e_index in full:
+        if e_index in pairs.full:
             continue
         for m_index, call in enumerate(made):
             if m_index not in taken and call.tool == want.tool:
-                partial[e_index] = m_index
+                pairs.partial[e_index] = m_index
+                pairs.why[e_index] = mismatch(want, call, strict=False)
                 taken.add(m_index)
                 break
-    missed = [i for i in range(len(expected)) if i not in full and i not in partial]
-    return full, partial, missed
+    missed = [i for i in range(len(expected)) if i not in pairs.full and i not in pairs.partial]
+    return pairs, missed
 
 
 def _pair_mutations(expected: list[CallExpectation], made: list[ToolCall]) -> tuple[list[tuple[int, int]], list[int]]:
@@ -232,15 +181,23 @@ def _pair_mutations(expected: list[CallExpectation], made: list[ToolCall]) -> tu
     return pairs, extra
 
 
-def diagnosis_score(named: list[str], truth: list[str]) -> float | None:
-    """0 if a true root-cause entity is missing, else the precision of the named entities."""
+def _alternatives(entry: RootCauseEntry) -> set[str]:
+    return {normalize_text(a) for a in (entry if isinstance(entry, list) else [entry])}
+
+
+def diagnosis_score(named: list[str], truth: list[RootCauseEntry]) -> float | None:
+    """0 if a true root-cause entity (any of its alternatives) is missing, else the precision of the named ones.
+
+    A named entity is true when it is any alternative of any entry.
+    """
     if not truth:
         return None
     named_set = {normalize_text(n) for n in named if str(n).strip()}
-    truth_set = {normalize_text(t) for t in truth}
-    if not truth_set <= named_set:
+    entries = [_alternatives(t) for t in truth]
+    if any(not (entry & named_set) for entry in entries):
         return 0.0
-    return len(named_set & truth_set) / len(named_set)
+    true_names = set().union(*entries)
+    return len(named_set & true_names) / len(named_set)
 
 
 def _review_ok(expected: Expectation, review: dict[str, Any] | None) -> bool | None:
@@ -285,28 +242,54 @@ def _judge_reads(
     expected: Expectation, episode: Episode, reads: list[int], checked: dict[int, Any], out: _Judged
 ) -> None:
     calls = [episode.calls[i] for i in reads]
-    full, partial, missed = _pair_reads(expected.reads, calls)
-    for local in full.values():
+    pairs, missed = _pair_reads(expected.reads, calls)
+    for e_index, local in pairs.full.items():
         ok = checked[reads[local]][0]
         out.pair_ok[reads[local]] = True
         out.correct += ok
-        out.verdicts.append(CallVerdict(calls[local].tool, "read", ok, note="expected"))
-    for local in partial.values():
+        why = "" if ok else checked[reads[local]][2]
+        out.verdicts.append(
+            CallVerdict(
+                calls[local].tool, "read", ok, note="expected", call=reads[local], expected=f"reads[{e_index}]", why=why
+            )
+        )
+    for e_index, local in pairs.partial.items():
         out.pair_ok[reads[local]] = False
-        out.verdicts.append(CallVerdict(calls[local].tool, "read", False, args_ok=False, note="wrong arguments"))
+        out.verdicts.append(
+            CallVerdict(
+                calls[local].tool, "read", False, args_ok=False, note="wrong arguments",
+                call=reads[local], expected=f"reads[{e_index}]", why=pairs.why[e_index],
+            )
+        )  # fmt: skip
     for local, call in enumerate(calls):
         if reads[local] in out.pair_ok:
             continue
         schema_ok, args_ok, note = checked[reads[local]]
         ok = schema_ok and args_ok and call.status == "success"
         out.correct += ok
+        why = note or ("" if ok else f"answered {call.status}: {call.error[:120]}".rstrip(": "))
         out.verdicts.append(
-            CallVerdict(call.tool, "read", ok, True, schema_ok, args_ok, note or f"extra ({call.status})")
+            CallVerdict(
+                call.tool,
+                "read",
+                ok,
+                True,
+                schema_ok,
+                args_ok,
+                note or f"extra ({call.status})",
+                call=reads[local],
+                why=why,
+            )
         )
     for index in missed:
-        out.verdicts.append(CallVerdict(expected.reads[index].tool, "missed", False, note="expected read not made"))
+        out.verdicts.append(
+            CallVerdict(
+                expected.reads[index].tool, "missed", False, note="expected read not made",
+                expected=f"reads[{index}]", why=pairs.why.get(index, ""),
+            )
+        )  # fmt: skip
     out.missed += len(missed)
-    out.recall = len(full) / len(expected.reads) if expected.reads else 1.0
+    out.recall = len(pairs.full) / len(expected.reads) if expected.reads else 1.0
 
 
 def _judge_mutations(
@@ -316,23 +299,38 @@ def _judge_mutations(
     pairs, extra = _pair_mutations(expected.mutations, calls)
     out.strict = len(pairs) == len(expected.mutations) == len(calls)
     for e_index, local in pairs:
-        matched = args_match(expected.mutations[e_index], calls[local], strict=True)
-        ok = matched and checked[mutating[local]][0]
-        out.pair_ok[mutating[local]] = matched
+        index = mutating[local]
+        reason = mismatch(expected.mutations[e_index], calls[local], strict=True)
+        ok = not reason and checked[index][0]
+        out.pair_ok[index] = not reason
         out.strict = out.strict and ok
         out.correct += ok
+        note = "expected" if ok else "wrong arguments"
+        why = reason or ("" if ok else checked[index][2])
         out.verdicts.append(
             CallVerdict(
-                calls[local].tool, "mutating", ok, args_ok=matched, note="expected" if ok else "wrong arguments"
+                calls[local].tool, "mutating", ok, args_ok=not reason, note=note,
+                call=index, expected=f"mutations[{e_index}]", why=why,
+            )
+        )  # fmt: skip
+    paired = len(pairs)
+    for local in extra:
+        wanted = f"expected {expected.mutations[paired].tool} next" if paired < len(expected.mutations) else ""
+        why = wanted or ("nothing should change (Noop)" if not expected.mutations else "no expected action left")
+        out.verdicts.append(
+            CallVerdict(
+                calls[local].tool, "mutating", False, note="unexpected mutating call", call=mutating[local], why=why
             )
         )
-    for local in extra:
-        out.verdicts.append(CallVerdict(calls[local].tool, "mutating", False, note="unexpected mutating call"))
-    for e_index in range(len(pairs), len(expected.mutations)):
+    made = ", ".join(c.tool for c in calls) or "none"
+    for e_index in range(paired, len(expected.mutations)):
         out.verdicts.append(
-            CallVerdict(expected.mutations[e_index].tool, "missed", False, note="expected action not taken")
-        )
-    out.missed += len(expected.mutations) - len(pairs)
+            CallVerdict(
+                expected.mutations[e_index].tool, "missed", False, note="expected action not taken",
+                expected=f"mutations[{e_index}]", why=f"mutating calls made: {made}",
+            )
+        )  # fmt: skip
+    out.missed += len(expected.mutations) - paired
 
 
 def score_episode(expected: Expectation, episode: Episode, schemas: dict[str, dict[str, Any]]) -> CaseScore:
@@ -351,8 +349,11 @@ def score_episode(expected: Expectation, episode: Episode, schemas: dict[str, di
     _judge_mutations(expected, episode, mutating, checked, judged)
     for index in unknown:
         judged.verdicts.append(
-            CallVerdict(episode.calls[index].tool, "unknown", False, False, False, False, "no such tool")
-        )
+            CallVerdict(
+                episode.calls[index].tool, "unknown", False, False, False, False, "no such tool",
+                call=index, why=f"no tool {episode.calls[index].tool!r} in the catalog",
+            )
+        )  # fmt: skip
     args_ok = sum(1 for i, (_, ok, _) in checked.items() if ok and judged.pair_ok.get(i, True))
     diagnosis = diagnosis_score(episode.entities, expected.root_cause)
     mitigated = _mitigated(expected, episode)
@@ -393,6 +394,9 @@ def score_episode(expected: Expectation, episode: Episode, schemas: dict[str, di
         wall_s=episode.wall_s,
         verdicts=judged.verdicts,
         error=episode.error,
+        alert_index=episode.alert_index,
+        episode=episode,
+        expected=expected,
     )
 
 
@@ -418,9 +422,11 @@ def summarize(scores: list[CaseScore]) -> dict[str, Any]:
     made = sum(s.made for s in scores)
     union = sum(s.union for s in scores)
     valid = sum(s.valid_names for s in scores)
-    by_case: dict[str, list[bool]] = {}
-    for score in scores:
-        by_case.setdefault(score.case_id, []).append(score.success)
+    trials: dict[str, dict[int, bool]] = {}
+    for score in scores:  # a trial of a case succeeds when every scored alert of it does
+        mine = trials.setdefault(score.case_id, {})
+        mine[score.trial] = mine.get(score.trial, True) and score.success
+    by_case = {case: [ok for _, ok in sorted(runs.items())] for case, runs in trials.items()}
     noop = [s for s in scores if s.noop]
     act = [s for s in scores if not s.noop]
     diagnosis = [s.diagnosis for s in scores if s.diagnosis is not None]

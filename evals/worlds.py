@@ -5,8 +5,10 @@ executor, or a real Prometheus loaded from the case's OpenMetrics. Recorded: the
 answers captured from a live run (``recording.json``); an unrecorded call answers
 ``not_recorded``, which the scorer counts.
 
-A world gives the harness three things: settings for this run, the tool backend the
-agents call, and an oracle reading (the signal and the running version) at the end.
+A world gives the harness four things: settings for this run, the tool backend the
+agents call, the episode's simulated clock (:class:`tools.world.SimClock`: it starts when
+the alert reached alertpilot, the world and the agents share it, and a wait advances it
+instead of sleeping), and an oracle reading (the signal and the running version) at the end.
 
 Network: an episode talks to 127.0.0.1 only. The live world serves the case's ``github/``
 fixtures from a local GitHub API (evals/github_world.py) started for the episode;
@@ -23,15 +25,15 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from evals.case import Case, CaseError
-from state.alert import Alert
+from evals.case import Case, CaseError, CaseSkipped, Mitigation
 from state.config import Settings, load_settings
 from state.incident import ToolCall
 from tools.registry import RecordedTools, ToolBackend, ToolRegistry
-from tools.world import World, WorldSpec
+from tools.world import SimClock, World, WorldSpec, workload_key
 
 if TYPE_CHECKING:
     from evals.prom_world import Anchor
@@ -41,6 +43,8 @@ WorldMode = Literal["live", "recorded", "prometheus"]
 GITHUB_TOKEN_ENV = "ALERTPILOT_EVAL_GITHUB_TOKEN"  # the world's dummy token (a real GITHUB_TOKEN is never read)
 GITHUB_TOKEN = "eval-world-token"
 CLOSED_GITHUB = "http://127.0.0.1:1/api/v3"  # the recorded world: nothing listens on port 1
+CLOSED_KUBE = "http://127.0.0.1:1"
+KUBE_DIR = "kube"
 
 
 @dataclass
@@ -51,16 +55,55 @@ class CaseWorld:
     backend: ToolBackend
     catalog: ToolRegistry
     world: World | None  # the simulated world whose state the oracle reads
-    alert: Alert | None = None  # the alert to send when the world moved it (prometheus world), else the case's
+    clock: SimClock  # the episode's time: the world's and the agents'
+    case: Case  # the case as this world serves it (the prometheus world moved its times)
     answered: dict[str, int] | None = None  # prometheus world: metrics reads answered by Prometheus / the world
     offset_s: int = 0  # prometheus world: how far every time in the case moved
 
-    def oracle(self, signal: str | None) -> tuple[float | None, str | None]:
-        """(signal value, running version) at the end of the episode."""
+    def oracle(self, mitigation: Mitigation | None) -> tuple[float | None, str | None]:
+        """(signal value, running version) of the oracle's workload, ``mitigation.after_s`` after the episode.
+
+        Read on the episode's clock: ``after_s`` later a masked leak has climbed back and a
+        delayed rollback has taken effect (the version is the one running then).
+        """
         if self.world is None:
             return None, None
         state = self.world.state()
-        return (self.world.signal(signal, state) if signal else None), state.version
+        if mitigation is None:
+            return None, state.version
+        workload = _oracle_workload(self.world, mitigation.workload)
+        if workload is None:
+            return None, None
+        key = workload_key(workload)
+        at = self.world.clock() + timedelta(seconds=mitigation.after_s)
+        return self.world.value(key, mitigation.signal, at, state), self.world.version_at(at, state, key)
+
+
+def _oracle_workload(world: World, name: str | None) -> Any:
+    """The workload ``mitigation.workload`` names: ``name``, an alias, or ``namespace/name``."""
+    if name and "/" in name:
+        namespace, _, short = name.partition("/")
+        return world.find(short, namespace)
+    return world.find(name)
+
+
+def wants_kube(case: Case) -> bool:
+    """Whether the case's world is shown as a cluster (a local Kubernetes API for the episode).
+
+    Yes when the case has ``kube/`` fixtures, or its world.yaml has ``workloads:`` or a workload
+    with an ``image`` or ``pod_states``.
+    """
+    if (case.path / KUBE_DIR).is_dir():
+        return True
+    if not case.has_world:
+        return False
+    spec = WorldSpec.load(case.path)
+    return bool(spec.workloads) or any(w.image or w.pod_states for w in spec.all_workloads())
+
+
+def episode_start(case: Case) -> datetime:
+    """When the episode's clock starts: the payload's newest alert time plus ``delivered_after_s``."""
+    return case.notified_at + timedelta(seconds=case.expect.delivered_after_s)
 
 
 def static_catalog() -> ToolRegistry:
@@ -107,20 +150,26 @@ def case_settings(case: Case, home: Path, **overrides: Any) -> Settings:
 
 def check_network(case: Case, home: Path) -> Settings:
     """The case's settings as written; CaseError when they would reach past 127.0.0.1."""
+    settings = case_settings(case, home)
+    refuse_remote(case, settings)
+    return settings
+
+
+def refuse_remote(case: Case, settings: Settings) -> None:
+    """CaseError when the case's settings as written would reach past 127.0.0.1."""
     from evals.network import remote_endpoint
 
-    settings = case_settings(case, home)
-    reason = remote_endpoint(settings, github_explicit="url" in settings.github.model_fields_set)
+    explicit = "url" in settings.github.model_fields_set
+    reason = remote_endpoint(settings, github_explicit=explicit, kube_world=wants_kube(case))
     if reason:
         raise CaseError(f"{case.config_path}: {reason}")
-    return settings
 
 
 def load_recording(case: Case) -> list[ToolCall]:
     """The tool calls captured for ``case``."""
     path = case.recording_path
     if not path.is_file():
-        raise CaseError(
+        raise CaseSkipped(
             f"{case.id}: no {path.name}; record one with `alertpilot eval record --cases {case.path}` "
             "on a machine that can run the live world"
         )
@@ -130,7 +179,10 @@ def load_recording(case: Case) -> list[ToolCall]:
 
 @contextmanager
 def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | None = None) -> Iterator[CaseWorld]:
-    """Prepare ``case``'s world under ``home`` (fresh state every time)."""
+    """Prepare ``case``'s world under ``home`` (fresh state every time).
+
+    CaseSkipped when this world cannot serve the case (the run reports why and goes on).
+    """
     from evals.github_world import serve_fixtures
     from evals.network import remote_endpoint
     from tools.catalog import build_registry
@@ -138,7 +190,9 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
     shutil.rmtree(home / "world", ignore_errors=True)
     written = check_network(case, home)
     if mode != "recorded" and not case.has_world:
-        raise CaseError(f"{case.id}: a {mode} run needs world.yaml (this case can only be replayed: --world recorded)")
+        raise CaseSkipped(
+            f"{case.id}: a {mode} run needs world.yaml (this case can only be replayed: --world recorded)"
+        )
     reviews = (case.path / "github").is_dir() or any(s.repo for s in written.services.values())
     with ExitStack() as stack:
         github_url = CLOSED_GITHUB
@@ -149,25 +203,42 @@ def open_world(case: Case, home: Path, mode: WorldMode, prometheus_url: str | No
         if prometheus_url:
             overrides["prometheus"] = {"url": prometheus_url}
         spec = WorldSpec.load(case.path) if case.has_world else None
-        moved = None
+        clock = SimClock(episode_start(case))
+        anchor = None
         if mode == "prometheus" and spec is not None:
-            moved = stack.enter_context(_prometheus(case, home, written, overrides))
-            spec = moved.spec(spec)
+            anchor = stack.enter_context(_prometheus(case, home, written, overrides))
+            spec, case, clock = spec.moved(anchor.offset), anchor.case(case), SimClock(anchor.now)
+        world = World(spec, home / "world" / "state.json", clock=clock) if spec else None
+        if wants_kube(case) or written.kubernetes is not None:
+            overrides["kubernetes"] = _kube(stack, case, world, mode, anchor, written)
         settings = case_settings(case, home, **overrides)
         reason = remote_endpoint(settings)
         if reason:  # an override (or the environment) pointed somewhere else
             raise CaseError(f"{case.id}: {reason}")
-        world = World(spec, home / "world" / "state.json") if spec else None
         if mode == "live":
             registry = build_registry(settings, world)
-            yield CaseWorld(settings, registry, registry, world)
+            yield CaseWorld(settings, registry, registry, world, clock, case)
             return
-        if moved is not None:
-            yield _prometheus_case_world(settings, world, moved, case)
+        if anchor is not None:
+            yield _prometheus_case_world(settings, world, anchor, case, clock)
             return
         recorded = RecordedTools([_without_key(c) for c in load_recording(case)])
         catalog = build_registry(settings, world) if world else static_catalog()
-        yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world)
+        yield CaseWorld(settings, _ApplyingRecording(recorded, world), catalog, world, clock, case)
+
+
+def _kube(
+    stack: ExitStack, case: Case, world: World | None, mode: WorldMode, anchor: Any, written: Settings
+) -> dict[str, Any]:
+    """The ``kubernetes:`` settings of the episode: the world's own API on 127.0.0.1 (closed when recorded)."""
+    from evals.kube_world import TOKEN, TOKEN_ENV, serve_world
+
+    base = written.kubernetes.model_dump(exclude={"host", "token_env", "verify_ssl"}) if written.kubernetes else {}
+    host = CLOSED_KUBE
+    if mode != "recorded" and world is not None:
+        host = stack.enter_context(serve_world(world, case.path / KUBE_DIR, moved=anchor))
+        stack.enter_context(_env(TOKEN_ENV, TOKEN))
+    return base | {"host": host, "token_env": TOKEN_ENV, "verify_ssl": False}
 
 
 @contextmanager
@@ -184,7 +255,9 @@ def _prometheus(case: Case, home: Path, written: Settings, overrides: dict[str, 
         yield anchor
 
 
-def _prometheus_case_world(settings: Settings, world: World | None, anchor: Anchor, case: Case) -> CaseWorld:
+def _prometheus_case_world(
+    settings: Settings, world: World | None, anchor: Anchor, case: Case, clock: SimClock
+) -> CaseWorld:
     """Metrics reads from the real Prometheus until the executor acts; everything else from the world."""
     from evals.prom_world import PrometheusUntilActed
     from tools.catalog import build_registry
@@ -197,8 +270,7 @@ def _prometheus_case_world(settings: Settings, world: World | None, anchor: Anch
     prometheus = ToolRegistry(metrics_tools(PrometheusMetrics(url, settings.prometheus.timeout_s)))
     backend = PrometheusUntilActed(registry, prometheus)
     offset = int(anchor.offset.total_seconds())
-    alert = anchor.alert(case.alert)
-    return CaseWorld(settings, backend, registry, world, alert=alert, answered=backend.answered, offset_s=offset)
+    return CaseWorld(settings, backend, registry, world, clock, case, answered=backend.answered, offset_s=offset)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from agents import diagnosis, lifecycle, pr_review, reporting, rollback, triage
+from agents import diagnosis, lifecycle, pr_review, reporting, rollback, triage, verify
 from agents.deps import Deps
 from graph import routes
 from state.incident import IncidentState
@@ -23,7 +23,8 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph.add_node("plan", rollback.plan)
     graph.add_node("guard", rollback.guard)
     graph.add_node("execute", rollback.execute)
-    graph.add_node("verify", rollback.verify)
+    graph.add_node("verify", verify.verify)
+    graph.add_node("hold", verify.hold)
     graph.add_node("resolve", lifecycle.resolve)
     graph.add_node("escalate", lifecycle.escalate)
     graph.add_node("notify", lifecycle.notify)
@@ -38,6 +39,7 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph.add_conditional_edges("guard", routes.after_guard)
     graph.add_edge("execute", "verify")
     graph.add_conditional_edges("verify", routes.after_verify)
+    graph.add_conditional_edges("hold", routes.after_hold)
     graph.add_edge("resolve", "notify")
     graph.add_edge("escalate", "notify")
     graph.add_edge("notify", END)

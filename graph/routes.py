@@ -33,9 +33,23 @@ def after_guard(state: IncidentState) -> Literal["execute", "escalate"]:
     return "execute" if state.guard and state.guard.allowed else "escalate"
 
 
-def after_verify(state: IncidentState) -> Literal["resolve", "plan", "escalate"]:
-    """Cleared → resolve; budget left → next rung; budget spent → escalate."""
+def after_verify(state: IncidentState) -> Literal["resolve", "hold", "plan", "escalate"]:
+    """Cleared and held → resolve; cleared → hold; unreadable → escalate; else the next rung while budget lasts."""
     last = state.attempts[-1] if state.attempts else None
     if last is not None and last.verified:
         return "resolve"
+    if last is not None and last.outcome == "holding":
+        return "hold"
+    if last is not None and last.outcome == "unverified":
+        return "escalate"  # never a more drastic rung on missing data
+    return "plan" if state.budget_left > 0 else "escalate"
+
+
+def after_hold(state: IncidentState) -> Literal["resolve", "plan", "escalate"]:
+    """Held → resolve; unreadable → escalate; came back → the next rung while budget lasts."""
+    last = state.attempts[-1] if state.attempts else None
+    if last is not None and last.verified:
+        return "resolve"
+    if last is None or last.outcome == "unverified":
+        return "escalate"
     return "plan" if state.budget_left > 0 else "escalate"

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from state.subject import Subject, resolve_labels, resolve_tencent, version_of
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 AlertSource = Literal["alertmanager", "tencent", "cls", "generic"]
@@ -89,7 +91,19 @@ class Alert(BaseModel):
     group_key: str | None = None
     expression: str | None = Field(default=None, description="PromQL whose result is the signal.")
     condition: MetricCondition | None = None
+    subject: Subject = Field(default_factory=Subject, description="Who the alert is about (never the exporter).")
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _subject_from_fields(self) -> Alert:
+        """An alert built from fields (not parsed from labels) is about the workload it names."""
+        if self.subject.kind == "unknown" and not self.subject.name and (self.workload or self.service):
+            name = self.workload or self.service
+            self.subject = Subject(
+                kind="workload", name=name, namespace=self.namespace, pod=self.pod, cluster=self.cluster,
+                evidence={"name": f"the alert's {'workload' if self.workload else 'service'} field"},
+            )  # fmt: skip
+        return self
 
     @property
     def dedup_key(self) -> str:
@@ -185,6 +199,29 @@ def _expression_from_generator_url(url: str | None) -> str | None:
     return None
 
 
+def _identity(subject: Subject) -> dict[str, Any]:
+    """The alert's flat identity fields, all taken from its subject."""
+    workload = subject.workload
+    return {
+        "subject": subject,
+        "service": workload,
+        "workload": workload,
+        "namespace": subject.namespace,
+        "pod": subject.pod,
+        "cluster": subject.cluster,
+    }
+
+
+def with_subject(alert: Alert, subject: Subject) -> Alert:
+    """The alert about ``subject`` (its flat identity fields follow)."""
+    return alert.model_copy(update=_identity(subject))
+
+
+def _version(labels: dict[str, str]) -> str | None:
+    found = version_of(labels)
+    return found[0] if found else None
+
+
 # --------------------------------------------------------------------------- Alertmanager
 
 
@@ -224,12 +261,8 @@ def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
                 status=status,
                 name=name,
                 severity=_normalize_severity(labels.get("severity")),
-                service=labels.get("service") or labels.get("app") or labels.get("job"),
-                namespace=labels.get("namespace"),
-                cluster=labels.get("cluster"),
-                workload=labels.get("deployment") or labels.get("workload") or labels.get("service"),
-                pod=labels.get("pod"),
-                version=labels.get("version"),
+                **_identity(resolve_labels(labels)),
+                version=_version(labels),
                 summary=annotations.get("summary") or annotations.get("description", ""),
                 labels=labels,
                 annotations=annotations,
@@ -266,6 +299,37 @@ def _tencent_dimensions(obj_info: dict[str, Any]) -> dict[str, str]:
         elif value is not None:
             flat[str(key)] = str(value)
     return flat
+
+
+_TENCENT_LEVELS = {"1": "critical", "2": "warning", "3": "info", "serious": "critical", "warn": "warning",
+                   "remind": "info", "严重": "critical", "警告": "warning", "提示": "info"}  # fmt: skip
+
+
+def _tencent_severity(
+    payload: dict[str, Any], policy: dict[str, Any], conditions: dict[str, Any], condition: MetricCondition | None
+) -> str:
+    """A level the callback states, else how far the value is past its threshold (never a flat critical).
+
+    Callbacks usually carry no level; per-policy levels can be configured (triage.severity_by_policy). A
+    percentage is judged against the headroom left to 100% (97.5% over a 90% threshold is three quarters
+    of the way: critical); other units by the overshoot (50% past the threshold: critical). Events: warning.
+    """
+    for value in (payload.get("alarmLevel"), policy.get("severity"), conditions.get("alarmLevel")):
+        level = _TENCENT_LEVELS.get(str(value).strip().lower()) if value not in (None, "") else None
+        if level:
+            return level
+    if condition is None or condition.threshold is None or condition.current is None:
+        return "warning"
+    current, threshold = condition.current, condition.threshold
+    below = condition.operator.strip() in ("<", "<=", "lt", "le")
+    past = (threshold - current) if below else (current - threshold)
+    if past <= 0:
+        return "warning"
+    if condition.unit.strip() == "%" and not below and threshold < 100:
+        share = past / (100 - threshold)
+    else:
+        share = past / abs(threshold) if threshold else 1.0
+    return "critical" if share >= 0.5 else "warning"
 
 
 def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
@@ -311,22 +375,35 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
     policy_id = str(policy.get("policyId") or policy.get("policyName") or "")
     obj_id = str(dims.get("objId") or dims.get("unInstanceId") or obj_info.get("region", ""))
     labels = {k: v for k, v in dims.items()}
-    labels.update({"region": str(obj_info.get("region", "")), "policy": str(policy.get("policyName", ""))})
-    workload = dims.get("workload_name") or dims.get("workloadName")
+    labels.update(
+        {
+            "region": str(obj_info.get("region", "")),
+            "policy": str(policy.get("policyName", "")).strip(),
+            "policy_type": str(policy.get("policyType", "")).strip(),
+            "product": str(obj_info.get("namespace", "")).strip(),
+        }
+    )
+    subject = resolve_tencent(dims, str(obj_info.get("namespace", "")), str(obj_info.get("region", "")))
+    annotations = {
+        k: str(v)
+        for k, v in {
+            "policyTypeCName": policy.get("policyTypeCName"),
+            "eventShowName": conditions.get("eventShowName"),
+            "metricShowName": conditions.get("metricShowName"),
+            "objName": dims.get("objName"),
+        }.items()
+        if v
+    }
     return [
         Alert(
             source="tencent",
             status=status,
             name=name,
-            severity=_normalize_severity(str(policy.get("severity") or "critical")),
-            service=workload or dims.get("objName"),
-            namespace=dims.get("namespace"),
-            cluster=dims.get("tke_cluster_instance_id") or dims.get("clusterId"),
-            workload=workload,
-            pod=dims.get("pod_name"),
-            summary=f"{policy.get('policyName', '')}: {name}".strip(": "),
+            severity=_tencent_severity(payload, policy, conditions, condition),
+            **_identity(subject),
+            summary=f"{policy.get('policyName', '')}: {conditions.get('eventShowName') or name}".strip(": "),
             labels=labels,
-            annotations={"policyTypeCName": str(policy.get("policyTypeCName", ""))},
+            annotations=annotations,
             starts_at=starts_at,
             ends_at=ends_at,
             fingerprint=_stable_hash("tencent", policy_id, obj_id, name),
@@ -361,12 +438,8 @@ def parse_cls(payload: dict[str, Any]) -> list[Alert]:
             status="firing" if notify == "1" else "resolved",
             name=alarm,
             severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
-            service=labels.get("service"),
-            namespace=labels.get("namespace"),
-            cluster=labels.get("cluster"),
-            workload=labels.get("workload") or labels.get("service"),
-            pod=labels.get("pod"),
-            version=labels.get("version"),
+            **_identity(resolve_labels(labels)),
+            version=_version(labels),
             summary=str(payload.get("detail") or payload.get("condition") or alarm),
             labels=labels | {"topic_id": topic},
             annotations=annotations,
@@ -396,22 +469,27 @@ def parse_generic(payload: dict[str, Any]) -> list[Alert]:
             raise AlertParseError("condition", str(exc).splitlines()[0]) from None
     starts = payload.get("starts_at")
     service = payload.get("service") or labels.get("service")
-    fields = {k: payload.get(k) for k in ("namespace", "cluster", "workload", "pod", "version")}
+    fields = {k: payload.get(k) for k in ("service", "namespace", "cluster", "workload", "pod", "version")}
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise AlertParseError(key, "expected a string")
+    # explicit fields name the subject; labels fill in the rest
+    named = {
+        "service": service,
+        "namespace": fields["namespace"],
+        "pod": fields["pod"],
+        "deployment": fields["workload"],
+        "cluster": fields["cluster"],
+    }
+    identity = labels | {k: v for k, v in named.items() if v}
     return [
         Alert(
             source="generic",
             status=status,
             name=name,
             severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
-            service=service,
-            namespace=fields["namespace"] or labels.get("namespace"),
-            cluster=fields["cluster"] or labels.get("cluster"),
-            workload=fields["workload"] or service,
-            pod=fields["pod"] or labels.get("pod"),
-            version=fields["version"] or labels.get("version"),
+            **_identity(resolve_labels(identity)),
+            version=fields["version"] or _version(labels),
             summary=str(payload.get("summary") or annotations.get("summary", "")),
             labels=labels,
             annotations=annotations,

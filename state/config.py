@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from state.policy import Policy, TriagePolicy
+from state.subject import Subject
 
 CONFIG_ENV = "ALERTPILOT_CONFIG"
 CONFIG_NAME = "alertpilot.yaml"
@@ -148,6 +149,14 @@ class ServiceConfig(BaseModel):
     users: int | None = Field(default=None, ge=0, description="Users affected when it is down.")
     known_good_version: str | None = None
     version_metric: str = Field(default="build_info", description="Metric whose `version` label names what runs.")
+    aliases: list[str] = Field(
+        default_factory=list, description="Other names alerts use for it (Service, app label, application name)."
+    )
+    match: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alert labels that identify it (all must match), e.g. {application: cart-api}.",
+    )
+    namespace: str | None = Field(default=None, description="Its namespace, when alerts do not carry one.")
 
 
 class UserConfig(BaseModel):
@@ -219,6 +228,9 @@ class Settings(BaseSettings):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    kubernetes: KubernetesConfig | None = Field(
+        default=None, description="The cluster the Kubernetes read tools look at (None = none configured)."
+    )
     policy: Policy = Field(default_factory=Policy)
     triage: TriagePolicy = Field(default_factory=TriagePolicy)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
@@ -257,6 +269,24 @@ class Settings(BaseSettings):
     def service(self, name: str | None) -> ServiceConfig:
         """Config of service ``name`` (defaults when unknown)."""
         return self.services.get(name or "", ServiceConfig(criticality=self.triage.default_criticality))
+
+    def resolve_service(self, subject: Subject, labels: dict[str, str]) -> Subject:
+        """The subject under the name ``services:`` knows it by (aliases, label matches), with the evidence."""
+        for name, service in self.services.items():
+            by_alias = subject.kind == "workload" and subject.name in service.aliases
+            by_labels = bool(service.match) and all(labels.get(k) == v for k, v in service.match.items())
+            if not (by_alias or by_labels) or subject.name == name:
+                continue
+            why = f"services.{name}." + (f"aliases has {subject.name}" if by_alias else f"match {service.match}")
+            evidence = subject.evidence | {"name": why}
+            update: dict[str, object] = {"kind": "workload", "name": name, "evidence": evidence}
+            if service.namespace and not subject.namespace:
+                update["namespace"] = service.namespace
+            return subject.model_copy(update=update)
+        own = self.services.get(subject.name or "")
+        if own is not None and own.namespace and not subject.namespace:
+            return subject.model_copy(update={"namespace": own.namespace})
+        return subject
 
     def user(self, name: str) -> UserConfig | None:
         """The configured user called ``name`` (case-insensitive)."""

@@ -62,6 +62,7 @@ class Diagnosis(BaseModel):
     known_good_release: str | None = None
     release_confidence: float = Field(default=0.0, ge=0, le=1)
     signal_value: float | None = Field(default=None, description="The alert's signal at diagnosis.")
+    signal_query: str | None = Field(default=None, description="The query that answered for the alert's signal.")
     entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
     pattern: str = Field(
         default="",
@@ -69,6 +70,21 @@ class Diagnosis(BaseModel):
         "unverifiable | runtime | undetermined.",
     )
     abstain: str = Field(default="", description="Why no change may be made (empty = the ladder may act).")
+    verdict: Literal["cause_found", "unresolved", "noise"] = Field(
+        default="unresolved", description="Cause found (with evidence), unresolved, or noise (nothing wrong now)."
+    )
+    signal_baseline: float | None = Field(default=None, description="The signal's healthy level before the incident.")
+    signal_threshold: float | None = Field(default=None, description="The rule's threshold, when it states one.")
+    high_is_bad: bool = True
+    signal_slope_per_h: float | None = Field(default=None, description="The signal's slope before the alert.")
+    versions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Version runs seen (version, start, end, mean signal, healthy)."
+    )
+    version_source: str = Field(default="", description="Where the versions were read.")
+    version_query: str | None = Field(default=None, description="The query that showed the versions (presence check).")
+    cause: dict[str, Any] = Field(
+        default_factory=dict, description="The cause's particulars, for the report (who edited what, hosts, rates...)."
+    )
     proxy_query: str | None = Field(
         default=None, description="For an alert without its own metric: the probe verify re-reads instead."
     )
@@ -122,6 +138,11 @@ class Attempt(BaseModel):
     undone: bool = False
     undo_result: dict[str, Any] | None = Field(default=None, description="The executor's answer to the undo.")
     signal_after_undo: float | None = None
+    signal_held: float | None = Field(default=None, description="The signal after policy.verify_hold_s.")
+    outcome: str | None = Field(
+        default=None,
+        description="cleared | holding | still_firing | not_baseline | masked | worse | unverified | failed",
+    )
     note: str = ""
 
 

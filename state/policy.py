@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 Operation = Literal["restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"]
 
@@ -114,6 +114,10 @@ class TriagePolicy(BaseModel):
     default_criticality: int = Field(default=50, ge=0, le=100)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
     noop_severities: list[str] = Field(default_factory=lambda: ["info", "none"])
+    severity_by_policy: dict[str, str] = Field(
+        default_factory=dict,
+        description="Severity per Cloud Monitor policy name, policy type or event name (its callbacks carry none).",
+    )
 
     @model_validator(mode="after")
     def _tiers_cover_zero(self) -> TriagePolicy:
@@ -149,11 +153,34 @@ DEFAULT_LADDER = [
 ]
 
 
+# What the ladder does about each diagnosed cause (docs/playbook.md): a bad release is rolled back;
+# a leak is restarted (buys time), then rolled back when a release brought it. Everything else
+# (capacity, config edits, dependencies, nodes, the cluster, nothing found) escalates unless a
+# policy maps it to rungs.
+DEFAULT_PATTERN_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "release": ("version_rollback",),
+    "leak": ("restart", "version_rollback"),
+}
+
+
 class Policy(BaseModel):
     """Limits and choices the planner and the guard apply."""
 
     verify_after_s: float = Field(default=60.0, ge=0)
-    release_confidence: float = Field(default=0.7, ge=0, le=1)
+    verify_hold_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="After a cleared check, wait this long and check again: a fix must hold (default verify_after_s).",
+    )
+    release_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="Blame a release (and roll it back) from this confidence on."
+    )
+    pattern_rungs: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Diagnosed pattern -> the ladder rungs that address it (beside the defaults: release -> the "
+        "version rollback's rung, leak -> restart then rollback); a pattern without rungs escalates (capacity, "
+        "node, cluster, dependency, config_edit, undetermined, ...).",
+    )
     approval_from_rung: int = Field(default=3, ge=1, le=7)
     max_actions_per_hour: int = Field(default=6, ge=0)
     freeze_windows: list[str] = Field(default_factory=list, description="Cron expressions; a match means no changes.")
@@ -170,6 +197,14 @@ class Policy(BaseModel):
     )
     max_scale_delta: int = Field(default=10, ge=1, description="Largest replica change one scale action may make.")
 
+    @field_validator("pattern_rungs", mode="before")
+    @classmethod
+    def _one_rung_is_a_list(cls, value: object) -> object:
+        """``{capacity: 2}`` means ``{capacity: [2]}``."""
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
     @model_validator(mode="after")
     def _freeze_windows_parse(self) -> Policy:
         from croniter import croniter
@@ -178,6 +213,18 @@ class Policy(BaseModel):
             if not croniter.is_valid(expr):
                 raise ValueError(f"freeze_windows: {expr!r} is not a valid cron expression")
         return self
+
+    @property
+    def hold_s(self) -> float:
+        """How long a cleared signal must stay cleared (``verify_hold_s``, else ``verify_after_s``)."""
+        return self.verify_after_s if self.verify_hold_s is None else self.verify_hold_s
+
+    def rungs_for(self, pattern: str) -> list[int]:
+        """The rungs that address ``pattern``, in ladder order (none: escalate)."""
+        if pattern in self.pattern_rungs:
+            return sorted(set(self.pattern_rungs[pattern]))
+        levels = (self.rung_of(op) for op in DEFAULT_PATTERN_OPERATIONS.get(pattern, ()))
+        return sorted({level for level in levels if level is not None})
 
     def rung_of(self, operation: str) -> int | None:
         """The lowest ladder rung that runs ``operation`` (None when no rung does)."""

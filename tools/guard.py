@@ -94,9 +94,9 @@ def answered(settings: Settings, answer: Any) -> GuardDecision:
 
 
 def incident_service(state: IncidentState) -> str:
-    """The service an incident is about: the only one its actions may touch."""
+    """The workload an incident is about (its subject): the only one its actions may touch."""
     alert = state.alert
-    return alert.workload or alert.service or alert.name
+    return alert.subject.workload or alert.workload or alert.service or alert.name
 
 
 def deny(reason: str) -> GuardDecision:
@@ -152,12 +152,16 @@ def _operation_problem(action: PlannedAction, policy: Policy, agent: str) -> str
 
 def _scope_problem(action: PlannedAction, state: IncidentState, policy: Policy) -> str | None:
     params = action.params
+    subject = state.alert.subject
+    if subject.kind != "workload":
+        return f"the incident is about {subject.describe()}: no operation acts on it"
     service = incident_service(state)
     if params.get("service") != service:
         return f"target service {params.get('service')!r} is not the incident's service {service!r}"
-    namespace = params.get("namespace", state.alert.namespace)
-    if namespace != state.alert.namespace:
-        return f"namespace {namespace!r} is not the incident's namespace {state.alert.namespace!r}"
+    home = subject.namespace or state.alert.namespace
+    namespace = params.get("namespace", home)
+    if namespace != home:
+        return f"namespace {namespace!r} is not the incident's namespace {home!r}"
     if policy.allowed_namespaces and namespace not in policy.allowed_namespaces:
         return f"namespace {namespace!r} is outside policy scope"
     cluster = params.get("cluster", state.alert.cluster)

@@ -108,8 +108,10 @@ class WorldMetrics:
         return self.world.range(query, start, end, step_s)
 
     def metric_names(self) -> list[str]:
-        """Metric names the world's queries mention."""
-        return sorted({self.world.spec.version_metric, *(q.signal for q in self.world.spec.queries)})
+        """Metric names of the world's series and of the selectors in the queries it declares."""
+        from tools.world_promql import metric_names
+
+        return metric_names(self.world)
 
     def metadata(self, metric: str | None = None) -> list[dict[str, Any]]:
         """The world's metrics as gauges."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _COMPARISON = re.compile(
     r"^(?P<lhs>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?(?P<rhs>[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*$",
@@ -28,6 +29,77 @@ def split_comparison(expr: str) -> tuple[str, str | None, float | None]:
     if lhs.count("(") != lhs.count(")"):
         return expr.strip(), None, None
     return lhs, match["op"], float(match["rhs"])
+
+
+_SET_OPERATORS = frozenset({"and", "or", "unless"})
+_COMPARISONS = frozenset({">", ">=", "<", "<=", "==", "!="})
+
+
+def alert_condition(expr: str) -> tuple[str | None, float | None]:
+    """The comparison an alerting expression fires on: ``(op, threshold)`` on its main branch.
+
+    ``X > 0 unless on (pod) Y == 1`` fires on ``X > 0`` (the ``unless`` side only mutes it), so the
+    main branch is followed through set operators' left side; ``5 < X`` is ``X > 5``. Falls back
+    to the trailing comparison when the expression does not parse.
+    """
+    import promql_parser
+
+    node: Any
+    try:
+        node = promql_parser.parse(expr)
+    except ValueError:
+        _, op, threshold = split_comparison(expr)
+        return op, threshold
+    while True:
+        kind = type(node).__name__
+        if kind == "ParenExpr":
+            node = node.expr
+        elif kind == "BinaryExpr" and str(node.op) in _SET_OPERATORS:
+            node = node.lhs
+        else:
+            break
+    if type(node).__name__ != "BinaryExpr" or str(node.op) not in _COMPARISONS:
+        return None, None
+    if node.modifier is not None and node.modifier.return_bool:
+        return None, None
+    op = str(node.op)
+    if type(node.rhs).__name__ == "NumberLiteral":
+        return op, float(node.rhs.val)
+    if type(node.lhs).__name__ == "NumberLiteral":
+        flipped = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[op]
+        return flipped, float(node.lhs.val)
+    return op, None  # vector against vector: it fires while the comparison answers anything
+
+
+def value_expression(expr: str) -> str | None:
+    """What an alerting expression compares, as PromQL: ``X * 100`` of ``X * 100 > 80 and Y > 0``.
+
+    The left side of the comparison on the expression's main branch (through set operators'
+    left side); None when there is no such comparison or it does not parse. Unlike the trailing
+    :func:`split_comparison`, it answers while healthy too, so a value can be followed down.
+    """
+    import promql_parser
+
+    node: Any
+    try:
+        node = promql_parser.parse(expr)
+    except ValueError:
+        return None
+    while True:
+        kind = type(node).__name__
+        if kind == "ParenExpr":
+            node = node.expr
+        elif kind == "BinaryExpr" and str(node.op) in _SET_OPERATORS:
+            node = node.lhs
+        else:
+            break
+    if type(node).__name__ != "BinaryExpr" or str(node.op) not in _COMPARISONS:
+        return None
+    if type(node.rhs).__name__ == "NumberLiteral":
+        return str(node.lhs)
+    if type(node.lhs).__name__ == "NumberLiteral":
+        return str(node.rhs)
+    return None
 
 
 def with_labels(metric: str, labels: dict[str, str]) -> str:

@@ -69,11 +69,11 @@ def test_run_json_then_incidents_show_exposes_triage(tmp_path: Path) -> None:
 
 def test_dry_run_changes_nothing_and_walks_the_ladder_to_a_human(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    config = _config(tmp_path, release_confidence=1.0)
+    config = _config(tmp_path, pattern_rungs={"release": [1, 2, 3]})
     result = run_cli("run", str(DEMO_CASE / "alert.json"), "--config", str(config), "--json", "--dry-run", home=home)
     doc = json.loads(result.stdout)
     assert doc["status"] == "escalated"
-    assert len(doc["attempts"]) == doc["triage"]["budget"]
+    assert [a["action"] for a in doc["attempts"]] == ["restart", "scale", "version_rollback"]
     assert all(a["result"]["detail"].startswith("dry-run") for a in doc["attempts"])
     world = json.loads((home / "world" / "checkout.json").read_text())
     assert world["operations"] == [] and world["version"] == "v2.2"

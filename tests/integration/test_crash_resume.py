@@ -22,14 +22,14 @@ pytestmark = pytest.mark.integration
 
 
 def _config(tmp_path: Path) -> Path:
-    # release_confidence 1.0: the ladder starts at restart (which does not help here), so
-    # the incident needs several attempts and the kill lands in the middle of the ladder.
+    # a policy that restarts and scales before the rollback (neither helps here), so the
+    # incident needs several attempts and the kill lands in the middle of the ladder.
     path = tmp_path / "alertpilot.yaml"
     path.write_text(
         f"world: {DEMO_CASE}\n"
         "executor: {backend: process}\n"
         "services: {checkout: {criticality: 90}}\n"
-        "policy: {verify_after_s: 60, release_confidence: 1.0, approval_from_rung: 7}\n"
+        "policy: {verify_after_s: 60, approval_from_rung: 7, pattern_rungs: {release: [1, 2, 3]}}\n"
         "users: [{name: alertpilot, rollback_permission: true}]\n"  # the guard needs the acting user's permission
     )
     return path

@@ -117,7 +117,7 @@ def test_unknown_deployment_is_an_error_result_not_a_crash(cluster: tuple[KubeSt
     _, backend = cluster
     result = backend.execute("restart", {"service": "nope"}, None)
     assert result.status == "error"
-    assert result.error == 'kubernetes API 404: deployments "nope" not found'
+    assert result.error == 'kubernetes API 404: deployments.apps "nope" not found'  # as kube-apiserver says it
 
 
 def test_server_side_dry_run_changes_nothing() -> None:

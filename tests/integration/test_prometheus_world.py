@@ -33,7 +33,7 @@ def _binaries() -> None:
 
 def _accuracy(case_id: str, mode: str):  # type: ignore[no-untyped-def]
     case = load_case(CASES / case_id)
-    episode = run_case(case, None, 1, mode)  # type: ignore[arg-type]
+    (episode,) = run_case(case, None, 1, mode)  # type: ignore[arg-type]
     score = score_episode(expectation(case, episode), episode, schemas_of(static_catalog()) | episode_schemas(case))
     return case, episode, score
 
@@ -67,9 +67,73 @@ def test_cli_eval_in_the_prometheus_world(home: Path) -> None:
     assert doc["world"] == "prometheus" and doc["mcp_call_accuracy"] == 1.0 and doc["diagnosis_score"] == 1.0
 
 
-def test_cli_refuses_the_prometheus_world_without_the_binaries(home: Path, tmp_path: Path) -> None:
-    done = run_cli("eval", "--world", "prometheus", home=home, timeout=60, PATH=str(tmp_path))
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "alertpilot: --world prometheus: needs the prometheus and promtool binaries on PATH"
-    ]
+def test_without_the_binaries_every_case_is_skipped_with_the_reason(home: Path, tmp_path: Path) -> None:
+    done = run_cli(
+        "eval", "--world", "prometheus", "--case", RELEASE_CASES[0], "--json", home=home, timeout=60, PATH=str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["cases"] == [] and doc["skipped_cases"] == 1
+    assert doc["skipped"][0]["reason"] == "the prometheus world needs the prometheus and promtool binaries on PATH"
+
+
+# Alert expressions in the shapes public rule sets use (kube-prometheus, Micrometer, gRPC, node-exporter)
+RULE_SHAPES = [
+    'sum(rate(http_requests_total{service="cart",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="cart"}[5m]))',
+    'sum(rate(grpc_server_handled_total{grpc_service="cart.Cart",grpc_code!="OK"}[5m])) / sum(rate(grpc_server_handled_total{grpc_service="cart.Cart"}[5m]))',
+    'sum(increase(http_server_requests_seconds_count{application="cart",status=~"5.."}[10m])) / sum(increase(http_server_requests_seconds_count{application="cart"}[10m]))',
+    'histogram_quantile(0.99, sum by (le) (rate(http_server_requests_seconds_bucket{application="cart"}[5m])))',
+    'max_over_time(kube_pod_container_status_waiting_reason{namespace="shop",pod=~"cart-.*",reason="CrashLoopBackOff"}[5m])',
+    'topk(1, rate(kube_pod_container_status_restarts_total{namespace="shop",container="cart"}[10m])) * 600',
+    'max(rate(container_cpu_usage_seconds_total{namespace="shop",container="cart"}[5m])) / max(kube_pod_container_resource_limits{namespace="shop",container="cart",resource="cpu"})',
+    '100 * max by (pod) (container_memory_working_set_bytes{container="cart"}) / max by (pod) (kube_pod_container_resource_limits{container="cart",resource="memory"})',
+]
+
+
+def test_a_real_prometheus_answers_every_written_rule_shape_with_the_worlds_value(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from evals.openmetrics import LEAD, shift, synthesize
+    from evals.prom_world import serve_openmetrics
+    from tools.world import WorldSpec
+
+    alert_at = datetime(2026, 11, 8, 3, 0, tzinfo=UTC)
+    queries = [{"expr": expr, "signal": f"s{i}"} for i, expr in enumerate(RULE_SHAPES)]
+    values = {q["signal"]: {"default": 0.02 + i / 100, "v2": 0.3 + i / 20} for i, q in enumerate(queries)}
+    spec = WorldSpec.model_validate(
+        {
+            "service": "cart",
+            "namespace": "shop",
+            "releases": [
+                {"version": "v1", "deployed_at": (alert_at - timedelta(days=2)).isoformat()},
+                {"version": "v2", "deployed_at": (alert_at - timedelta(minutes=30)).isoformat()},
+            ],
+            "signals": values,
+            "queries": queries,
+            "nodes": [
+                {
+                    "name": "ip-10-0-3-17",
+                    "signals": {"free": {"default": 0.04}},
+                    "queries": [
+                        {
+                            "expr": 'node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}',
+                            "signal": "free",
+                            "labels": {"instance": "10.0.3.17:9100", "mountpoint": "/"},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    offset = int((now - (alert_at + LEAD)).total_seconds())
+    text = shift(synthesize(spec, alert_at), offset, until=int(now.timestamp()))
+    wants = {q["expr"]: values[q["signal"]]["v2"] for q in queries} | {spec.nodes[0].queries[0].expr: 0.04}
+    with serve_openmetrics(text, tmp_path / "prometheus") as url:
+        for expr, want in wants.items():
+            answer = httpx.get(f"{url}/api/v1/query", params={"query": expr, "time": now.timestamp()}).json()
+            result = answer["data"]["result"]
+            assert len(result) == 1, (expr, answer)
+            assert float(result[0]["value"][1]) == pytest.approx(want, rel=0.02), expr

@@ -149,3 +149,60 @@ def test_a_model_rollback_needing_approval_follows_the_cases_human() -> None:
     rollback = turn(call("version_rollback", service="billing", namespace="finance", target="v7.2.0"))
     doc = run(REJECTED, rollback, answer("billing", "v7.3.0"))
     assert doc["denied_calls"] == 1 and doc["abstention"] == 1.0
+
+
+def test_the_json_says_which_call_paired_with_which_expectation_and_why_not() -> None:
+    wrong = turn(call("version_rollback", service="checkout", namespace="shop", target="v2.0"))
+    skip_versions = turn(*INVESTIGATE.tool_calls[:2])  # the build_info read is never made
+    doc = run(DEMO, skip_versions, wrong, VERIFY, answer(*ROOT_CAUSE))
+    (episode,) = doc["cases"][0]["episodes"]
+    assert [(c["seq"], c["tool"], c["agent"], c["status"]) for c in episode["calls"]][:2] == [
+        (0, "execute_query", "model", "success"),
+        (1, "execute_range_query", "model", "success"),
+    ]
+    assert episode["calls"][2]["args"] == {"service": "checkout", "namespace": "shop", "target": "v2.0"}
+    assert [m["tool"] for m in episode["expected"]["mutations"]] == ["version_rollback"]
+    pairing = {p["expected"]: p for p in episode["pairing"] if p["expected"]}
+    assert pairing["reads[0]"]["call"] == 0 and pairing["reads[0]"]["correct"]
+    rollback = pairing["mutations[0]"]
+    assert rollback["call"] == 2 and not rollback["correct"]
+    assert rollback["why"] == 'target: "v2.0" does not match "v2.1"'
+    missed = pairing["reads[2]"]
+    assert missed["kind"] == "missed" and missed["call"] is None
+    assert missed["why"] == "#1 paired with reads[1]"  # the only range query made answered another expectation
+    extra = [p for p in episode["pairing"] if p["expected"] is None]
+    assert [(p["tool"], p["correct"]) for p in extra] == [("execute_query", True)]  # verify's read: a valid extra
+
+
+def test_an_offline_episode_carries_the_incidents_decisions() -> None:
+    doc = run_eval([load_case(DEMO)]).document()
+    (episode,) = doc["cases"][0]["episodes"]
+    nodes = [d["node"] for d in episode["decisions"]]
+    assert nodes[:3] == ["ingest", "triage", "diagnose"] and "execute" in nodes and "verify" in nodes
+    assert episode["incident"].startswith("inc-") and episode["status"] == "resolved"
+    assert {c["agent"] for c in episode["calls"]} >= {"diagnosis", "rollback"}
+
+
+def test_a_model_client_that_raises_is_a_failed_episode_not_a_crashed_run() -> None:
+    class Broken(ScriptedModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
+            raise ConnectionError("connection refused")
+
+    result = run_eval([load_case(DEMO), load_case(NOOP)], model=Broken(responses=[]), model_name="broken")
+    assert len(result.scores) == 2 and not any(s.success for s in result.scores)
+    assert result.scores[0].error.startswith("episode failed at test_eval_scoring.py:")
+    assert result.scores[0].error.endswith("ConnectionError: connection refused")
+
+
+def test_a_read_with_the_wrong_arguments_says_which_matcher_failed() -> None:
+    wrong_versions = turn(
+        *INVESTIGATE.tool_calls[:2], call("execute_range_query", query='build_info{service="cart"}', **WINDOW)
+    )
+    doc = run(DEMO, wrong_versions, ROLLBACK, VERIFY, answer(*ROOT_CAUSE))
+    pairing = {p["expected"]: p for p in doc["cases"][0]["episodes"][0]["pairing"] if p["expected"]}
+    versions = pairing["reads[2]"]
+    assert (versions["call"], versions["kind"], versions["note"]) == (2, "read", "wrong arguments")
+    assert (
+        versions["why"]
+        == 'query: "build_info{service=\\"cart\\"}" does not match {"promql": "build_info{service=\\"checkout\\"}"}'
+    )

@@ -91,3 +91,29 @@ def test_eval_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert field in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_prometheus_world_skips_a_case_whose_query_it_cannot_write_and_runs_the_rest(tmp_path: Path) -> None:
+    import yaml
+
+    from evals.case import load_cases
+
+    root = tmp_path / "cases"
+    _copy("am-cart-info-latency", root)
+    odd = _copy("am-cart-errors-bad-release", root)
+    world = yaml.safe_load((odd / "world.yaml").read_text())
+    world["queries"][0]["expr"] = 'predict_linear(http_errors{service="cart"}[1h], 3600)'
+    (odd / "world.yaml").write_text(yaml.safe_dump(world))
+    (odd / "metrics.om").unlink()
+    live = run_eval(load_cases(root), world="live")
+    assert len(live.cases) == 2  # the live world answers the declared query as it is
+    result = run_eval(load_cases(root), world="recorded")  # neither case was recorded: both skipped, none crash
+    assert result.cases == [] and {s.kind for s in result.skipped} == {"skipped"}
+    assert all("no recording.json" in s.reason for s in result.skipped)
+    from evals.harness import _run_trials
+
+    skipped = _run_trials(load_cases(root)[0], None, 1, "prometheus", {}, None)
+    assert skipped.kind == "skipped"  # type: ignore[union-attr]
+    assert skipped.reason == (  # type: ignore[union-attr]
+        "am-cart-errors-bad-release: the prometheus world cannot serve world.yaml: predict_linear() is not written"
+    )

@@ -1,10 +1,9 @@
-"""The ladder's simplest real form: rung n for attempt n, never beyond the budget; the guard."""
+"""The guard on the ladder's actions: budget, dry-run, human rungs, scope and the approval rung."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agents.rollback import judge, plan_next
 from state.alert import Alert
 from state.incident import Attempt, Diagnosis, IncidentState, PlannedAction, TriageResult
 from state.policy import Policy
@@ -35,27 +34,6 @@ def _state(budget: int, attempts: int = 0, diagnosis: Diagnosis | None = None, d
     )
 
 
-def test_attempt_n_takes_rung_n_until_the_budget_is_spent() -> None:
-    rungs = []
-    for done in range(6):
-        action = plan_next(_state(budget=4, attempts=done), POLICY)
-        rungs.append(action.rung if action else None)
-    assert rungs == [1, 2, 3, 4, None, None]
-
-
-def test_rung_six_is_a_human_not_an_action() -> None:
-    assert plan_next(_state(budget=6, attempts=5), POLICY) is None
-
-
-def test_confident_release_starts_at_version_rollback_to_known_good() -> None:
-    diagnosis = Diagnosis(summary="s", suspected_release="v2.2", known_good_release="v2.1", release_confidence=0.9)
-    action = plan_next(_state(budget=3, diagnosis=diagnosis), POLICY)
-    assert action is not None
-    assert (action.rung, action.operation, action.params["target"]) == (3, "version_rollback", "v2.1")
-    weak = diagnosis.model_copy(update={"release_confidence": 0.5})
-    assert plan_next(_state(budget=3, diagnosis=weak), POLICY).rung == 1  # type: ignore[union-attr]
-
-
 def test_guard_enforces_budget_and_dry_run() -> None:
     action = PlannedAction(rung=1, rung_name="restart", operation="restart", params={"service": "checkout"})
     assert check(action, _state(budget=1), _ctx()).allowed
@@ -73,9 +51,3 @@ def test_guard_scope_and_approval_rung() -> None:
     scoped = Policy(allowed_namespaces=["payments"])
     denied = check(action, _state(budget=3), _ctx(scoped))
     assert not denied.allowed and "namespace" in denied.reason
-
-
-def test_verify_judgement() -> None:
-    assert judge(0.2, None, False) == (True, False)
-    assert judge(0.2, 0.21, True) == (False, False)
-    assert judge(0.2, 0.5, True) == (False, True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agents.diagnosis import ReleaseChange
 from agents.diagnosis_rules import Facts, conclude, is_memory_alert, rising_proxy
 from agents.log_evidence import LogEvidence, config_writes, unreachable_hosts
 from agents.metric_analysis import Anomaly
 from agents.rollback import plan_next
-from agents.signal import SignalReading, read_signal
+from agents.signal import SignalReading, band_of, read_signal
+from agents.signal_history import SignalHistory, version_health
+from agents.versions import VersionHistory, VersionRun
 from state.alert import Alert
 from state.incident import Attempt, Diagnosis, IncidentState, ToolCall, TriageResult
 from state.policy import Policy
@@ -40,12 +41,31 @@ def firing(value: float | None, query: str | None = EXPR, error: str = "") -> Si
     return SignalReading(query, value, None if query is None else value is not None, error)
 
 
-def change(minutes_before: float, version: str = "v2", previous: str | None = "v1") -> ReleaseChange:
-    return ReleaseChange(version, previous, START - timedelta(minutes=minutes_before))
+def change(minutes_before: float, version: str = "v2", previous: str | None = "v1") -> VersionHistory:
+    """A version history where ``previous`` ran for a day, then ``version`` from ``minutes_before`` the alert."""
+    at = START - timedelta(minutes=minutes_before)
+    runs = [VersionRun(previous, START - timedelta(days=1), at - timedelta(minutes=1))] if previous else []
+    return VersionHistory([*runs, VersionRun(version, at, START + timedelta(minutes=5))], "build_info", "build_info")
 
 
-def facts(a: Alert, reading: SignalReading, anomalies=(), suspect=None, rose=False, evidence=None, proxy=None) -> Facts:
-    return Facts(a, reading, list(anomalies), suspect, rose, evidence, proxy)
+def facts(
+    a: Alert, reading: SignalReading, anomalies=(), history=None, evidence=None, proxy=None, signal=None
+) -> Facts:
+    history = history or VersionHistory()
+    band = band_of(a, reading.query, None)
+    health = version_health(signal, history.runs, band) if signal and history.runs else []
+    return Facts(a, reading, list(anomalies), history, health, band, signal, evidence, proxy)
+
+
+def signal_by_version(history: VersionHistory, values: dict[str, float], query: str = "q") -> SignalHistory:
+    """The alert's own signal: one sample a minute at each version's value while it ran."""
+    points = []
+    for run in history.runs:
+        t = run.start
+        while t <= run.end:
+            points.append((t.timestamp(), values[run.version]))
+            t += timedelta(minutes=1)
+    return SignalHistory(points, query)
 
 
 def audit(who: str, verb: str, resource: str, name: str, minutes_before: float) -> dict:
@@ -58,19 +78,31 @@ def audit(who: str, verb: str, resource: str, name: str, minutes_before: float) 
 
 def test_a_signal_already_healthy_at_diagnosis_abstains() -> None:
     # comparison expression answers nothing now, but its window has data: it cleared on its own
-    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [own(0.004, 0.004)], (change(9), 0.95), True))
+    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [own(0.004, 0.004)], change(9)))
     assert d.pattern == "healthy" and d.abstain and d.suspected_release is None
 
 
 def test_no_data_for_the_signal_abstains_even_with_a_release() -> None:
-    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [], (change(9), 0.95), True))
+    d = conclude(facts(alert(), SignalReading(EXPR, None, False), [], change(9)))
     assert d.pattern == "no_data" and "cannot verify" in d.abstain
 
 
 def test_a_recent_release_is_blamed_with_the_version_before_it() -> None:
-    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], (change(9, "v3.2", "v3.1"), 0.95), True))
+    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], change(9, "v3.2", "v3.1")))
     assert (d.pattern, d.abstain, d.suspected_release, d.known_good_release) == ("release", "", "v3.2", "v3.1")
-    assert d.entities == ["cart", "v3.2"]
+    assert d.entities == ["cart", "v3.2"] and d.verdict == "cause_found"
+
+
+def test_a_hotfix_that_did_not_fix_is_skipped_back_to_the_last_healthy_version() -> None:
+    at = [START - timedelta(hours=h) for h in (30, 3, 1)]
+    history = VersionHistory(
+        [VersionRun("v1", at[0], at[1] - timedelta(minutes=1)), VersionRun("v2", at[1], at[2] - timedelta(minutes=1)),
+         VersionRun("v3", at[2], START + timedelta(minutes=5))], "build_info", "build_info",
+    )  # fmt: skip
+    signal = signal_by_version(history, {"v1": 0.004, "v2": 0.2, "v3": 0.21})
+    d = conclude(facts(alert(), firing(0.21), [own(0.21, 0.21)], history, signal=signal))
+    assert (d.pattern, d.suspected_release, d.known_good_release) == ("release", "v2", "v1")
+    assert d.release_confidence >= 0.9 and "v3 did not recover it" in d.root_cause
 
 
 def test_an_audited_config_edit_without_a_release_abstains_naming_it_and_its_author() -> None:
@@ -78,39 +110,39 @@ def test_an_audited_config_edit_without_a_release_abstains_naming_it_and_its_aut
         [audit("alice", "patch", "configmaps", "cart-config", 12), audit("bob", "get", "pods", "x", 5)]
     )
     evidence = LogEvidence(config_changes=writes, dependencies=["payments-db"])
-    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, evidence))
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, evidence))
     assert d.pattern == "config_edit" and "alice" in d.abstain
     assert d.entities == ["cart", "cart-config", "alice"]  # the edit wins over a dependency guess
 
 
 def test_a_config_edit_after_the_alert_is_not_its_cause() -> None:
     evidence = LogEvidence(config_changes=[audit("alice", "patch", "configmaps", "cart-config", -5)])
-    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, evidence))
-    assert d.pattern == "undetermined" and not d.abstain
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, evidence))
+    assert d.pattern == "undetermined" and d.abstain and d.verdict == "unresolved"  # no restart on a hunch
 
 
 def test_errors_pointing_at_a_dependency_escalate_and_name_only_it() -> None:
     hosts = unreachable_hosts("dial tcp payments-db:5432: connect: connection refused", "cart")
     assert hosts == ["payments-db"]
     assert unreachable_hosts("dial tcp cart:8080: connect: connection refused", "cart") == []  # itself
-    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, False, LogEvidence(dependencies=hosts)))
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], None, LogEvidence(dependencies=hosts)))
     assert d.pattern == "dependency" and d.abstain and d.entities == ["payments-db"]
 
 
 def test_a_confident_release_beats_a_dependency_error() -> None:
     evidence = LogEvidence(dependencies=["payments-db"])
-    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], (change(9), 0.95), True, evidence))
+    d = conclude(facts(alert(), firing(0.23), [own(0.004, 0.23)], change(9), evidence))
     assert d.pattern == "release" and not d.abstain
 
 
 def test_a_memory_alert_with_an_hours_old_release_is_a_leak() -> None:
     a = alert("MemoryNearLimit", f"{MEM} > 0.9")
-    d = conclude(facts(a, firing(0.96, a.expression), [own(0.96, 0.96)], (change(300, "v3.0.1", "v3.0.0"), 0.1)))
+    d = conclude(facts(a, firing(0.96, a.expression), [own(0.96, 0.96)], change(300, "v3.0.1", "v3.0.0")))
     assert (d.pattern, d.suspected_release, d.known_good_release) == ("leak", "v3.0.1", "v3.0.0")
     assert d.entities == ["cart", "v3.0.1"] and not d.abstain
-    # the same evidence on an error-ratio alert is no leak: the ladder starts from rung 1
-    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], (change(300), 0.1)))
-    assert d.pattern == "undetermined"
+    # the same evidence on an error-ratio alert is no leak, and a release 5 h old explains nothing by itself
+    d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], change(300)))
+    assert d.pattern == "undetermined" and d.abstain
     assert is_memory_alert(alert("PodOOMKilled", None), None)
 
 
@@ -119,9 +151,9 @@ def test_an_alert_without_a_metric_is_verified_on_the_probe_that_rose_or_abstain
     proxy = rising_proxy(probes)
     assert proxy is not None and proxy.name == "memory_saturation"
     event = alert("PodOOMKilled", None)
-    d = conclude(facts(event, firing(None, None), probes, (change(9), 0.95), True, proxy=proxy))
+    d = conclude(facts(event, firing(None, None), probes, change(9), proxy=proxy))
     assert d.pattern == "release" and (d.proxy_query, d.proxy_baseline, d.signal_value) == ("mem", 0.45, 0.96)
-    d = conclude(facts(event, firing(None, None), [Anomaly("memory_saturation", "mem", 0.5, 0.5)], None))
+    d = conclude(facts(event, firing(None, None), [Anomaly("memory_saturation", "mem", 0.5, 0.5)]))
     assert d.pattern == "unverifiable" and d.abstain and rising_proxy([]) is None
 
 
@@ -167,5 +199,5 @@ def test_a_leak_restarts_then_rolls_back_to_the_release_before_it() -> None:
     assert first is not None and second is not None
     assert first.operation == "restart"
     assert (second.operation, second.params["target"]) == ("version_rollback", "v3.0.0")  # no scale-out
-    undetermined = plan_next(incident(Diagnosis(summary="s", pattern="undetermined"), 1), Policy())
-    assert undetermined is not None and undetermined.operation == "scale"
+    undetermined = Diagnosis(summary="s", pattern="undetermined", abstain="nothing explains it")
+    assert plan_next(incident(undetermined, 1), Policy()) is None  # no scale-out on a hunch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,127 @@ def test_histogram_buckets_interpolate_to_the_quantile(value: float) -> None:
     assert got == pytest.approx(value, rel=0.02)
 
 
-def test_a_query_without_known_raw_series_is_refused() -> None:
-    with pytest.raises(UnsupportedQuery):
-        synthesize(_spec('topk(3, rate(x_total{service="cart"}[1m]))'), T0)
-    with pytest.raises(UnsupportedQuery, match="names no single series"):
-        synthesize(_spec('k8s_ratio{workload=~"cart.*"}'), T0)
+@pytest.mark.parametrize(
+    ("expr", "reason"),
+    [
+        (
+            'predict_linear(node_filesystem_avail_bytes{mountpoint="/"}[6h], 14400) < 0',
+            "predict_linear() is not written",
+        ),
+        (
+            'kube_deployment_spec_replicas{deployment="cart"} != kube_deployment_status_replicas_available{deployment="cart"}',
+            "vector != vector is not written",
+        ),
+        ('count(up{job="cart"})', "count() is not written"),
+        (  # Prometheus would answer nothing: the right side carries resource="memory", the left does not
+            'container_memory_working_set_bytes{container="cart"} / kube_pod_container_resource_limits{container="cart",resource="memory"}',
+            "the two sides of the ratio would not match",
+        ),
+        ("rate(x_total[5m] offset 1h)", "offset/@ modifiers are not written"),
+    ],
+)
+def test_a_query_whose_raw_series_cannot_be_written_is_refused_with_the_reason(expr: str, reason: str) -> None:
+    with pytest.raises(UnsupportedQuery, match=re.escape(reason)):
+        synthesize(_spec(expr), T0)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'sum(rate(grpc_server_handled_total{grpc_service="cart.Cart",grpc_code!="OK"}[5m])) / sum(rate(grpc_server_handled_total{grpc_service="cart.Cart"}[5m]))',
+        'sum(increase(http_server_requests_seconds_count{application="cart",status=~"5.."}[10m])) / sum(increase(http_server_requests_seconds_count{application="cart"}[10m]))',
+        'max_over_time(kube_pod_container_status_waiting_reason{namespace="shop",pod=~"cart-.*",reason="CrashLoopBackOff"}[5m])',
+        'topk(1, rate(kube_pod_container_status_restarts_total{namespace="shop",container="cart"}[10m])) * 600',
+        'node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}',
+        '100 * max by (pod) (container_memory_working_set_bytes{container="cart"}) / max by (pod) (kube_pod_container_resource_limits{container="cart",resource="memory"})',
+    ],
+)
+def test_real_rule_shapes_are_written_so_that_they_answer_the_signal(expr: str) -> None:
+    """synthesize checks each query over the series it wrote; the integration test asks a real Prometheus."""
+    values = {"default": 0.04, "v2": 0.35}
+    text = synthesize(_spec(expr, values=values), T0)  # raises when the written series would answer otherwise
+    assert text.endswith("# EOF\n") and text.count("# TYPE") >= 2
+
+
+def test_ramps_and_events_follow_time_and_move_with_the_world() -> None:
+    spec = WorldSpec.model_validate(
+        {
+            "service": "cart",
+            "releases": [{"version": "v2", "deployed_at": (T0 - timedelta(hours=3)).isoformat()}],
+            "signals": {"mem": {"default": {"start": 0.2, "slope_per_h": 0.1}}, "err": {"default": 0.01}},
+            "queries": [
+                {"expr": 'mem_ratio{service="cart"}', "signal": "mem"},
+                {"expr": 'err_ratio{service="cart"}', "signal": "err"},
+            ],
+            "events": [
+                {"at": (T0 - timedelta(minutes=30)).isoformat(), "until": T0.isoformat(), "signal": "err", "set": 0.4}
+            ],
+        }
+    )
+    text = synthesize(spec, T0)
+    mem = dict(_samples(text, 'mem_ratio{service="cart"}'))
+    err = dict(_samples(text, 'err_ratio{service="cart"}'))
+    hour = int((T0 - timedelta(hours=1)).timestamp())
+    assert mem[hour] == pytest.approx(0.4) and mem[int(T0.timestamp())] == pytest.approx(0.5)  # 0.2 + 0.1/h
+    assert err[int((T0 - timedelta(minutes=10)).timestamp())] == 0.4  # the outage
+    assert err[int((T0 + timedelta(minutes=1)).timestamp())] == 0.01  # it recovered by itself
+    moved = spec.moved(timedelta(days=30))
+    assert moved.events[0].at == spec.events[0].at + timedelta(days=30)
+    again = synthesize(moved, T0 + timedelta(days=30))
+    assert shift(text, 30 * 86400) == again  # the same history, thirty days later
+
+
+def test_nodes_versions_from_images_and_raw_series_are_served() -> None:
+    spec = WorldSpec.model_validate(
+        {
+            "workloads": [
+                {
+                    "name": "cart",
+                    "namespace": "shop",
+                    "image": "registry.example.com/shop/cart",
+                    "versions": [{"metric": "app_info", "labels": {"application": "cart"}, "per_pod": False}],
+                    "releases": [{"version": "v2", "deployed_at": (T0 - timedelta(hours=1)).isoformat()}],
+                    "signals": {"mem": {"default": 0.5}},
+                    "series": [
+                        {
+                            "metric": "container_memory_working_set_bytes",
+                            "signal": "mem",
+                            "scale": 1000,
+                            "per_pod": True,
+                        }
+                    ],
+                    # the world's own raw series answer this one: nothing more is written for it
+                    "queries": [
+                        {"expr": 'max(container_memory_working_set_bytes{namespace="shop"}) / 1000', "signal": "mem"}
+                    ],
+                }
+            ],
+            "nodes": [
+                {
+                    "name": "ip-10-0-3-17",
+                    "signals": {"free": {"default": 0.04}},
+                    "queries": [
+                        {
+                            "expr": 'node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}',
+                            "signal": "free",
+                            "labels": {"instance": "10.0.3.17:9100", "mountpoint": "/"},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    text = synthesize(spec, T0)
+    assert 'app_info{application="cart",version="v2"} 1' in text
+    assert 'image="registry.example.com/shop/cart:v2"' in text and "kube_pod_owner{" in text
+    avail = _samples(text, 'node_filesystem_avail_bytes{instance="10.0.3.17:9100",mountpoint="/"}')
+    size = _samples(text, 'node_filesystem_size_bytes{instance="10.0.3.17:9100",mountpoint="/"}')
+    assert avail[-1][1] / size[-1][1] == pytest.approx(0.04, rel=1e-5)  # six significant digits a sample
+    assert text.count("# TYPE container_memory_working_set_bytes ") == 1 and "max(" not in text
+    inconsistent = spec.model_copy(deep=True)
+    inconsistent.workloads[0].queries[0].expr = 'max(container_memory_working_set_bytes{namespace="shop"})'
+    with pytest.raises(UnsupportedQuery, match="the world's own series answer 500"):
+        synthesize(inconsistent, T0)
 
 
 def test_shift_moves_samples_and_drops_the_future() -> None:
@@ -91,11 +208,16 @@ def test_shift_moves_samples_and_drops_the_future() -> None:
     assert shift(text, 1000, until=1150) == '# TYPE g gauge\ng{a="b c"} 1 1100\n# EOF\n'
 
 
-def test_anchor_puts_the_alert_minutes_before_now_and_moves_log_timestamps() -> None:
+def test_anchor_puts_the_alert_its_delivery_delay_before_now_and_moves_log_timestamps() -> None:
     case = load_case(CASES / "am-cart-errors-bad-release")
     now = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
     anchor = Anchor.for_case(case, now)
-    assert anchor.alert(case.alert).starts_at == now - LEAD
+    # the episode starts now, when the alert reached alertpilot: delivered_after_s (60 s) after its start
+    assert (
+        anchor.alert(case.alert).starts_at
+        == now - timedelta(seconds=case.expect.delivered_after_s)
+        == now - timedelta(seconds=60)
+    )
     moved = anchor.spec(WorldSpec.load(case.path))
     assert moved.releases[-1].deployed_at - case.alert.starts_at.replace() == (
         WorldSpec.load(case.path).releases[-1].deployed_at - case.alert.starts_at + anchor.offset
@@ -141,7 +263,7 @@ def test_metrics_reads_come_from_prometheus_until_an_operation_changed_the_world
 
 def test_a_version_deployed_again_is_a_change_when_it_comes_back() -> None:
     """Real Prometheus keeps one series per version: A → B → A is one A series with a gap (and a lookback overlap)."""
-    from agents.diagnosis import release_changes
+    from agents.versions import VersionHistory, runs_of
 
     def values(*spans: range) -> list[list[Any]]:
         return [[t, "1"] for span in spans for t in span]
@@ -150,7 +272,8 @@ def test_a_version_deployed_again_is_a_change_when_it_comes_back() -> None:
         {"metric": {"version": "A"}, "values": values(range(0, 900, 60), range(1200, 1500, 60))},
         {"metric": {"version": "B"}, "values": values(range(600, 1500, 60))},
     ]
-    changes = [(c.previous, c.version, int(c.at.timestamp())) for c in release_changes(series)]
+    history = VersionHistory(runs_of(series))
+    changes = [(c.previous, c.version, int(c.at.timestamp())) for c in history.changes()]
     assert changes == [("A", "B", 600), ("B", "A", 1200)]
 
 

@@ -84,16 +84,17 @@ def test_timeline_names_each_step_and_what_it_changed(demo: tuple[str, Path]) ->
         entries = timeline(runner, incident)
     assert [e.node for e in entries] == [
         "start", "ingest", "triage", "diagnose", "review", "report", "plan", "guard", "execute", "verify",
-        "resolve", "notify",
+        "hold", "resolve", "notify",
     ]  # fmt: skip
-    assert [e.step for e in entries] == list(range(12))
+    assert [e.step for e in entries] == list(range(13))
     by_node = {e.node: e.changes for e in entries}
     assert by_node["triage"]["triage"]["budget"] == 4
     assert "release v2.2 deployed at 02:58Z" in by_node["diagnose"]["findings"]
     assert by_node["report"]["report"]["status"] == "completed"
     assert by_node["verify"]["attempts"][0] == {
-        "n": 1, "rung": 3, "action": "version_rollback", "result": "success", "verified": True
+        "n": 1, "rung": 3, "action": "version_rollback", "result": "success", "verified": False
     }  # fmt: skip
+    assert by_node["hold"]["attempts"][0]["verified"] is True  # cleared, and still clear after the hold
     assert by_node["resolve"]["status"] == "resolved"
     assert all(e.public().keys() == {"id", "step", "node", "time", "changes"} for e in entries)
 
@@ -110,7 +111,7 @@ def test_lower_budget_fork_escalates_and_the_diff_says_why(tmp_path: Path) -> No
     assert "status: resolved → escalated" in result.diff
     assert "attempts: 2 → 1" in result.diff
     assert any(
-        line.startswith("path: at step 9 the original ran plan") and "ran escalate" in line for line in result.diff
+        line.startswith("path: at step 10 the original ran plan") and "ran escalate" in line for line in result.diff
     )
     assert result.diverged_at is not None and result.diverged_at["field"] != "triage.budget"  # not the edit itself
     assert result.public()["fork"] == {"set": ["triage.budget=1"], "live": False}
@@ -122,7 +123,7 @@ def test_policy_fork_answers_unrecorded_calls_not_recorded(demo: tuple[str, Path
     world_before = world_files(tmp_path)
     with plain_runner(tmp_path) as (runner, settings):
         start = after(timeline(runner, incident), "report")
-        result = replay(runner, incident, start, base=settings, sets=["policy.release_confidence=1.0"])
+        result = replay(runner, incident, start, base=settings, sets=['policy.pattern_rungs={"release": [1, 3]}'])
     first = result.outcome["attempts"][0]
     assert (first["rung"], first["action"]) == (1, "restart")
     assert "not recorded" in first["result"]["error"]
@@ -138,7 +139,7 @@ def test_live_fork_acts_on_the_world_under_its_own_idempotency_keys(tmp_path: Pa
     live = build_registry(settings, open_world(settings))
     with plain_runner(tmp_path) as (runner, base):
         start = after(timeline(runner, incident), "report")
-        edits = ["policy.release_confidence=1.0", "policy.verify_after_s=0"]
+        edits = ['policy.pattern_rungs={"release": [1, 2, 3]}', "policy.verify_after_s=0"]
         result = replay(runner, incident, start, base=base, sets=edits, live_tools=live)
     assert [a["action"] for a in result.outcome["attempts"]] == ["restart", "scale", "version_rollback"]
     assert result.outcome["status"] == "resolved"

@@ -77,7 +77,7 @@ def test_a_storm_of_500_alerts_in_5_groups_makes_5_incidents(worker: Worker) -> 
     assert worker.queue.counts()["pending"] == 0
 
 
-def test_the_verify_wait_is_a_durable_timer_any_worker_resumes(home: Path) -> None:
+def test_the_verify_and_hold_waits_are_durable_timers_any_worker_resumes(home: Path) -> None:
     settings = settings_for(home, verify_after_s=1.5)
     alert = parse_alerts((DEMO_CASE / "alert.json").read_bytes())[0]
     with open_worker(settings, name="first", lease_s=5) as first:
@@ -90,12 +90,18 @@ def test_the_verify_wait_is_a_durable_timer_any_worker_resumes(home: Path) -> No
         assert not first.run_once()  # the timer is not due yet
     time.sleep(1.6)
     with open_worker(settings, name="second", lease_s=5) as second:
-        assert second.run_once()
+        assert second.run_once()  # the first check: cleared, so a second timer holds it before it counts
         doc = second.store.get(incident_id)
+        assert doc["status"] == "open" and doc["waiting_until"]
+        assert doc["attempts"][0]["outcome"] == "holding"
+    time.sleep(1.6)
+    with open_worker(settings, name="third", lease_s=5) as third:
+        assert third.run_once()
+        doc = third.store.get(incident_id)
     assert doc["status"] == "resolved"
     assert doc["attempts"][0]["verified"] is True
     workers = [a["actor"] for a in Store.from_url(settings.db_url).audit_trail(incident_id) if a["kind"] == "worker"]
-    assert workers == ["first", "second"]
+    assert workers == ["first", "second", "third"]
 
 
 def test_a_resolved_notification_stops_a_waiting_ladder(home: Path) -> None:
