@@ -12,6 +12,7 @@ The offline playbook is a deterministic policy over real tool answers:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -220,8 +221,19 @@ def _release_findings(facts: Facts, diagnosis: Diagnosis) -> list[Finding]:
     return out
 
 
+_AUTOMATION = frozenset(
+    {"bot", "ci", "cd", "deploy", "deployer", "pipeline", "argocd", "argo", "flux", "jenkins", "spinnaker",
+     "tekton", "actions", "gitlab", "helm", "terraform", "automation", "robot", "serviceaccount", "controller"}
+)  # fmt: skip
+
+
+def is_automation(user: str) -> bool:
+    """Whether an audited user is a pipeline or a service account rather than a person."""
+    return bool(set(re.split(r"[^a-z0-9]+", user.lower())) & _AUTOMATION) or user.startswith("system:")
+
+
 def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None:
-    """Name who shipped the suspected release, when an audit record shows it."""
+    """Say who shipped the suspected release, when an audit record shows it; a person who did is an entity."""
     if not evidence or not diagnosis.suspected_release:
         return
     for write in reversed(evidence.image_changes):
@@ -229,8 +241,9 @@ def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None
             diagnosis.root_cause += (
                 f"; deployed by {write['who']} ({write['verb']} {write['resource']}/{write['name']} at {write['when']})"
             )
-            if write["who"] not in diagnosis.entities:
-                diagnosis.entities.append(write["who"])
+            diagnosis.cause["deployed_by"] = write["who"]
+            if not is_automation(write["who"]) and write["who"] not in diagnosis.entities:
+                diagnosis.entities.append(write["who"])  # a hand-made change: who made it is part of the story
             return
 
 
