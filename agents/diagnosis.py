@@ -26,7 +26,7 @@ from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, band_of, own_series, read_signal
 from agents.signal_history import SignalHistory, version_health
 from agents.subject_lookup import lookup
-from agents.versions import VersionHistory, discover, history_from_audit
+from agents.versions import VersionHistory, discover, history_from_audit, metric_names
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Diagnosis, Finding, IncidentState
@@ -117,7 +117,10 @@ def investigate(
     end = max(min(now, alert.starts_at + ALERT_TAIL), alert.starts_at)
     history, own_error = _own_history(session, alert, reading.query, start, end)
     own = _own_anomaly(history, start, split, end)
-    probes, errors = analyse(session, alert, None, start, split, end, exclude=history.query if history else None)
+    names = metric_names(session) if alert.subject.workload else None
+    probes, errors = analyse(
+        session, alert, None, start, split, end, exclude=history.query if history else None, names=names
+    )
     errors = [f"alert expression: {own_error}", *errors] if own_error else errors
     if errors:
         findings.append(
@@ -126,7 +129,7 @@ def investigate(
     anomalies = ([own] if own else []) + probes
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
-    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end)
+    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
     evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
     if evidence:
         findings.extend(evidence.findings)

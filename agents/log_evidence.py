@@ -27,6 +27,7 @@ class LogEvidence:
     image_changes: list[dict[str, Any]] = field(default_factory=list)
     config_changes: list[dict[str, Any]] = field(default_factory=list)  # audited ConfigMap/Secret writes
     dependencies: list[str] = field(default_factory=list)  # hosts the service's errors fail to reach
+    node_down: dict[str, Any] | None = None  # the node the subject's pods lost (node controller events)
 
 
 CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
@@ -199,12 +200,42 @@ def gather(
             for host in unreachable_hosts(chain.get("example", ""), alert.service or alert.workload):
                 if host not in evidence.dependencies:
                     evidence.dependencies.append(host)
+        _node_evidence(evidence, source, data)
         edits = [w for w in data.get("config_writes") or [] if w.get("verb") in WRITE_VERBS]
         if edits and alert.subject.workload:
             linked = _linked(session, alert, source, edits, alert.starts_at - REFERENCE_LOOKBACK, end)
             evidence.config_changes.extend(linked)
             evidence.findings.extend(_config_findings(source, linked))
     return evidence
+
+
+# what the node controller and the kubelet say when a node goes away under a pod
+POD_LOST_NODE = frozenset({"NodeNotReady", "TaintManagerEviction", "NodeControllerEviction", "NodeShutdown"})
+NODE_DOWN = frozenset({"NodeNotReady", "NodeShutdown", "Rebooted", "NodeHasDiskPressure", "NodeHasMemoryPressure",
+                       "NodeHasPIDPressure", "NodeNotSchedulable"})  # fmt: skip
+
+
+def _node_evidence(evidence: LogEvidence, source: str, data: dict[str, Any]) -> None:
+    """The subject's pods lost their node: the node controller's events say which node went away."""
+    mine = data.get("subject_events") or []
+    lost = [e for e in mine if e.get("reason") in POD_LOST_NODE or "node is not ready" in str(e.get("message")).lower()]
+    nodes = {
+        str(e["object"]).split("/", 1)[1]: e for e in data.get("node_events") or [] if e.get("reason") in NODE_DOWN
+    }
+    if mine:
+        evidence.findings.append(
+            Finding(
+                kind="event",
+                title="events: " + ", ".join(f"{r}×{n}" for r, n in _by_reason(mine).items()),
+                detail="; ".join(f"{e['when']} {e['object']} {e['reason']}: {e['message'][:120]}" for e in mine[-5:]),
+                severity="warning",
+                evidence={"source": source, "events": mine},
+            )
+        )
+    if lost and len(nodes) == 1:
+        node, event = next(iter(nodes.items()))
+        evidence.node_down = {"node": node, "reason": event.get("reason"), "when": event.get("when"),
+                              "pods": sorted({str(e["object"]).split("/", 1)[-1] for e in lost})}  # fmt: skip
 
 
 REFERENCE_LOOKBACK = timedelta(hours=72)  # how far back the workload's own audited object is looked for

@@ -22,7 +22,7 @@ from tools.logs.classify import LogSummary, feed
 from tools.logs.records import KINDS, NotJson, decode, iso, read_json, read_text
 from tools.logs.sources import LogSources, SourceName
 from tools.logs.subject import Subject, subject_for
-from tools.logs.trace import TraceCollector, build_chains, config_writes
+from tools.logs.trace import TraceCollector, build_chains, config_writes, subject_events
 from tools.metrics import parse_when
 from tools.registry import Tool, ToolError
 
@@ -145,6 +145,7 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         doc = _summary_doc(summary, top, source)
         doc.update(chains=chains, events_seen=len(collector.events), audit_writes_seen=len(collector.audits))
         doc["config_writes"] = config_writes(collector, namespace)
+        doc["subject_events"], doc["node_events"] = subject_events(collector, namespace, workload or service)
         return doc
 
     def workload_references(

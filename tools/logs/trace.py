@@ -196,6 +196,26 @@ def _same_workload(row: dict[str, Any], workloads: set[str], namespaces: set[str
 CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
 
 
+def subject_events(
+    collector: TraceCollector, namespace: str | None, workload: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The subject's own warning/notable events, and the nodes' events, in the window (newest last)."""
+    mine = [
+        {**e, "when": iso(e["when"])}
+        for e in sorted(collector.events, key=lambda e: e["when"] or 0.0)
+        if workload
+        and e.get("workload") == workload
+        and (namespace is None or e.get("namespace") in (None, namespace))
+        and (e.get("type") == "Warning" or str(e.get("reason")) in NOTABLE_REASONS or "Node" in str(e.get("reason")))
+    ]
+    nodes = [
+        {**e, "when": iso(e["when"])}
+        for e in sorted(collector.events, key=lambda e: e["when"] or 0.0)
+        if str(e.get("object", "")).startswith("Node/")
+    ]
+    return mine[-20:], nodes[-20:]
+
+
 def config_writes(collector: TraceCollector, namespace: str | None) -> list[dict[str, Any]]:
     """Every ConfigMap/Secret write seen (in ``namespace`` when given), oldest first, times as RFC 3339."""
     rows = [
