@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
+from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
@@ -130,7 +131,18 @@ def investigate(
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
     versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
-    evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
+    cluster = kube_gather(session, alert.subject, end)
+    if cluster is not None:
+        findings.extend(cluster.findings)
+        if not versions.runs and cluster.history.runs:
+            versions = cluster.history
+    uses = cluster.references if cluster is not None else None
+    window = alert.starts_at - timedelta(minutes=logs.window_min) if logs else None
+    evidence = gather(session, alert, logs, window, end, references=uses) if logs and window else None
+    if evidence is not None and cluster is not None and evidence.node_down is None:
+        evidence.node_down = cluster.node_down
+    elif evidence is None and cluster is not None and cluster.node_down:
+        evidence = LogEvidence(node_down=cluster.node_down)
     if evidence:
         findings.extend(evidence.findings)
         if not versions.runs and evidence.image_changes:

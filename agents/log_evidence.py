@@ -160,9 +160,19 @@ def _scope(alert: Alert) -> dict[str, str]:
 
 
 def gather(
-    session: ToolSession, alert: Alert, logs: LogsConfig, start: datetime, end: datetime, top: int = 2
+    session: ToolSession,
+    alert: Alert,
+    logs: LogsConfig,
+    start: datetime,
+    end: datetime,
+    top: int = 2,
+    references: list[dict[str, str]] | None = None,
 ) -> LogEvidence:
-    """Run ``trace_chain`` on every configured source over [start, end]."""
+    """Run ``trace_chain`` on every configured source over [start, end].
+
+    ``references``: the ConfigMaps/Secrets the subject uses, when the cluster already said (else
+    the audited writes of its own object are asked, per source).
+    """
     evidence = LogEvidence()
     for source in configured_sources(logs):
         result = session.call("trace_chain", **_scope(alert), source=source, start=start.isoformat(),
@@ -203,7 +213,7 @@ def gather(
         _node_evidence(evidence, source, data)
         edits = [w for w in data.get("config_writes") or [] if w.get("verb") in WRITE_VERBS]
         if edits and alert.subject.workload:
-            linked = _linked(session, alert, source, edits, alert.starts_at - REFERENCE_LOOKBACK, end)
+            linked = _linked(session, alert, source, edits, alert.starts_at - REFERENCE_LOOKBACK, end, references)
             evidence.config_changes.extend(linked)
             evidence.findings.extend(_config_findings(source, linked))
     return evidence
@@ -242,18 +252,28 @@ REFERENCE_LOOKBACK = timedelta(hours=72)  # how far back the workload's own audi
 
 
 def _linked(
-    session: ToolSession, alert: Alert, source: str, edits: list[dict[str, Any]], start: datetime, end: datetime
+    session: ToolSession,
+    alert: Alert,
+    source: str,
+    edits: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    known: list[dict[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The config edits the subject really uses (its audited object's volumes/env name them)."""
-    result = session.call(
-        "workload_references", source=source, workload=alert.subject.workload, namespace=alert.subject.namespace,
-        start=start.isoformat(), end=end.isoformat(),
-    )  # fmt: skip
-    uses = {(r["resource"], r["name"]): r["how"] for r in ((result.data or {}).get("references") or [])}
-    seen = (result.data or {}).get("seen") or {}
+    """The config edits the subject really uses (its object's volumes/env name them: the cluster's or audited)."""
+    if known:
+        found, seen = known, {"resource": alert.subject.workload_kind or "workload", "name": alert.subject.workload}
+    else:
+        result = session.call(
+            "workload_references", source=source, workload=alert.subject.workload, namespace=alert.subject.namespace,
+            start=start.isoformat(), end=end.isoformat(),
+        )  # fmt: skip
+        found = (result.data or {}).get("references") or []
+        seen = (result.data or {}).get("seen") or {}
+    uses = {(r["resource"], r["name"]): r["how"] for r in found}
     linked = []
     for edit in edits:
-        how = uses.get((edit.get("resource"), edit.get("name")))
+        how = uses.get((str(edit.get("resource")), str(edit.get("name"))))
         if how:
             where = f"{seen.get('resource')}/{seen.get('name')}"
             linked.append({**edit, "linked_by": f"{where} uses {edit['resource']}/{edit['name']} ({how})"})
