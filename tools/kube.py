@@ -305,13 +305,14 @@ class KubeReader:
         """``k8s_node``."""
         name = node
         found = self.call(f"get node {name}", lambda: self.api("core").read_node(name))
-        conditions = {c.type: c.status for c in found.status.conditions or []}
+        status, spec = found.status, found.spec
+        conditions = {c.type: c.status for c in (status.conditions if status else None) or []}
         return {
             "name": name,
             "ready": conditions.get("Ready"),
             "conditions": conditions,
-            "unschedulable": bool(found.spec.unschedulable),
-            "taints": [f"{t.key}:{t.effect}" for t in found.spec.taints or []],
+            "unschedulable": bool(spec and spec.unschedulable),
+            "taints": [f"{t.key}:{t.effect}" for t in (spec.taints if spec else None) or []],
         }
 
 
