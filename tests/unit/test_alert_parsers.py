@@ -26,7 +26,7 @@ def test_alertmanager_sample_from_the_reference() -> None:
     assert alert.ends_at is None  # 0001-01-01 means unresolved
     assert alert.starts_at == datetime(2026, 11, 20, 3, 12, 45, 120000, tzinfo=UTC)
     assert alert.expression == 'sum(rate(http_requests_total{code=~"5.."}[5m]))'
-    assert alert.group_key and alert.dedup_key == alert.group_key
+    assert alert.group_key and alert.dedup_key == f"{alert.group_key}|workload:shop/checkout"  # its group, its subject
 
 
 def test_alertmanager_group_gives_one_alert_each_and_resolved_keeps_fingerprint() -> None:
