@@ -183,10 +183,11 @@ def discover(
     names = names if names is not None else metric_names(session)
     tried = {version_metric}
     for name in version_metric_candidates(names, tried):
-        query = with_labels(name, _subject_selector(subject))
-        runs = runs_of(_range(session, query, start, end), subject)
-        if runs:
-            return VersionHistory(runs, f"{name} (a version label)", query)
+        # by the namespace label first; frameworks that name it otherwise (k8s_namespace_name): all, filtered here
+        for query in dict.fromkeys((with_labels(name, _subject_selector(subject)), name)):
+            runs = runs_of(_range(session, query, start, end), subject)
+            if runs:
+                return VersionHistory(runs, f"{name} (a version label)", query)
     for name in _IMAGE_METRICS:
         if names and name not in names:
             continue
