@@ -12,6 +12,7 @@ The offline playbook is a deterministic policy over real tool answers:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,13 +20,14 @@ from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
+from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, band_of, own_series, read_signal
 from agents.signal_history import SignalHistory, version_health
 from agents.subject_lookup import lookup
-from agents.versions import VersionHistory, discover, history_from_audit
+from agents.versions import VersionHistory, discover, history_from_audit, metric_names
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Diagnosis, Finding, IncidentState
@@ -116,7 +118,10 @@ def investigate(
     end = max(min(now, alert.starts_at + ALERT_TAIL), alert.starts_at)
     history, own_error = _own_history(session, alert, reading.query, start, end)
     own = _own_anomaly(history, start, split, end)
-    probes, errors = analyse(session, alert, None, start, split, end, exclude=history.query if history else None)
+    names = metric_names(session) if alert.subject.workload else None
+    probes, errors = analyse(
+        session, alert, None, start, split, end, exclude=history.query if history else None, names=names
+    )
     errors = [f"alert expression: {own_error}", *errors] if own_error else errors
     if errors:
         findings.append(
@@ -125,8 +130,19 @@ def investigate(
     anomalies = ([own] if own else []) + probes
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
-    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end)
-    evidence = gather(session, alert, logs, alert.starts_at - timedelta(minutes=logs.window_min), end) if logs else None
+    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
+    cluster = kube_gather(session, alert.subject, end)
+    if cluster is not None:
+        findings.extend(cluster.findings)
+        if not versions.runs and cluster.history.runs:
+            versions = cluster.history
+    uses = cluster.references if cluster is not None else None
+    window = alert.starts_at - timedelta(minutes=logs.window_min) if logs else None
+    evidence = gather(session, alert, logs, window, end, references=uses) if logs and window else None
+    if evidence is not None and cluster is not None and evidence.node_down is None:
+        evidence.node_down = cluster.node_down
+    elif evidence is None and cluster is not None and cluster.node_down:
+        evidence = LogEvidence(node_down=cluster.node_down)
     if evidence:
         findings.extend(evidence.findings)
         if not versions.runs and evidence.image_changes:
@@ -220,8 +236,19 @@ def _release_findings(facts: Facts, diagnosis: Diagnosis) -> list[Finding]:
     return out
 
 
+_AUTOMATION = frozenset(
+    {"bot", "ci", "cd", "deploy", "deployer", "pipeline", "argocd", "argo", "flux", "jenkins", "spinnaker",
+     "tekton", "actions", "gitlab", "helm", "terraform", "automation", "robot", "serviceaccount", "controller"}
+)  # fmt: skip
+
+
+def is_automation(user: str) -> bool:
+    """Whether an audited user is a pipeline or a service account rather than a person."""
+    return bool(set(re.split(r"[^a-z0-9]+", user.lower())) & _AUTOMATION) or user.startswith("system:")
+
+
 def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None:
-    """Name who shipped the suspected release, when an audit record shows it."""
+    """Say who shipped the suspected release, when an audit record shows it; a person who did is an entity."""
     if not evidence or not diagnosis.suspected_release:
         return
     for write in reversed(evidence.image_changes):
@@ -229,8 +256,9 @@ def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None
             diagnosis.root_cause += (
                 f"; deployed by {write['who']} ({write['verb']} {write['resource']}/{write['name']} at {write['when']})"
             )
-            if write["who"] not in diagnosis.entities:
-                diagnosis.entities.append(write["who"])
+            diagnosis.cause["deployed_by"] = write["who"]
+            if not is_automation(write["who"]) and write["who"] not in diagnosis.entities:
+                diagnosis.entities.append(write["who"])  # a hand-made change: who made it is part of the story
             return
 
 

@@ -222,6 +222,25 @@ def _not_a_workload(facts: Facts) -> Diagnosis | None:
     return diagnosis
 
 
+def _lost_node(facts: Facts) -> Diagnosis | None:
+    """Rule 3b: the subject's pods lost their node (node controller events): the node is the cause."""
+    down = facts.evidence.node_down if facts.evidence else None
+    if not down:
+        return None
+    pods = ", ".join(down["pods"])
+    why = (
+        f"{pods} of {facts.subject.describe()} lost node {down['node']} ({down['reason']} at {down['when']}); "
+        "nothing about the workload changed and no rung of the ladder acts on a node"
+    )
+    diagnosis = _base(
+        facts, "cause_found", summary=f"{facts.alert.name} on {facts.name}: node {down['node']} is not ready",
+        root_cause=why, pattern="node", abstain=why,
+    )  # fmt: skip
+    diagnosis.entities = [down["node"]]
+    diagnosis.cause = dict(down)
+    return diagnosis
+
+
 def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
     """Rule 4: the version change the signal degraded with (a leak when memory climbs long after it)."""
     change, name = blamed.change, facts.name
@@ -363,7 +382,7 @@ def _before_alert(write: dict[str, object], alert: Alert) -> bool:
 
 def conclude(facts: Facts) -> Diagnosis:
     """The first rule that holds (module docstring) decides the diagnosis."""
-    found = _abstention(facts) or _not_a_workload(facts)
+    found = _abstention(facts) or _not_a_workload(facts) or _lost_node(facts)
     if found:
         return found
     blamed = suspect(facts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from state.alert import Alert
@@ -27,16 +27,33 @@ class LogEvidence:
     image_changes: list[dict[str, Any]] = field(default_factory=list)
     config_changes: list[dict[str, Any]] = field(default_factory=list)  # audited ConfigMap/Secret writes
     dependencies: list[str] = field(default_factory=list)  # hosts the service's errors fail to reach
+    node_down: dict[str, Any] | None = None  # the node the subject's pods lost (node controller events)
 
 
 CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
 WRITE_VERBS = frozenset({"patch", "update", "create"})
 # "dial tcp payments-db:5432: connect: connection refused", "connect to redis-billing:6379 timed out", ...
-_UNREACHABLE = re.compile(
-    r"(?:dial(?: tcp| udp)?|connect(?:ing)? to|lookup)\s+([A-Za-z0-9][A-Za-z0-9_.-]*)(?::\d+)?\b.*?"
-    r"(connection refused|i/o timeout|timed? ?out|no such host|connection reset|unreachable|unavailable)",
+# How clients across languages say a peer could not be reached (Go net, Java/Netty/Lettuce/JDBC, Python
+# redis/requests/psycopg, Node's errno codes, curl): the failure, and the host:port it names.
+_FAILURE = re.compile(
+    r"connection refused|refused|timed? ?out|timeout|no such host|unknown ?host|name or service not known|"
+    r"could not (?:resolve|connect|translate host)|connection reset|unreachable|no route to host|"
+    r"econnrefused|enotfound|ehostunreach|etimedout|econnreset|cannot (?:re)?connect|unable to connect|"
+    r"failed to connect|connection (?:failure|error|closed)|too many connections|service unavailable",
     re.I,
 )
+_NAMED_PEER = re.compile(
+    r"(?:dial(?: tcp| udp)?|connect(?:ing|ed)? to|reconnect to|lookup|getaddrinfo \w+|unknownhostexception:|"
+    r"could not translate host name)\s*[\[\"']?(?P<host>[A-Za-z0-9][A-Za-z0-9_.-]*)",
+    re.I,
+)
+_HOST_PORT = re.compile(
+    r"(?<![\w.\-])(?:(?<=//)|(?<!/))(?P<host>[a-zA-Z][\w-]*(?:\.[\w-]+)*|\d{1,3}(?:\.\d{1,3}){3})"
+    r"(?:/(?:\d{1,3}(?:\.\d{1,3}){3}|<unresolved>))?:(?P<port>\d{2,5})\b"
+)
+_NOT_A_PEER = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "http", "https", "tcp", "udp", "redis", "mysql",
+                         "postgres", "postgresql", "mongodb", "amqp", "jdbc", "grpc", "unix"})  # fmt: skip
+_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
 def config_writes(audit: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,14 +61,30 @@ def config_writes(audit: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [a for a in audit if a.get("resource") in CONFIG_RESOURCES and a.get("verb") in WRITE_VERBS]
 
 
+def _peer_name(host: str) -> str:
+    """A cluster DNS name as its Service (``redis-cart-master.shop.svc.cluster.local`` → ``redis-cart-master``)."""
+    parts = host.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        return parts[0]
+    return host
+
+
 def unreachable_hosts(text: str, service: str | None) -> list[str]:
-    """Hosts an error message says could not be reached (never the service itself)."""
-    hosts = []
-    for match in _UNREACHABLE.finditer(text or ""):
-        host = match.group(1)
-        if host != service and not host.startswith(f"{service}.") and host not in hosts:
-            hosts.append(host)
-    return hosts
+    """Peers an error message says could not be reached (never the service itself), names before addresses."""
+    if not text or not _FAILURE.search(text):
+        return []
+    found: list[str] = []
+    for match in [*_NAMED_PEER.finditer(text), *_HOST_PORT.finditer(text)]:
+        host = _peer_name(match.group("host").rstrip("."))
+        low = host.lower()
+        if low in _NOT_A_PEER or "." in low and low.rsplit(".", 1)[-1] in ("java", "go", "py", "js", "kt", "class"):
+            continue
+        if service and (low == service or low.startswith(f"{service}.") or low.startswith(f"{service}-")):
+            continue
+        if host not in found:
+            found.append(host)
+    named = [h for h in found if not _IP.match(h)]
+    return named or found
 
 
 def configured_sources(logs: LogsConfig) -> list[str]:
@@ -127,9 +160,19 @@ def _scope(alert: Alert) -> dict[str, str]:
 
 
 def gather(
-    session: ToolSession, alert: Alert, logs: LogsConfig, start: datetime, end: datetime, top: int = 2
+    session: ToolSession,
+    alert: Alert,
+    logs: LogsConfig,
+    start: datetime,
+    end: datetime,
+    top: int = 2,
+    references: list[dict[str, str]] | None = None,
 ) -> LogEvidence:
-    """Run ``trace_chain`` on every configured source over [start, end]."""
+    """Run ``trace_chain`` on every configured source over [start, end].
+
+    ``references``: the ConfigMaps/Secrets the subject uses, when the cluster already said (else
+    the audited writes of its own object are asked, per source).
+    """
     evidence = LogEvidence()
     for source in configured_sources(logs):
         result = session.call("trace_chain", **_scope(alert), source=source, start=start.isoformat(),
@@ -164,8 +207,90 @@ def gather(
         for chain in data.get("chains", []):
             evidence.findings.extend(_chain_findings(source, chain))
             evidence.image_changes.extend(a for a in chain["audit"] if a["change"].startswith("image"))
-            evidence.config_changes.extend(config_writes(chain["audit"]))
             for host in unreachable_hosts(chain.get("example", ""), alert.service or alert.workload):
                 if host not in evidence.dependencies:
                     evidence.dependencies.append(host)
+        _node_evidence(evidence, source, data)
+        edits = [w for w in data.get("config_writes") or [] if w.get("verb") in WRITE_VERBS]
+        if edits and alert.subject.workload:
+            linked = _linked(session, alert, source, edits, alert.starts_at - REFERENCE_LOOKBACK, end, references)
+            evidence.config_changes.extend(linked)
+            evidence.findings.extend(_config_findings(source, linked))
     return evidence
+
+
+# what the node controller and the kubelet say when a node goes away under a pod
+POD_LOST_NODE = frozenset({"NodeNotReady", "TaintManagerEviction", "NodeControllerEviction", "NodeShutdown"})
+NODE_DOWN = frozenset({"NodeNotReady", "NodeShutdown", "Rebooted", "NodeHasDiskPressure", "NodeHasMemoryPressure",
+                       "NodeHasPIDPressure", "NodeNotSchedulable"})  # fmt: skip
+
+
+def _node_evidence(evidence: LogEvidence, source: str, data: dict[str, Any]) -> None:
+    """The subject's pods lost their node: the node controller's events say which node went away."""
+    mine = data.get("subject_events") or []
+    lost = [e for e in mine if e.get("reason") in POD_LOST_NODE or "node is not ready" in str(e.get("message")).lower()]
+    nodes = {
+        str(e["object"]).split("/", 1)[1]: e for e in data.get("node_events") or [] if e.get("reason") in NODE_DOWN
+    }
+    if mine:
+        evidence.findings.append(
+            Finding(
+                kind="event",
+                title="events: " + ", ".join(f"{r}×{n}" for r, n in _by_reason(mine).items()),
+                detail="; ".join(f"{e['when']} {e['object']} {e['reason']}: {e['message'][:120]}" for e in mine[-5:]),
+                severity="warning",
+                evidence={"source": source, "events": mine},
+            )
+        )
+    if lost and len(nodes) == 1:
+        node, event = next(iter(nodes.items()))
+        evidence.node_down = {"node": node, "reason": event.get("reason"), "when": event.get("when"),
+                              "pods": sorted({str(e["object"]).split("/", 1)[-1] for e in lost})}  # fmt: skip
+
+
+REFERENCE_LOOKBACK = timedelta(hours=72)  # how far back the workload's own audited object is looked for
+
+
+def _linked(
+    session: ToolSession,
+    alert: Alert,
+    source: str,
+    edits: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    known: list[dict[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The config edits the subject really uses (its object's volumes/env name them: the cluster's or audited)."""
+    if known:
+        found, seen = known, {"resource": alert.subject.workload_kind or "workload", "name": alert.subject.workload}
+    else:
+        result = session.call(
+            "workload_references", source=source, workload=alert.subject.workload, namespace=alert.subject.namespace,
+            start=start.isoformat(), end=end.isoformat(),
+        )  # fmt: skip
+        found = (result.data or {}).get("references") or []
+        seen = (result.data or {}).get("seen") or {}
+    uses = {(r["resource"], r["name"]): r["how"] for r in found}
+    linked = []
+    for edit in edits:
+        how = uses.get((str(edit.get("resource")), str(edit.get("name"))))
+        if how:
+            where = f"{seen.get('resource')}/{seen.get('name')}"
+            linked.append({**edit, "linked_by": f"{where} uses {edit['resource']}/{edit['name']} ({how})"})
+    return linked
+
+
+def _config_findings(source: str, linked: list[dict[str, Any]]) -> list[Finding]:
+    if not linked:
+        return []
+    last = linked[-1]
+    return [
+        Finding(
+            kind="audit",
+            title=f"{last['who']} {last['verb']} {last['resource']}/{last['name']} ({last.get('change') or 'edit'})",
+            detail=f"{last['linked_by']}; "
+            + "; ".join(f"{a['when']} {a['who']} {a['verb']} {a['name']}" for a in linked),
+            severity="warning",
+            evidence={"source": source, "audit": linked},
+        )
+    ]

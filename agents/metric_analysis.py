@@ -33,6 +33,34 @@ PROBES: dict[str, str] = {
     "memory_saturation": "max(container_memory_working_set_bytes{{{ctr}}})"
     ' / max(kube_pod_container_resource_limits{{{ctr},resource="memory"}})',
 }
+# The same RED probes in the other common instrumentations, used when their metric exists: Spring Boot's
+# Micrometer timer (http.server.requests, tags application/outcome) and OpenTelemetry's HTTP semantic
+# conventions (http.server.request.duration, service.name, http.response.status_code).
+CONVENTIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    (
+        "http_server_requests_seconds_count",
+        'application="{name}"',
+        {
+            "error_ratio": 'sum(rate(http_server_requests_seconds_count{{{sel},outcome="SERVER_ERROR"}}[5m]))'
+            " / sum(rate(http_server_requests_seconds_count{{{sel}}}[5m]))",
+            "latency_p99_s": "histogram_quantile(0.99, sum by (le) "
+            "(rate(http_server_requests_seconds_bucket{{{sel}}}[5m])))",
+            "request_rate": "sum(rate(http_server_requests_seconds_count{{{sel}}}[5m]))",
+        },
+    ),
+    (
+        "http_server_request_duration_seconds_count",
+        'service_name="{name}"',
+        {
+            "error_ratio": "sum(rate(http_server_request_duration_seconds_count"
+            '{{{sel},http_response_status_code=~"5.."}}[5m]))'
+            " / sum(rate(http_server_request_duration_seconds_count{{{sel}}}[5m]))",
+            "latency_p99_s": "histogram_quantile(0.99, sum by (le) "
+            "(rate(http_server_request_duration_seconds_bucket{{{sel}}}[5m])))",
+            "request_rate": "sum(rate(http_server_request_duration_seconds_count{{{sel}}}[5m]))",
+        },
+    ),
+)
 RISE = 1.5  # "anomalous" = alert-window mean above 1.5x the baseline mean (or from zero to non-zero)
 
 
@@ -56,8 +84,12 @@ class Anomaly:
         return self.during > self.baseline * RISE + 1e-9 or (self.name == "restarts" and self.during > 0)
 
 
-def probe_queries(alert: Alert) -> list[tuple[str, str]]:
-    """RED/USE queries for the alert's workload (none when the subject is not a workload)."""
+def probe_queries(alert: Alert, names: list[str] | None = None) -> list[tuple[str, str]]:
+    """RED/USE queries for the alert's workload (none when the subject is not a workload).
+
+    ``names`` (the metrics Prometheus knows): where the http_requests_total convention is absent
+    and Micrometer's or OpenTelemetry's is present, the RED probes use that one.
+    """
     service = alert.subject.workload or alert.service
     if not service:
         return []
@@ -68,7 +100,16 @@ def probe_queries(alert: Alert) -> list[tuple[str, str]]:
         f',namespace="{namespace}"' if namespace else ""
     )
     ctr = (f'namespace="{namespace}",' if namespace else "") + f'container="{container}"'
-    return [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
+    probes = [(name, template.format(svc=svc, pod=pod, ctr=ctr)) for name, template in PROBES.items()]
+    known = set(names or [])
+    if "http_requests_total" in known or not known:
+        return probes
+    for metric, selector, red in CONVENTIONS:
+        if metric in known:
+            sel = selector.format(name=service)
+            swapped = {name: template.format(sel=sel) for name, template in red.items()}
+            return [(name, swapped.get(name, query)) for name, query in probes]
+    return probes
 
 
 def range_of(session: ToolSession, query: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:
@@ -102,6 +143,7 @@ def analyse(
     split: datetime,
     end: datetime,
     exclude: str | None = None,
+    names: list[str] | None = None,
 ) -> tuple[list[Anomaly], list[str]]:
     """Compare every query's alert window with its baseline; ``(ranked anomalies-or-not, errors)``.
 
@@ -111,7 +153,7 @@ def analyse(
     if own_query:
         queries.append(("alert expression", split_comparison(own_query)[0]))
     seen = {normalize(q) for _, q in queries} | ({normalize(exclude)} if exclude else set())
-    for name, query in probe_queries(alert):
+    for name, query in probe_queries(alert, names):
         if normalize(query) not in seen:
             queries.append((name, query))
             seen.add(normalize(query))

@@ -99,15 +99,26 @@ def join(items: list[str], lang: Language) -> str:
 _RATIO = re.compile(r"ratio|saturation|_percent|utili[sz]ation|usage_rate|error_rate", re.I)
 
 
+def _is_ratio(query: str | None) -> bool:
+    """A share: one series family over itself (errors over all requests), or a name that says so."""
+    if not query or "/" not in query:
+        return False
+    if _RATIO.search(query):
+        return True
+    top = query.split("/", 1)
+    names = [set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{", side)) for side in top]
+    return bool(names[0]) and names[0] <= names[1] and "* 100" not in query
+
+
 def unit_of(name: str, query: str | None = None, hint: str = "") -> str:
     """The unit a value of probe ``name`` (or of ``query``) is in: ratio, seconds, bytes, rps, count, or ''."""
     if hint.strip() == "%":
         return "percent"
     text = f"{name} {query or ''}"
-    if name in ("error_ratio", "cpu_saturation", "memory_saturation") or (
-        query and "/" in query and _RATIO.search(text)
-    ):
+    if name in ("error_ratio", "cpu_saturation", "memory_saturation") or _is_ratio(query):
         return "ratio"
+    if query and re.search(r"\*\s*100\b|\b100\s*\*", query):
+        return "percent"
     if name == "latency_p99_s" or re.search(r"_seconds(_bucket|_sum|_count)?\b", text) and "quantile" in text:
         return "seconds"
     if name == "memory_bytes" or (re.search(r"_bytes\b", text) and "/" not in (query or "")):
@@ -188,7 +199,9 @@ def describe(finding: Finding, lang: Language) -> str:
     if kind == "metric" and "baseline" in ev and "alert_window" in ev:
         name = str(ev.get("probe") or _probe_name(finding))
         unit = unit_of(name, finding.query)
-        return f"{word(PROBES, name, lang)}{movement(float(ev['baseline']), float(ev['alert_window']), unit, lang)}"
+        gap = "" if lang == "zh" else " "
+        moved = movement(float(ev["baseline"]), float(ev["alert_window"]), unit, lang)
+        return f"{word(PROBES, name, lang)}{gap}{moved}"
     if kind == "metric" and "value" in ev:
         unit = unit_of("alert expression", finding.query)
         value = fmt(float(ev["value"]), unit, lang)

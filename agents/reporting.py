@@ -236,7 +236,7 @@ def _root_cause(state: IncidentState, lang: Language) -> str:
     body = join(claims, lang)
     if lang == "zh":
         return f"{body}。证据：{join(listed, lang) or '无'}。"
-    return f"{body[:1].upper()}{body[1:]}. Evidence: {join(listed, lang) or 'none'}."
+    return f"{body}. Evidence: {join(listed, lang) or 'none'}."
 
 
 # --------------------------------------------------------------------------- impact and solution
@@ -301,7 +301,7 @@ def _solution(state: IncidentState, settings: Settings, lang: Language) -> str:
                 f"{policy.verify_after_s:g} 秒验证告警信号回到正常水平，并在 {hold:g} 秒后复查；未恢复则升级至人工。"
             )
         return (
-            f"For the diagnosed {word(PATTERNS, hypothesis(state, policy), lang)}: {' → '.join(steps)}; "
+            f"For the diagnosed cause ({word(PATTERNS, hypothesis(state, policy), lang)}): {' → '.join(steps)}; "
             "after each step, "
             f"wait {policy.verify_after_s:g} s, check the signal is back to normal and again after {hold:g} s; "
             "escalate to a person if it is not."

@@ -14,7 +14,7 @@ Pure functions over the alert's own series (read once over the version lookback)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from statistics import fmean
 from typing import Any
 
@@ -114,8 +114,12 @@ class VersionHealth:
 
 
 def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -> list[VersionHealth]:
-    """The signal's mean during every version run, and whether it was healthy (time order)."""
-    means = [history.mean(run.start, run.end) for run in runs]
+    """The signal's mean during every version run, and whether it was healthy (time order).
+
+    A run is measured until the next version started: during a rolling update both run, and
+    what the signal did then belongs to the version being rolled out.
+    """
+    means = [history.mean(run.start, _own_end(runs, i)) for i, run in enumerate(runs)]
     known = [m for m in means if m is not None]
     best = (min(known) if band.high_is_bad else max(known)) if known else None
     out = []
@@ -128,6 +132,13 @@ def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -
         quiet: bool | None = True if known else None
         out.append(VersionHealth(run.version, run.start, mean, quiet if mean is None else _healthy(mean, band, best)))
     return out
+
+
+def _own_end(runs: list[VersionRun], index: int) -> datetime:
+    """When run ``index`` stopped being the newest version (its end, or the next run's start)."""
+    run = runs[index]
+    later = [r.start for r in runs[index + 1 :] if run.start < r.start < run.end]
+    return min(later) - timedelta(seconds=1) if later else run.end
 
 
 def _healthy(mean: float, band: Band, best: float | None) -> bool:

@@ -135,7 +135,9 @@ def _held(band: Band, after: float, held: float, hold_s: float) -> Verdict:
         rate = climb / (hold_s / 3600)
         slope = abs(band.slope_per_h) if band.slope_per_h else 0.0
         headroom = abs(band.threshold - held) if band.threshold is not None else None
-        recross = headroom is not None and rate > 0 and headroom / rate <= RECROSS_H
+        # a climb worth a tenth of the way back to the threshold (not noise) that would get there soon
+        span = abs(band.threshold - after) if band.threshold is not None else 0.0
+        recross = headroom is not None and climb >= 0.1 * span and headroom / rate <= RECROSS_H
         if (slope > 0 and rate >= 0.5 * slope) or recross:
             return Verdict(
                 "masked",

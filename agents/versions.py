@@ -163,22 +163,31 @@ def _range(session: ToolSession, query: str, start: datetime, end: datetime) -> 
 
 
 def discover(
-    session: ToolSession, subject: Subject, version_metric: str, start: datetime, end: datetime
+    session: ToolSession,
+    subject: Subject,
+    version_metric: str,
+    start: datetime,
+    end: datetime,
+    names: list[str] | None = None,
 ) -> VersionHistory:
-    """The subject's version history over [start, end] from the first source that shows one."""
+    """The subject's version history over [start, end] from the first source that shows one.
+
+    ``names``: the metric names Prometheus knows, when already read (else ``list_metrics`` is asked).
+    """
     if subject.kind != "workload" or not subject.name:
         return VersionHistory()
     query = with_labels(version_metric, {"service": subject.name})
     runs = runs_of(_range(session, query, start, end), subject=None)
     if runs:
         return VersionHistory(runs, f"{version_metric} by service", query)
-    names = _metric_names(session)
+    names = names if names is not None else metric_names(session)
     tried = {version_metric}
     for name in version_metric_candidates(names, tried):
-        query = with_labels(name, _subject_selector(subject))
-        runs = runs_of(_range(session, query, start, end), subject)
-        if runs:
-            return VersionHistory(runs, f"{name} (a version label)", query)
+        # by the namespace label first; frameworks that name it otherwise (k8s_namespace_name): all, filtered here
+        for query in dict.fromkeys((with_labels(name, _subject_selector(subject)), name)):
+            runs = runs_of(_range(session, query, start, end), subject)
+            if runs:
+                return VersionHistory(runs, f"{name} (a version label)", query)
     for name in _IMAGE_METRICS:
         if names and name not in names:
             continue
@@ -189,7 +198,8 @@ def discover(
     return VersionHistory()
 
 
-def _metric_names(session: ToolSession) -> list[str]:
+def metric_names(session: ToolSession) -> list[str]:
+    """Every metric name the metrics source knows (empty when it cannot say)."""
     result = session.call("list_metrics")
     data = result.data if result.ok else None
     return [str(n) for n in data] if isinstance(data, list) else []

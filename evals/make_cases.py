@@ -168,9 +168,12 @@ def log(at: datetime, **fields: Any) -> dict[str, Any]:
     return {"time": at.isoformat().replace("+00:00", "Z"), **fields}
 
 
-def audit_record(at: datetime, user: str, verb: str, resource: str, name: str, ns: str) -> dict[str, Any]:
-    """A k8s audit.k8s.io/v1 Event (ResponseComplete)."""
-    return {
+def audit_record(
+    at: datetime, user: str, verb: str, resource: str, name: str, ns: str, request: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A k8s audit.k8s.io/v1 Event (ResponseComplete), with its request object when given."""
+    extra = {"requestObject": request} if request is not None else {}
+    return extra | {
         "kind": "Event",
         "apiVersion": "audit.k8s.io/v1",
         "level": "RequestResponse",
@@ -268,8 +271,21 @@ def config_edit(id: str, source: str, svc: str, ns: str, user: str, at: datetime
     spec.mutations, spec.oracle, spec.outcome = [], None, "escalated"
     spec.root_cause = [svc, cm, user]
     spec.needs = ["logs"]
+    # the Deployment's last rollout (v4.2.0) is audited too: its pods mount the ConfigMap
+    mounts = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": svc, "image": f"registry.example.com/{ns}/{svc}:v4.2.0"}],
+                    "volumes": [{"name": "config", "configMap": {"name": cm}}],
+                }
+            }
+        }
+    }
+    rollout = audit_record(at - timedelta(days=2), "deploy-bot@ci", "patch", "deployments", svc, ns, mounts)
+    rollout["objectRef"]["apiGroup"] = "apps"
     spec.logs = {
-        "audit.jsonl": [audit_record(at - timedelta(minutes=12), user, "patch", "configmaps", cm, ns)],
+        "audit.jsonl": [rollout, audit_record(at - timedelta(minutes=12), user, "patch", "configmaps", cm, ns)],
         "app.jsonl": [
             log(at - timedelta(minutes=10, seconds=s), level="ERROR", service=svc, pod=f"{svc}-7c9d-{s}",
                 message="config: payment_timeout_ms=0 rejected; upstream call aborted")

@@ -7,7 +7,8 @@ time (the alert's ``startsAt`` as sent), until the episode starts:
 - every series the world itself exposes (:func:`tools.world_promql.world_series`): each
   workload's version series (``build_info{service,version}``, or any metric/label its
   ``versions`` name), kube-state-metrics series for workloads with an ``image``, raw
-  ``series`` of workloads and nodes; one sample a minute over the 24 h diagnosis reads;
+  ``series`` of workloads and nodes; one sample every 30 s (a scrape interval) over the 24 h
+  diagnosis reads;
 - for every query a workload or node declares that those series do not already answer,
   the raw series that make Prometheus answer it with the signal's value
   (:func:`evals.series_plan.plan`: counters split by ``code``, a counter over a limit,
@@ -45,7 +46,7 @@ LEAD = timedelta(minutes=5)  # data runs at least until the alert's start + LEAD
 HISTORY = timedelta(hours=2)  # signal series: baseline hour, rate windows, margin
 VERSION_HISTORY = timedelta(hours=24, minutes=10)  # diagnosis reads the version series over 24 h
 SIGNAL_STEP = 30  # s, a scrape interval
-VERSION_STEP = 60
+WORLD_STEP = SIGNAL_STEP  # the world's own series are scraped like any other: rate(x[1m]) needs two samples
 LOOKBACK_S = 300  # Prometheus' lookback for an instant selector
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 CHECKS = (timedelta(minutes=-40), timedelta(0))  # moments (from the alert's start) a declared query is checked at
@@ -168,7 +169,7 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
     with tempfile.TemporaryDirectory(prefix="synthesize-") as tmp:
         world = World(spec, Path(tmp) / "state.json")
         state = world.state()
-        for t in _times(starts_at - VERSION_HISTORY, end, VERSION_STEP):
+        for t in _times(starts_at - VERSION_HISTORY, end, WORLD_STEP):
             for labels, value in world_series(world, state, datetime.fromtimestamp(t, UTC)):
                 name = labels.pop("__name__")
                 out.family(name, "gauge").add(labels, t, value)

@@ -127,7 +127,12 @@ def static_catalog() -> ToolRegistry:
         def targets(self, *_: Any, **__: Any) -> dict[str, Any]:
             return {}
 
-    return ToolRegistry([*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor())])
+    from tools.kube import kube_tools
+
+    def _no_cluster() -> Any:
+        raise RuntimeError("the static catalog has no cluster behind it")
+
+    return ToolRegistry([*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor()), *kube_tools(_no_cluster)])
 
 
 def schemas_of(*catalogs: ToolRegistry) -> dict[str, dict[str, Any]]:

@@ -85,7 +85,8 @@ class IncidentRunner:
         settings = self.deps.settings
         # With the dry-run executor nothing can change, so the incident is a dry run too.
         dry_run = dry_run or settings.policy.dry_run or settings.executor.backend == "dry-run"
-        state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run)
+        firing = [alert.fingerprint] if alert.status == "firing" else []
+        state = IncidentState(incident_id=incident_id, alert=alert, dry_run=dry_run, firing=firing)
         if existing is None:  # else: created by a worker that died before the first checkpoint
             self.store.create_incident(incident_id, alert.dedup_key, document(state, interrupted=False))
             self.store.audit(
@@ -96,24 +97,37 @@ class IncidentRunner:
             )
         return StartResult(incident_id, False, self._run(incident_id, state.model_dump()))
 
-    def join(self, incident_id: str, alert: Alert, count: int = 1) -> dict[str, Any]:
-        """Fold a repeated (or resolving) alert into its open incident's thread (``count`` at once in a storm)."""
+    def join(
+        self, incident_id: str, alert: Alert, count: int = 1, fingerprints: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Fold a repeated (or resolving) alert into its open incident's thread (``count`` at once in a storm).
+
+        The incident tracks which of its alerts still fire (``fingerprints``: every folded one);
+        it closes when the last of them resolves, whether its ladder waits or it was escalated.
+        """
         snapshot = self.graph.get_state(self._config(incident_id))  # one read: state and interrupt
         current = _values(snapshot)
         if current is None:
             raise KeyError(incident_id)
         waiting = _interrupt(snapshot) is not None
+        still = [f for f in current.firing if f != alert.fingerprint or alert.status == "firing"]
+        if alert.status == "firing":
+            still.extend(f for f in [*(fingerprints or []), alert.fingerprint] if f not in still)
+        cleared = alert.status == "resolved" and not still
         note = f"alert {alert.status} again (#{current.alerts_seen + count})"
         if count > 1:
             note = f"{count} alerts {alert.status} again (#{current.alerts_seen + count})"
+        if alert.status == "resolved" and still:
+            note += f"; {len(still)} of its alerts still fire"
         update: dict[str, Any] = {
             "alerts_seen": current.alerts_seen + count,
+            "firing": still,
             "decisions": [
                 *current.decisions,
                 Decision(at=self.deps.clock(), node="ingest", summary=note),
             ],
         }
-        if alert.status == "resolved":
+        if cleared:
             update["alert"] = current.alert.model_copy(update={"status": "resolved", "ends_at": alert.ends_at})
         self.graph.update_state(self._config(incident_id), update)
         self.store.audit(
@@ -122,8 +136,10 @@ class IncidentRunner:
             "alert",
             {"fingerprint": alert.fingerprint, "status": alert.status, "joined": True},
         )
-        if waiting and alert.status == "resolved":
+        if cleared and waiting:
             return self.stop(incident_id, "the alert resolved while the ladder waited")
+        if cleared and current.status == "escalated":
+            return self.stop(incident_id, "the alert resolved after it was escalated")
         if waiting:  # the update cleared the pending interrupt: re-run the node to wait again
             return self._run(incident_id, None)
         # Not waiting: the thread's state is now exactly ``current`` plus ``update`` (no reducers).

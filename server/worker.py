@@ -116,7 +116,10 @@ class Worker:
                 continue
             for item in run:
                 self.queue.take(item, open_id, "join")
-            doc = self.runner.join(open_id, Alert.model_validate(run[-1].payload["alert"]), count=len(run))
+            folded = [str(item.payload["alert"].get("fingerprint")) for item in run]
+            doc = self.runner.join(
+                open_id, Alert.model_validate(run[-1].payload["alert"]), count=len(run), fingerprints=folded
+            )
             for item in run:
                 self.queue.done(item, f"joined ({doc['status']}, folded {len(run)})")
             i += len(run)

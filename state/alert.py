@@ -107,8 +107,23 @@ class Alert(BaseModel):
 
     @property
     def dedup_key(self) -> str:
-        """Key under which alerts join one incident (group when known, else fingerprint)."""
-        return self.group_key or self.fingerprint
+        """The investigation an alert belongs to: its group's alerts about the same subject, else its own.
+
+        An Alertmanager group is a notification, not an incident: each member is investigated on
+        its own (a crash-looping cart and a throttled recommender are two problems), except members
+        about the very same subject, which are one problem seen twice. Without a group, the
+        fingerprint (stable from firing to resolved) is the key.
+        """
+        if not self.group_key:
+            return self.fingerprint
+        subject = self.subject
+        who = (
+            f"{subject.kind}:{subject.namespace or ''}/{subject.name}"
+            if subject.name and subject.kind != "unknown"
+            else f"alert:{self.fingerprint}"
+        )
+        key = f"{self.group_key}|{who}"
+        return key if len(key) <= 256 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -160,6 +160,7 @@ class IncidentState(BaseModel):
     incident_id: str
     alert: Alert
     alerts_seen: int = 1
+    firing: list[str] = Field(default_factory=list, description="Fingerprints of its alerts still firing.")
     status: IncidentStatus = "open"
     dry_run: bool = False
     triage: TriageResult | None = None

@@ -98,6 +98,14 @@ def observability_tools(settings: Settings, world: World | None = None) -> list[
     elif world is not None:
         tools += metrics_tools(WorldMetrics(world))
     tools += log_tools(LogSources(settings.logs, os.environ))
+    if settings.kubernetes is not None:
+        from tools.backends.kubernetes import api_client_from
+        from tools.kube import kube_tools
+
+        kube = settings.kubernetes
+        tools += kube_tools(
+            lambda: api_client_from(kube, settings.secret(kube.token_env)), world.clock if world is not None else None
+        )
     return tools
 
 

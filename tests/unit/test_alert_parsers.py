@@ -26,12 +26,16 @@ def test_alertmanager_sample_from_the_reference() -> None:
     assert alert.ends_at is None  # 0001-01-01 means unresolved
     assert alert.starts_at == datetime(2026, 11, 20, 3, 12, 45, 120000, tzinfo=UTC)
     assert alert.expression == 'sum(rate(http_requests_total{code=~"5.."}[5m]))'
-    assert alert.group_key and alert.dedup_key == alert.group_key
+    assert alert.group_key and alert.dedup_key == f"{alert.group_key}|workload:shop/checkout"  # its group, its subject
 
 
 def test_alertmanager_group_gives_one_alert_each_and_resolved_keeps_fingerprint() -> None:
     payload = _reference("alertmanager-v4.json")
-    second = dict(payload["alerts"][0], fingerprint="aaaa", labels={"alertname": "HighErrorRate", "pod": "checkout-7d9f8b6c5-x2x9k"})
+    second = dict(
+        payload["alerts"][0],
+        fingerprint="aaaa",
+        labels={"alertname": "HighErrorRate", "pod": "checkout-7d9f8b6c5-x2x9k"},
+    )
     payload["alerts"].append(second)
     alerts = parse_alerts(payload)
     assert [a.fingerprint for a in alerts] == ["7c1f0a9b3e2d4c55", "aaaa"]

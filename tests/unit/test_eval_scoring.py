@@ -47,8 +47,8 @@ INVESTIGATE = turn(
 )
 ROLLBACK = turn(call("version_rollback", service="checkout", namespace="shop", target="v2.1"))
 VERIFY = turn(call("execute_query", query=f"{EXPR} > 0.05"))
-# the demo's true root cause: the service, the bad release, and who shipped it (its audit log)
-ROOT_CAUSE = ("checkout", "v2.2", "deploy-bot@ci")
+# the demo's true root cause: the service and the bad release
+ROOT_CAUSE = ("checkout", "v2.2")
 
 
 def run(case_dir: Path, *responses: AIMessage) -> dict[str, Any]:

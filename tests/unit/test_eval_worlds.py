@@ -61,7 +61,7 @@ def test_capture_turns_an_incident_into_an_unconfirmed_replayable_case(home: Pat
     assert case.expect.confirmed is False
     assert [m.tool for m in case.expect.mutations] == ["version_rollback"]
     # the diagnosis names the release and, from the audit trail, who shipped it
-    assert case.expect.root_cause == ["checkout", "v2.2", "deploy-bot@ci"]
+    assert case.expect.root_cause == ["checkout", "v2.2"]
     doc = run_eval([case], world="recorded").document()
     assert doc["mcp_call_accuracy"] == 1.0 and doc["unrecorded_calls"] == 0
 

@@ -21,7 +21,7 @@ from tools.logs.reader import file_blocks, stream_blocks
 from tools.logs.records import Record
 from tools.logs.sources import LogSources
 from tools.logs.tools import log_tools
-from tools.logs.trace import TraceCollector, build_chains
+from tools.logs.trace import TraceCollector, build_chains, config_writes
 from tools.registry import ToolRegistry
 
 FORMATS = Path(__file__).resolve().parents[1] / "data" / "logs" / "formats"
@@ -229,5 +229,7 @@ def test_trace_chain_over_the_formats_links_the_checkout_error_to_its_events_and
     checkout = next(c for c in chains if c["signature"].startswith("cart: stock service unreachable"))
     assert checkout["workloads"] == ["shop/checkout"]
     assert {e["reason"] for e in checkout["events"]} == {"BackOff"}
-    assert {a["name"] for a in checkout["audit"]} >= {"checkout", "checkout-config"}
+    assert {a["name"] for a in checkout["audit"]} >= {"checkout"}
+    assert "checkout-config" not in {a["name"] for a in checkout["audit"]}  # a ConfigMap is linked by use, not name
+    assert "checkout-config" in {w["name"] for w in config_writes(collector, "shop")}
     assert all(a["name"] != "payment" for a in checkout["audit"])

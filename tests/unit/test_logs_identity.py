@@ -78,7 +78,10 @@ def test_trace_chain_counts_only_the_subjects_records() -> None:
     assert data["errors"] == 1 and data["signatures"][0]["signature"] == "cart: stock service unreachable"
     chain = data["chains"][0]
     assert [e["reason"] for e in chain["events"]] == ["BackOff"]
-    assert {a["resource"] for a in chain["audit"]} == {"deployments", "configmaps", "pods"}
+    # the workload's own objects; a ConfigMap edit in its namespace is listed apart, linked only when the
+    # workload uses it (agents/log_evidence.py asks workload_references), never by its name
+    assert {a["resource"] for a in chain["audit"]} == {"deployments", "pods"}
+    assert {w["resource"] for w in data["config_writes"]} == {"configmaps"}
 
 
 def test_records_without_identity_count_only_from_the_subjects_own_sources() -> None:

@@ -105,6 +105,25 @@ def test_a_hotfix_that_did_not_fix_is_skipped_back_to_the_last_healthy_version()
     assert d.release_confidence >= 0.9 and "v3 did not recover it" in d.root_cause
 
 
+def test_what_the_signal_did_during_a_rolling_update_belongs_to_the_version_rolled_out() -> None:
+    # v1's pods keep running (and being scraped) for 5 minutes after v2's first pod started
+    rolled = START - timedelta(minutes=62)
+    history = VersionHistory(
+        [VersionRun("v1", START - timedelta(days=1), rolled + timedelta(minutes=5)),
+         VersionRun("v2", rolled, START + timedelta(minutes=5))], "kube_pod_container_info", "image",
+    )  # fmt: skip
+    points = [
+        (t, 0.0 if t < rolled.timestamp() else 1.0)
+        for t in range(
+            int((START - timedelta(days=1)).timestamp()), int((START + timedelta(minutes=5)).timestamp()), 60
+        )
+    ]
+    waiting = 'kube_pod_container_status_waiting_reason{reason!="CrashLoopBackOff"} > 0'
+    a = alert("KubeContainerWaiting", waiting)
+    d = conclude(facts(a, firing(1.0, waiting), [own(1.0, 1.0)], history, signal=SignalHistory(points, waiting)))
+    assert (d.pattern, d.suspected_release, d.known_good_release) == ("release", "v2", "v1")
+
+
 def test_an_audited_config_edit_without_a_release_abstains_naming_it_and_its_author() -> None:
     writes = config_writes(
         [audit("alice", "patch", "configmaps", "cart-config", 12), audit("bob", "get", "pods", "x", 5)]

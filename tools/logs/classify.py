@@ -150,14 +150,23 @@ class LogSummary:
         }
 
     def add(self, record: Record, hook: RecordHook | None = None, source: str = "") -> None:
-        """Count one record read from ``source`` (when it belongs to the subject, if there is one)."""
+        """Count one record read from ``source`` (when it belongs to the subject, if there is one).
+
+        ``hook`` also sees the cluster's other events and audit records (the node a pod ran on, the
+        ConfigMap it mounts): context for the trace chain, not counts.
+        """
         if self.subject is not None and not self.subject.owns(record.who, source):
+            if hook is not None and record.fields is not None and record.kind in ("event", "audit"):
+                hook(record.kind, record.fields)
             return
         self.counts[record.kind] += 1
         if record.error:
             self.error(record.message, record.when, record.who, record.text)
         if hook is not None and record.fields is not None and (record.kind in ("event", "audit") or record.error):
             hook(record.kind, record.fields)
+
+
+NODE_OBJECT = (b'"kind":"Node"', b'"kind": "Node"')
 
 
 def _bad_json(summary: LogSummary, source: str, line: bytes) -> None:
@@ -252,7 +261,8 @@ def feed_block(
     if subject is not None:
         exact = True
         if not who and not subject.owns_unlabelled(source):
-            needles = subject.needles()  # no name of the subject on a line: not its record
+            # no name of the subject on a line: not its record (a Node's events stay: the trace chain's context)
+            needles = [*subject.needles(), *(NODE_OBJECT if hook is not None else ())]
             block = b"\n".join(line for line in block.split(b"\n") if any(n in line for n in needles))
     reader = LineReader(lambda r: summary.add(r, hook, source), who, lambda raw: _bad_json(summary, source, raw))
     if exact:

@@ -40,8 +40,14 @@ _DEPLOYMENT_POD = re.compile(r"^(?P<w>[a-z0-9][a-z0-9.-]*?)-[a-z0-9]{6,10}-[a-z0
 _SUFFIXED_POD = re.compile(rf"^(?P<w>[a-z0-9][a-z0-9.-]*?)-[{_SAFE}]{{5}}$")
 _ORDINAL_POD = re.compile(r"^(?P<w>[a-z0-9][a-z0-9.-]*?)-\d+$")
 _REPLICASET = re.compile(r"^(?P<w>.+)-[a-z0-9]{6,10}$")
-_PODS_DIR = re.compile(r"/var/log/pods/(?P<ns>[^/_]+)_(?P<pod>[^/_]+)_[^/]+/(?P<container>[^/]+)/")
-_CONTAINERS_FILE = re.compile(r"/var/log/containers/(?P<pod>[^/_]+)_(?P<ns>[^/_]+)_(?P<container>.+)-[0-9a-f]{64}\.log")
+# the kubelet's layouts; copies keep them (a log collector, `kubectl cp`, an archive), so the directory
+# need not be /var/log: the pod uid directory and the 64-hex container id are what make them unambiguous
+_PODS_DIR = re.compile(
+    r"(?:^|/)(?P<ns>[a-z0-9][a-z0-9-]*)_(?P<pod>[a-z0-9][a-z0-9.-]*)_[0-9a-f]{8}-[0-9a-f-]{27}/(?P<container>[^/]+)/"
+)
+_CONTAINERS_FILE = re.compile(
+    r"(?:^|/)(?P<pod>[a-z0-9][a-z0-9.-]*)_(?P<ns>[a-z0-9][a-z0-9-]*)_(?P<container>[a-z0-9][a-z0-9-]*)-[0-9a-f]{64}\.log"
+)
 
 NAMESPACE_KEYS = (
     "kubernetes.namespace_name",
@@ -276,9 +282,7 @@ def _identity(record: dict[str, Any], present: frozenset[str]) -> Identity:
 
 
 def from_path(name: str) -> Identity:
-    """The identity the kubelet's log file name gives (both layouts), else nobody."""
-    if "/var/log/" not in name:
-        return NOBODY
+    """The identity the kubelet's log file name gives (both layouts, wherever the file now lives), else nobody."""
     match = _PODS_DIR.search(name) or _CONTAINERS_FILE.search(name)
     if not match:
         return NOBODY

@@ -22,7 +22,7 @@ from tools.logs.classify import LogSummary, feed
 from tools.logs.records import KINDS, NotJson, decode, iso, read_json, read_text
 from tools.logs.sources import LogSources, SourceName
 from tools.logs.subject import Subject, subject_for
-from tools.logs.trace import TraceCollector, build_chains
+from tools.logs.trace import TraceCollector, build_chains, config_writes, subject_events
 from tools.metrics import parse_when
 from tools.registry import Tool, ToolError
 
@@ -55,6 +55,13 @@ class ClassifyLogs(_Window, _Subject):
     """Arguments of ``classify_logs``."""
 
     top: int = Field(default=10, ge=1, le=200, description="How many error signatures to return.")
+
+
+class WorkloadReferences(_Window):
+    """Arguments of ``workload_references``."""
+
+    workload: str = Field(min_length=1, description="The Deployment/StatefulSet/DaemonSet/CronJob name.")
+    namespace: str | None = Field(default=None, description="Its namespace.")
 
 
 class TraceChain(_Window, _Subject):
@@ -137,7 +144,40 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         )
         doc = _summary_doc(summary, top, source)
         doc.update(chains=chains, events_seen=len(collector.events), audit_writes_seen=len(collector.audits))
+        doc["config_writes"] = config_writes(collector, namespace)
+        doc["subject_events"], doc["node_events"] = subject_events(collector, namespace, workload or service)
         return doc
+
+    def workload_references(
+        source: SourceName,
+        start: str | None,
+        end: str | None,
+        paths: list[str] | None,
+        workload: str,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """The ConfigMaps/Secrets ``workload`` uses, per the audited writes of its object (latest first)."""
+        begin, stop = window(start, end)
+        summary = LogSummary()
+        collector = TraceCollector(begin.timestamp(), stop.timestamp())
+        feed(summary, sources.blocks(source, begin, stop, summary.issue, paths=paths), hook=collector)
+        writes = [
+            a
+            for a in collector.audits
+            if a.get("references")
+            and (a.get("workload") or a.get("name")) == workload
+            and (namespace is None or a.get("namespace") in (None, namespace))
+        ]
+        writes.sort(key=lambda a: a["when"] or 0.0)
+        latest = writes[-1] if writes else None
+        return {
+            "workload": workload,
+            "namespace": namespace,
+            "references": latest["references"] if latest else [],
+            "seen": {"resource": latest["resource"], "name": latest["name"], "when": iso(latest["when"])}
+            if latest
+            else None,
+        }
 
     return [
         Tool("search_logs", "Find log records (files, COS archives or CLS) by text and kind.", SearchLogs, search_logs),
@@ -148,6 +188,13 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
             "only from sources logs.owners gives to it).",
             ClassifyLogs,
             classify_logs,
+        ),
+        Tool(
+            "workload_references",
+            "The ConfigMaps and Secrets a workload's pods use (volumes, envFrom, env valueFrom), read from the "
+            "audited writes of its Deployment/StatefulSet/DaemonSet/CronJob object in the window (the latest one).",
+            WorkloadReferences,
+            workload_references,
         ),
         Tool(
             "trace_chain",

@@ -78,6 +78,55 @@ def _change(ref: dict[str, Any], request: Any) -> str:
     return ""
 
 
+WORKLOAD_RESOURCES = frozenset({"deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "pods"})
+
+
+def _pod_spec(obj: Any) -> dict[str, Any]:
+    """The pod spec inside a workload object (Deployment/StatefulSet/DaemonSet/Job template, CronJob, Pod)."""
+    if not isinstance(obj, dict):
+        return {}
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        return {}
+    if "jobTemplate" in spec:
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    template = spec.get("template")
+    return (template.get("spec") or {}) if isinstance(template, dict) else spec
+
+
+def references(obj: Any) -> list[dict[str, str]]:
+    """The ConfigMaps and Secrets a workload object's pods use: volumes, envFrom, env valueFrom.
+
+    What links a config edit to a workload (never the names' likeness).
+    """
+    spec = _pod_spec(obj)
+    found: list[dict[str, str]] = []
+
+    def add(resource: str, name: Any, how: str) -> None:
+        if isinstance(name, str) and name and {"resource": resource, "name": name, "how": how} not in found:
+            found.append({"resource": resource, "name": name, "how": how})
+
+    for volume in spec.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        add("configmaps", (volume.get("configMap") or {}).get("name"), f"volume {volume.get('name')}")
+        add("secrets", (volume.get("secret") or {}).get("secretName"), f"volume {volume.get('name')}")
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            add("configmaps", (source.get("configMap") or {}).get("name"), f"volume {volume.get('name')}")
+            add("secrets", (source.get("secret") or {}).get("name"), f"volume {volume.get('name')}")
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        if not isinstance(container, dict):
+            continue
+        for source in container.get("envFrom") or []:
+            add("configmaps", (source.get("configMapRef") or {}).get("name"), f"envFrom of {container.get('name')}")
+            add("secrets", (source.get("secretRef") or {}).get("name"), f"envFrom of {container.get('name')}")
+        for env in container.get("env") or []:
+            value = (env or {}).get("valueFrom") or {}
+            add("configmaps", (value.get("configMapKeyRef") or {}).get("name"), f"env {env.get('name')}")
+            add("secrets", (value.get("secretKeyRef") or {}).get("name"), f"env {env.get('name')}")
+    return found
+
+
 def _audit_row(record: dict[str, Any]) -> dict[str, Any]:
     ref = record.get("objectRef") or {}
     user = record.get("user") or {}
@@ -95,6 +144,9 @@ def _audit_row(record: dict[str, Any]) -> dict[str, Any]:
         "code": (record.get("responseStatus") or {}).get("code"),
         "change": _change(ref, record.get("requestObject")),
         "user_agent": str(record.get("userAgent") or "")[:80],
+        "references": references(record.get("responseObject") or record.get("requestObject"))
+        if ref.get("resource") in WORKLOAD_RESOURCES
+        else [],
     }
 
 
@@ -136,10 +188,42 @@ class TraceCollector:
 def _same_workload(row: dict[str, Any], workloads: set[str], namespaces: set[str]) -> bool:
     if namespaces and row.get("namespace") and row["namespace"] not in namespaces:
         return False
-    if (row.get("workload") or row.get("name") or "") in workloads:
-        return True
-    name = row.get("name") or ""
-    return row.get("resource") in ("configmaps", "secrets") and any(name.startswith(w) for w in workloads)
+    if row.get("resource") in CONFIG_RESOURCES:
+        return False  # a config edit is the workload's only when it uses it (linked by references, not names)
+    return (row.get("workload") or row.get("name") or "") in workloads
+
+
+CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
+
+
+def subject_events(
+    collector: TraceCollector, namespace: str | None, workload: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The subject's own warning/notable events, and the nodes' events, in the window (newest last)."""
+    mine = [
+        {**e, "when": iso(e["when"])}
+        for e in sorted(collector.events, key=lambda e: e["when"] or 0.0)
+        if workload
+        and e.get("workload") == workload
+        and (namespace is None or e.get("namespace") in (None, namespace))
+        and (e.get("type") == "Warning" or str(e.get("reason")) in NOTABLE_REASONS or "Node" in str(e.get("reason")))
+    ]
+    nodes = [
+        {**e, "when": iso(e["when"])}
+        for e in sorted(collector.events, key=lambda e: e["when"] or 0.0)
+        if str(e.get("object", "")).startswith("Node/")
+    ]
+    return mine[-20:], nodes[-20:]
+
+
+def config_writes(collector: TraceCollector, namespace: str | None) -> list[dict[str, Any]]:
+    """Every ConfigMap/Secret write seen (in ``namespace`` when given), oldest first, times as RFC 3339."""
+    rows = [
+        a
+        for a in collector.audits
+        if a.get("resource") in CONFIG_RESOURCES and (namespace is None or a.get("namespace") in (None, namespace))
+    ]
+    return [{**a, "when": iso(a["when"])} for a in sorted(rows, key=lambda a: a["when"] or 0.0)[-20:]]
 
 
 def _targets(signature: Signature, service: str | None) -> tuple[set[str], set[str]]:
