@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from server.context import ServiceContext, authorized
+from server.context import ServiceContext, webhook_authorized
 from state.alert import MAX_PAYLOAD_BYTES, AlertParseError, decode_payload, parse_alerts
 
 log = logging.getLogger("alertpilot.webhooks")
@@ -66,7 +66,7 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
 
 async def _intake(request: Request, source: str) -> tuple[dict[str, Any], int, int]:
     ctx: ServiceContext = request.app.state.ctx
-    token_ok = authorized(request, ctx.token)
+    token_ok = webhook_authorized(request, ctx, source)
     body = await read_body(request)
     if not token_ok:
         header = next((request.headers[h] for h in SIGNATURE_HEADERS if h in request.headers), None)
