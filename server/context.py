@@ -51,7 +51,7 @@ class ServiceContext:
 
 def webhook_tokens(settings: Settings) -> dict[str, str]:
     """Each source's own webhook token (``server.auth.webhook_tokens``); a named variable must be set."""
-    tokens = {}
+    tokens: dict[str, str] = {}
     for source, env_name in settings.server.auth.webhook_tokens.items():
         value = settings.secret(env_name)
         if not value:

@@ -205,7 +205,7 @@ def _link_refused(problem: Exception) -> HTMLResponse:
     fallback = 409 if isinstance(problem, LookupError) else 422 if isinstance(problem, ValueError) else 403
     status = getattr(problem, "status", fallback)
     text = html.escape(getattr(problem, "message", str(problem)))
-    return HTMLResponse(f"<h1>{status}</h1><p id=\"message\">{text}</p><p><a href=\"/ui\">incidents</a></p>", status)
+    return HTMLResponse(f'<h1>{status}</h1><p id="message">{text}</p><p><a href="/ui">incidents</a></p>', status)
 
 
 @router.get("/ui/links/{token}", response_class=HTMLResponse, response_model=None)
