@@ -106,7 +106,9 @@ def test_the_notice_gives_each_person_the_links_they_may_use(home: Path) -> None
     announce(settings, Identity(store), Recorder(), store.get(incident))  # type: ignore[arg-type]
     assert set(sent) == {"ana", "bob", "vera"}  # people with channels; never the agent's own account
     assert re.findall(r"(Approve|Reject|批准|拒绝): " + re.escape(BASE), sent["ana"]) == ["批准", "拒绝"]
-    assert re.findall(r"(批准|拒绝): " + re.escape(BASE), sent["bob"]) == ["拒绝"]  # an approver without rollback_permission
+    assert re.findall(r"(批准|拒绝): " + re.escape(BASE), sent["bob"]) == [
+        "拒绝"
+    ]  # an approver without rollback_permission
     assert BASE not in sent["vera"] and "请在事件页面确认" in sent["vera"]
 
 

@@ -232,16 +232,23 @@ def test_per_source_webhook_tokens_replace_the_default_for_their_source(
     with TestClient(create_app(settings, run_worker=False)) as client:
         assert client.post("/webhooks/tencent?token=tencent-only", json=tencent).status_code == 200
         assert client.post(f"/webhooks/tencent?token={HOOK}", json=tencent).status_code == 401
-        assert client.post("/webhooks/alertmanager", json=alert, headers={"Authorization": f"Bearer {HOOK}"}).status_code == 200
+        assert (
+            client.post("/webhooks/alertmanager", json=alert, headers={"Authorization": f"Bearer {HOOK}"}).status_code
+            == 200
+        )
         assert client.post("/webhooks/alertmanager?token=tencent-only", json=alert).status_code == 401
         assert client.get("/incidents", headers={"Authorization": "Bearer tencent-only"}).status_code == 403
     monkeypatch.delenv("TENCENT_HOOK")
-    with pytest.raises(ConfigError, match="server.auth.webhook_tokens.tencent"):
-        with TestClient(create_app(settings, run_worker=False)):
-            pass
+    with (
+        pytest.raises(ConfigError, match="server.auth.webhook_tokens.tencent"),
+        TestClient(create_app(settings, run_worker=False)),
+    ):
+        pass
 
 
-def test_protect_metrics_puts_metrics_and_the_schema_behind_a_viewer(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_protect_metrics_puts_metrics_and_the_schema_behind_a_viewer(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ALERTPILOT_WEBHOOK_TOKEN", HOOK)
     for protect, anonymous in ((False, 200), (True, 401)):
         with TestClient(create_app(settings_for(home, protect_metrics=protect), run_worker=False)) as client:
