@@ -17,10 +17,10 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from server import auth, login, web, webhooks
+from server import auth, login, users_api, web, webhooks
 from server.context import ServiceContext, queue_decision
 from state.config import Settings
 
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(login.router)
     app.include_router(web.router)
+    app.include_router(users_api.router)
     _api_routes(app)
     _decision_routes(app)
     return app
@@ -165,26 +166,13 @@ def _viewer(request: Request) -> auth.Principal:
     return auth.require(_ctx(request), request, "viewer")
 
 
-async def _decision_body(request: Request) -> Decision:
-    """The optional JSON body of approve/reject, read only after the credential was checked."""
-    raw = await webhooks.read_body(request, limit=64 * 1024)
-    if not raw.strip():
-        return Decision()
-    try:
-        return Decision.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise webhooks.HttpProblem(422, f"{where}: {first['msg']}", where) from None
-
-
 def _decision_routes(app: FastAPI) -> None:
     async def answer(request: Request, incident_id: str, approved: bool) -> Any:
         ctx = _ctx(request)
         principal = await run_in_threadpool(auth.require, ctx, request, "approver")
         auth.check_post(ctx.settings, request, principal, request.headers.get("x-csrf-token"))
         try:
-            body = await _decision_body(request)
+            body = await webhooks.read_model(request, Decision)
         except webhooks.HttpProblem as problem:
             return problem.response()
         if body.by is not None and body.by.strip().lower() != principal.user.lower():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,7 +20,7 @@ from cli_common import ConfigOpt, JsonOpt, UsageError, emit_json, guarded, load,
 
 if TYPE_CHECKING:
     from state.config import Settings, UserConfig
-    from state.identity import Identity, TokenInfo
+    from state.identity import Identity
 
 app = typer.Typer(help="People's credentials: personal tokens and page passwords.", no_args_is_help=True)
 token_app = typer.Typer(help="Personal API tokens (Authorization: Bearer, or the page's token login).")
@@ -37,13 +36,12 @@ def _open(settings: Settings) -> Identity:
 
 
 def _person(settings: Settings, name: str) -> UserConfig:
-    """The configured user ``name``; the agent's own account gets no credential."""
-    user = settings.user(name)
-    if user is None:
-        raise UsageError(f"NAME: no user {name!r} under users: in the config")
-    if user.name.lower() == settings.acting_user.lower():
-        raise UsageError(f"NAME: {user.name!r} is the agent's own account (acting_user); people get their own")
-    return user
+    from server.users_api import CredentialError, person
+
+    try:
+        return person(settings, name)
+    except CredentialError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _operator() -> str:
@@ -53,39 +51,16 @@ def _operator() -> str:
         return "local:?"
 
 
-def _when(epoch: float | None) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch else "-"
-
-
-def _token_doc(info: TokenInfo, now: float) -> dict[str, object]:
-    return {
-        "id": info.id, "user": info.user, "role": info.role, "state": info.state(now),
-        "created_at": _when(info.created_at), "expires_at": _when(info.expires_at),
-        "last_used_at": _when(info.last_used_at),
-    }  # fmt: skip
-
-
 @app.command("list")
 def users_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Configured users with their role, permission, speaker, password and tokens."""
-    import time
-
     from rich.table import Table
+
+    from server.users_api import users_doc
 
     with guarded():
         settings = load(config)
-        identity = _open(settings)
-        now = time.time()
-        tokens = identity.tokens()
-        docs = [
-            {
-                "name": u.name, "email": u.email, "role": u.page_role, "rollback_permission": u.rollback_permission,
-                "speaker": u.speaker, "password": identity.has_password(u.name),
-                "agent": u.name.lower() == settings.acting_user.lower(),
-                "tokens": [_token_doc(t, now) for t in tokens if t.user.lower() == u.name.lower()],
-            }
-            for u in settings.users
-        ]  # fmt: skip
+        docs = users_doc(settings, _open(settings))
     if as_json:
         emit_json(docs)
         return
@@ -112,6 +87,7 @@ def token_create(
     """Create a token for NAME and print it once (only a salted hash is kept)."""
     import time
 
+    from server.users_api import token_doc, when
     from state.identity import ROLES
 
     with guarded():
@@ -124,13 +100,13 @@ def token_create(
         identity = _open(settings)
         plain, info = identity.create_token(user.name, role, expires)
         identity.record("token_created", _operator(), f"token:{info.id}", "cli", user=user.name, role=role,
-                        expires_at=_when(info.expires_at))  # fmt: skip
+                        expires_at=when(info.expires_at))  # fmt: skip
     if as_json:
-        emit_json({**_token_doc(info, time.time()), "token": plain})
+        emit_json({**token_doc(info, time.time()), "token": plain})
         return
     out.print(plain, markup=False)
     print(
-        f"token {info.id} for {user.name} ({role}, expires {_when(info.expires_at)}): shown once, keep it now",
+        f"token {info.id} for {user.name} ({role}, expires {when(info.expires_at)}): shown once, keep it now",
         file=sys.stderr,
     )
 
@@ -187,11 +163,13 @@ def users_audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Logins, failed logins, logouts and credential changes (principal, credential, source)."""
+    from server.users_api import when
+
     with guarded():
         settings = load(config)
         events = _open(settings).events(limit)
     for event in events:
-        event["at"] = _when(event["at"])
+        event["at"] = when(event["at"])
     if as_json:
         emit_json(events)
         return

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +23,7 @@ from state.alert import MAX_PAYLOAD_BYTES, AlertParseError, decode_payload, pars
 
 log = logging.getLogger("alertpilot.webhooks")
 router = APIRouter()
+Model = TypeVar("Model", bound=BaseModel)
 SIGNATURE_HEADERS = ("x-alertpilot-signature", "x-hub-signature-256", "x-signature")
 
 
@@ -55,6 +57,17 @@ async def read_body(request: Request, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
             raise HttpProblem(413, "body: over the 1 MiB limit", "body")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_model(request: Request, model: type[Model], limit: int = 64 * 1024) -> Model:
+    """The body as ``model`` (an empty body gives its defaults); HttpProblem 413/422 naming the field."""
+    raw = await read_body(request, limit)
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise HttpProblem(422, f"{where}: {first['msg']}", where) from None
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:

@@ -259,3 +259,39 @@ def test_protect_metrics_puts_metrics_and_the_schema_behind_a_viewer(
             schema = client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
             body = schema["paths"]["/incidents/{incident_id}/approve"]["post"]["requestBody"]
             assert "by" in body["content"]["application/json"]["schema"]["properties"]
+
+
+def test_an_admin_manages_tokens_over_the_api_and_nobody_else_does(service: Service) -> None:
+    identity = service.client.app.state.ctx.identity  # type: ignore[attr-defined]
+    admin = {"Authorization": f"Bearer {identity.create_token('vera', 'admin')[0]}"}
+    for who in ("ana", HOOK):  # an approver, the webhook token
+        assert service.client.get("/users", headers=service.bearer(who)).status_code == 403
+        assert service.client.post("/users/bob/tokens", headers=service.bearer(who), content=b"{bad").status_code == 403
+    listed = {u["name"]: u for u in service.client.get("/users", headers=admin).json()}
+    assert listed["ana"]["password"] and listed["ana"]["tokens"][0]["state"] == "active"
+    assert "token" not in listed["ana"]["tokens"][0]  # no secret is ever listed
+    made = service.client.post("/users/bob/tokens", headers=admin, json={"role": "approver", "expires_days": 7})
+    assert made.status_code == 201 and made.json()["token"].startswith("apt_")
+    assert (
+        service.client.get("/incidents", headers={"Authorization": f"Bearer {made.json()['token']}"}).status_code == 200
+    )
+    assert service.client.post("/users/alertpilot/tokens", headers=admin, json={}).status_code == 404  # the agent
+    assert service.client.post("/users/bob/tokens", headers=admin, json={"role": "root"}).json()["field"] == "role"
+    revoked = service.client.delete(f"/users/tokens/{made.json()['id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    assert (
+        service.client.get("/incidents", headers={"Authorization": f"Bearer {made.json()['token']}"}).status_code == 401
+    )
+    kinds = [(e["kind"], e["principal"], e["source"]) for e in identity.events()[:2]]
+    assert kinds == [("token_revoked", "vera", "api"), ("token_created", "vera", "api")]
+
+
+def test_cookies_are_secure_behind_https(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERTPILOT_WEBHOOK_TOKEN", HOOK)
+    settings = settings_for(home, trusted_proxies=["10.1.2.3"])
+    with TestClient(create_app(settings, run_worker=False), base_url="https://alertpilot.test") as direct:
+        assert "Secure" in direct.get("/ui/login").headers["set-cookie"]
+    with TestClient(create_app(settings, run_worker=False), client=("10.1.2.3", 1)) as proxied:
+        assert "Secure" in proxied.get("/ui/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+    with TestClient(create_app(settings, run_worker=False), client=("10.9.9.9", 1)) as untrusted:
+        assert "Secure" not in untrusted.get("/ui/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
