@@ -65,9 +65,13 @@ def action_hash(pending: dict[str, Any] | None) -> str:
 
 
 def answer_key(doc: dict[str, Any]) -> str:
-    """The key of the approval ``doc`` waits on now: one answer each (a later wait has another key)."""
-    waited = f"{len(doc.get('attempts') or [])}.{len(doc.get('decisions') or [])}"
-    return f"decide:{doc['id']}:{waited}:{action_hash(doc.get('pending'))[:16]}"
+    """The key of the approval ``doc`` waits on now: one answer each.
+
+    A wait is the incident's next attempt with its action: an approval appends an attempt
+    and a rejection ends the ladder, so a later wait has another key, while a repeat of the
+    alert (which re-enters the same wait) keeps it.
+    """
+    return f"decide:{doc['id']}:{len(doc.get('attempts') or [])}:{action_hash(doc.get('pending'))[:16]}"
 
 
 def decide(settings: Settings, store: Store, verdict: Verdict, apply: Apply) -> dict[str, Any]:

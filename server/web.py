@@ -215,6 +215,7 @@ def link_page(request: Request, token: str) -> Response:
 
     ctx = ctx_of(request)
     me, cookie = viewer(ctx, request)
+    auth.require_role(me, "approver")
     try:
         claims, doc = _link_context(ctx, token, me)
     except LinkError as problem:

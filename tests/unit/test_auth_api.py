@@ -295,3 +295,14 @@ def test_cookies_are_secure_behind_https(home: Path, monkeypatch: pytest.MonkeyP
         assert "Secure" in proxied.get("/ui/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
     with TestClient(create_app(settings, run_worker=False), client=("10.9.9.9", 1)) as untrusted:
         assert "Secure" not in untrusted.get("/ui/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+
+
+def test_a_repeat_of_the_alert_does_not_reopen_an_answered_approval(service: Service) -> None:
+    path = f"/incidents/{service.incident}"
+    assert service.client.post(f"{path}/approve", headers=service.bearer("ana")).status_code == 202
+    settings = service.client.app.state.ctx.settings  # type: ignore[attr-defined]
+    with open_runner(settings) as runner:  # Alertmanager re-sends the firing alert while the answer is queued
+        doc = runner.join(service.incident, parse_alerts((DEMO_CASE / "alert.json").read_bytes())[0])
+    assert doc["status"] == "awaiting_approval"
+    late = service.client.post(f"{path}/reject", headers=service.bearer("bob"), json={"reason": "too late"})
+    assert late.status_code == 409
