@@ -3,7 +3,7 @@
 The incident commands (run, resume, approve, reject, incidents, demo, review, logs) are
 here; the rest sit beside their packages and are registered below: replay and
 incidents export/import (graph/cli.py), serve, worker, briefing, executor, audit and mcp
-(server/cli.py), eval (evals/cli.py). What they share (exit codes, one-line errors,
+(server/cli.py), users (server/users_cli.py), eval (evals/cli.py). What they share (exit codes, one-line errors,
 ``--config``/``--json``) is cli_common.py. Heavy modules are imported inside the
 commands that need them so the CLI starts fast.
 """
@@ -23,6 +23,7 @@ from cli_common import ConfigOpt, JsonOpt, UsageError, emit_json, err, fail, gua
 from evals import cli as evals_cli
 from graph import cli as graph_cli
 from server import cli as server_cli
+from server import users_cli
 
 if TYPE_CHECKING:
     from graph.runner import IncidentRunner
@@ -368,6 +369,7 @@ for command in (server_cli.briefing, server_cli.serve, server_cli.worker):
 incidents_app.command("export")(graph_cli.incidents_export)
 incidents_app.command("import")(graph_cli.incidents_import)
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(users_cli.app, name="users")
 app.add_typer(server_cli.mcp_app, name="mcp")
 app.add_typer(logs_app, name="logs")
 app.add_typer(evals_cli.app, name="eval")

@@ -66,3 +66,32 @@ def remind_open(
             for outcome in notifier.send(user, message, key=key, kind="reminder", incident_id=incident_id):
                 sent.append({"incident_id": incident_id, "user": user.name, **vars(outcome)})
     return sent
+
+
+def approval_text(doc: dict[str, Any], language: str, links: dict[str, str]) -> tuple[str, str, str]:
+    """Subject, plain text and Markdown asking a person to answer the approval ``doc`` waits on.
+
+    ``links`` (verdict -> signed URL, made per recipient by server/links.py) are appended
+    as they are; without them the message points to the incident page.
+    """
+    alert = doc.get("alert") or {}
+    pending = doc.get("pending") or {}
+    subject_of = alert.get("service") or alert.get("workload") or "-"
+    action = f"{pending.get('operation')} {pending.get('params') or {}}"
+    if language == "zh":
+        subject = f"【等待批准】{alert.get('name')} · {subject_of}"
+        text = f"事件 {doc.get('id')} 等待批准：第 {pending.get('rung')} 级（{pending.get('rung_name')}）{action}。"
+        names = {"approve": "批准", "reject": "拒绝"}
+        tail = "请在事件页面确认。" if not links else ""
+    else:
+        subject = f"[approval needed] {alert.get('name')} on {subject_of}"
+        rung = f"rung {pending.get('rung')} ({pending.get('rung_name')})"
+        text = f"Incident {doc.get('id')} waits for approval: {rung} {action}."
+        names = {"approve": "Approve", "reject": "Reject"}
+        tail = "Answer it on the incident page." if not links else ""
+    lines = [f"{names.get(verdict, verdict)}: {url}" for verdict, url in links.items()]
+    plain = "\n".join([text, *lines, tail]).strip()
+    markdown = f"### {subject}\n\n{text}\n\n" + "\n\n".join(
+        f"[{names.get(verdict, verdict)}]({url})" for verdict, url in links.items()
+    )
+    return subject, plain, (markdown + (f"\n\n{tail}" if tail else "")).strip()

@@ -102,10 +102,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="alertpilot-bench-"))
     config = yaml.safe_load((CASE / "config.yaml").read_text())
     config.update({"world": str(CASE), "policy": {"verify_after_s": 0.5, "approval_from_rung": 7}})
+    config["users"] = [*config.get("users", []), {"name": "bench-reader"}]  # reads the incidents back
     (work / "alertpilot.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTPILOT_")}
     env.update({"ALERTPILOT_HOME": str(work / "home"), "ALERTPILOT_WEBHOOK_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)})
+    reader = subprocess.run(
+        [sys.executable, "-m", "cli", "users", "token", "create", "bench-reader",
+         "--config", str(work / "alertpilot.yaml")],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--config", str(work / "alertpilot.yaml")]
     if args.no_worker:
         cmd.append("--no-worker")
@@ -132,7 +138,7 @@ def main() -> int:
         duplicates = sum(r["duplicates"] for r in reports)
         errors = sum(r["errors"] for r in reports)
         unique_expected = args.clients * (per_client - per_client // 10)
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {reader}"}, timeout=30)
         drained = args.no_worker
         deadline = time.monotonic() + 120
         while not drained and time.monotonic() < deadline:

@@ -14,24 +14,30 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from server import web, webhooks
-from server.context import ServiceContext, authorized, queue_decision
+from server import auth, login, users_api, web, webhooks
+from server.context import ServiceContext, queue_decision
 from state.config import Settings
 
 log = logging.getLogger("alertpilot.server")
 
 
 class Decision(BaseModel):
-    """Body of an approve/reject call."""
+    """Body of an approve/reject call (optional for approve); who decides is the credential's user."""
 
-    by: str | None = Field(default=None, description="Who decides (defaults to the configured acting user).")
-    reason: str = ""
+    model_config = {"extra": "forbid"}
+
+    by: str | None = Field(default=None, description="Must name the authenticated user when given (else 400).")
+    reason: str = Field(default="", max_length=2000)
+    action: str | None = Field(default=None, description="The action_hash the caller was shown (else any).")
+
+
+DECISION_BODY = {"requestBody": {"content": {"application/json": {"schema": Decision.model_json_schema()}}}}
 
 
 def _threads(
@@ -91,10 +97,14 @@ def create_app(
                 thread.join(timeout=20)
             ctx.store.engine.dispose()
 
-    app = FastAPI(title="alertpilot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="alertpilot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(auth.AuthProblem, web.auth_problem)  # type: ignore[arg-type]
     app.include_router(webhooks.router)
+    app.include_router(login.router)
     app.include_router(web.router)
+    app.include_router(users_api.router)
     _api_routes(app)
+    _decision_routes(app)
     return app
 
 
@@ -107,7 +117,20 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _guarded_metrics(request: Request) -> None:
+    """``server.auth.protect_metrics``: /metrics and /openapi.json need a viewer credential."""
+    ctx = _ctx(request)
+    if ctx.settings.server.auth.protect_metrics:
+        auth.require(ctx, request, "viewer")
+
+
 def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small route functions
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        """The OpenAPI schema (behind a viewer credential with ``server.auth.protect_metrics``)."""
+        _guarded_metrics(request)
+        return JSONResponse(app.openapi())
+
     @app.get("/healthz")
     async def healthz(request: Request) -> dict[str, Any]:
         """Liveness plus queue depth."""
@@ -117,54 +140,74 @@ def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small rout
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         """Prometheus exposition of the service's metrics."""
+        await run_in_threadpool(_guarded_metrics, request)
         body = await run_in_threadpool(generate_latest, _ctx(request).metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/incidents", response_model=None)
+    @app.get("/incidents", response_model=None, dependencies=[Depends(_viewer)])
     def incidents(request: Request, status: str | None = None, limit: int = 100) -> Any:
-        """Incident summaries, newest first."""
+        """Incident summaries, newest first (a viewer credential)."""
         ctx = _ctx(request)
-        if not authorized(request, ctx.token):
-            return _problem(401, "unauthorized")
         return ctx.store.list(status=status, limit=max(1, min(limit, 1000)))
 
-    @app.get("/incidents/{incident_id}", response_model=None)
+    @app.get("/incidents/{incident_id}", response_model=None, dependencies=[Depends(_viewer)])
     def incident(request: Request, incident_id: str) -> Any:
-        """The incident document plus its audit trail."""
+        """The incident document plus its audit trail (a viewer credential)."""
         ctx = _ctx(request)
-        if not authorized(request, ctx.token):
-            return _problem(401, "unauthorized")
         doc = ctx.store.get(incident_id)
         if doc is None:
             return _problem(404, f"no incident {incident_id}")
         doc["audit"] = ctx.store.audit_trail(incident_id)
         return doc
 
-    def decide(request: Request, incident_id: str, body: Decision | None, approved: bool) -> Any:
+
+def _viewer(request: Request) -> auth.Principal:
+    """Dependency: a viewer credential, checked before any parameter is validated."""
+    return auth.require(_ctx(request), request, "viewer")
+
+
+def _decision_routes(app: FastAPI) -> None:
+    async def answer(request: Request, incident_id: str, approved: bool) -> Any:
         ctx = _ctx(request)
-        if not authorized(request, ctx.token):
-            return _problem(401, "unauthorized")
-        body = body or Decision()
+        principal = await run_in_threadpool(auth.require, ctx, request, "approver")
+        auth.check_post(ctx.settings, request, principal, request.headers.get("x-csrf-token"))
         try:
-            result = queue_decision(
-                ctx, incident_id, approved=approved, by=body.by or ctx.settings.acting_user, reason=body.reason
-            )
-        except KeyError:
-            return _problem(404, f"no incident {incident_id}")
-        except PermissionError as exc:
-            return _problem(403, str(exc))
-        except LookupError as exc:
-            return _problem(409, str(exc))
-        except ValueError as exc:
-            return _problem(422, str(exc))
-        return JSONResponse(result, status_code=202)
+            body = await webhooks.read_model(request, Decision)
+        except webhooks.HttpProblem as problem:
+            return problem.response()
+        if body.by is not None and body.by.strip().lower() != principal.user.lower():
+            return _problem(400, f"by: {body.by!r} is not the authenticated user {principal.user!r}")
+        return await run_in_threadpool(_queue_answer, ctx, principal, incident_id, approved, body)
 
-    @app.post("/incidents/{incident_id}/approve", response_model=None)
-    def approve(request: Request, incident_id: str, body: Decision | None = None) -> Any:
-        """Approve the action the incident waits on (a worker applies it)."""
-        return decide(request, incident_id, body, True)
+    @app.post("/incidents/{incident_id}/approve", response_model=None, openapi_extra=DECISION_BODY)
+    async def approve(request: Request, incident_id: str) -> Any:
+        """Approve the action the incident waits on as the authenticated approver (a worker applies it)."""
+        return await answer(request, incident_id, True)
 
-    @app.post("/incidents/{incident_id}/reject", response_model=None)
-    def reject(request: Request, incident_id: str, body: Decision | None = None) -> Any:
+    @app.post("/incidents/{incident_id}/reject", response_model=None, openapi_extra=DECISION_BODY)
+    async def reject(request: Request, incident_id: str) -> Any:
         """Reject the action the incident waits on; ``reason`` is required."""
-        return decide(request, incident_id, body, False)
+        return await answer(request, incident_id, False)
+
+
+def _queue_answer(
+    ctx: ServiceContext, principal: auth.Principal, incident_id: str, approved: bool, body: Decision
+) -> JSONResponse:
+    from server.decisions import Conflict
+
+    try:
+        result = queue_decision(
+            ctx, incident_id, approved=approved, by=principal.user, reason=body.reason,
+            credential=principal.credential, source="api", action=body.action,
+        )  # fmt: skip
+    except KeyError:
+        return _problem(404, f"no incident {incident_id}")
+    except PermissionError as exc:
+        return _problem(403, str(exc))
+    except Conflict as exc:
+        return _problem(409, str(exc))
+    except LookupError as exc:
+        return _problem(409, str(exc))
+    except ValueError as exc:
+        return _problem(422, str(exc))
+    return JSONResponse(result, status_code=202)

@@ -5,10 +5,16 @@ An application, not a provider: it drives the incident runner (approvals through
 Tencent Cloud questions go through the provider module :mod:`tools.mcp.assistant_cloud`.
 
 Every tool answers ``{"action": "RESPONSE", "response": "<speakable text>"}``, which
-Xiaozhi reads out as is. The speaker names themself (the ``user`` argument of the
-greeting and of approvals); the name maps to a configured user — their Tencent Cloud
-credential variables and ``rollback_permission`` — and is remembered for
-``assistant.session_ttl_s`` so later questions need no name.
+Xiaozhi reads out as is. The ``user`` argument is who speaks: a configured user's name or
+the speaker name Xiaozhi's voiceprint recognition gives (``users[].speaker``); it is
+remembered for ``assistant.session_ttl_s`` so later questions need no name.
+
+Approvals need more (issue 21): only an *identified speaker* — a name that maps through
+``users[].speaker`` to a configured user, not a name anyone can say — may answer, and an
+approval takes two tool calls: ``approve_rollback`` speaks the exact action and its code
+(the first characters of :func:`server.decisions.action_hash`), and only
+``confirm_rollback`` quoting that code back, by the same speaker, within the session TTL,
+while the incident still waits on that same action, answers it (source ``voice``).
 """
 
 from __future__ import annotations
@@ -40,16 +46,18 @@ def speak(text: str) -> dict[str, str]:
 
 @dataclass
 class SpeakerCache:
-    """Who is speaking, remembered for a while after they named themself."""
+    """Who is speaking, remembered for a while after they named themself (or their voice was recognised)."""
 
     ttl_s: float
     clock: Callable[[], datetime]
     _user: UserConfig | None = None
     _until: datetime | None = None
+    _by_speaker: bool = False
 
-    def remember(self, user: UserConfig) -> None:
+    def remember(self, user: UserConfig, *, by_speaker: bool = False) -> None:
         """Remember ``user`` as the speaker for the next ``ttl_s`` seconds."""
         self._user, self._until = user, self.clock() + timedelta(seconds=self.ttl_s)
+        self._by_speaker = by_speaker
 
     def current(self) -> UserConfig | None:
         """The remembered speaker, or None when nobody named themself recently."""
@@ -57,6 +65,23 @@ class SpeakerCache:
             self._user = None
             return None
         return self._user
+
+    def identified(self) -> UserConfig | None:
+        """The remembered speaker when their voice (``users[].speaker``) identified them, within the TTL."""
+        user = self.current()
+        return user if user is not None and self._by_speaker else None
+
+
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """An approval a speaker asked for and has not confirmed yet."""
+
+    user: str
+    action: str
+    at: datetime
+
+
+CODE_LEN = 6  # characters of the action hash spoken and quoted back
 
 
 @dataclass
@@ -68,6 +93,7 @@ class Assistant:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     cache: SpeakerCache | None = None
     _store: Store | None = None
+    _confirmations: dict[str, PendingConfirmation] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.cache is None:
@@ -92,10 +118,11 @@ class Assistant:
         """The named (or remembered) speaker, or a spoken reason why there is none."""
         assert self.cache is not None
         if name and name.strip():
-            user = self.settings.user(name)
+            by_voice = self.settings.speaker_user(name)
+            user = by_voice or self.settings.user(name)
             if user is None:
                 return self.say(f"抱歉，我不认识{name}。", f"Sorry, I do not know {name}.")
-            self.cache.remember(user)
+            self.cache.remember(user, by_speaker=by_voice is not None)
             return user
         user = self.cache.current()
         if user is None:
@@ -203,25 +230,50 @@ class Assistant:
             text += f" Escalated because {doc['escalation_reason']}."
         return speak(text)
 
-    def _decide(self, incident_id: str, user: str, approved: bool, reason: str) -> dict[str, str]:
+    def identified(self, speaker: str | None) -> UserConfig | dict[str, str]:
+        """The speaker an approval may come from (``users[].speaker``), or what is needed, spoken."""
+        assert self.cache is not None
+        if speaker and speaker.strip():
+            user = self.settings.speaker_user(speaker)
+            if user is not None:
+                self.cache.remember(user, by_speaker=True)
+                return user
+        else:
+            user = self.cache.identified()
+            if user is not None:
+                return user
+        return self.say(
+            "抱歉，我没能通过声音确认你的身份，不能处理审批。请让已登记声纹的同事来操作。",
+            "Sorry, I could not identify you by your voice, so I cannot take an approval. "
+            "Ask a colleague whose voice is registered.",
+        )
+
+    def _waiting(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident's document when it waits for approval (else None)."""
+        doc = self.store().get(incident_id.strip())
+        return doc if doc is not None and doc.get("status") == "awaiting_approval" and doc.get("pending") else None
+
+    def _not_waiting(self, incident_id: str) -> dict[str, str]:
+        return self.say(f"事件 {incident_id} 没有在等待批准。", f"Incident {incident_id} is not waiting for approval.")
+
+    def _decide(
+        self, speaker: UserConfig, incident_id: str, approved: bool, reason: str, action: str
+    ) -> dict[str, str]:
         from graph.runner import open_runner
         from server.decisions import Verdict, decide, run_now
 
-        speaker = self.who(user)
-        if isinstance(speaker, dict):
-            return speaker
-        verdict = Verdict(incident_id.strip(), approved, speaker.name, reason)
+        verdict = Verdict(
+            incident_id.strip(), approved, speaker.name, reason, credential=f"speaker:{speaker.speaker}",
+            source="voice", action=action,
+        )  # fmt: skip
         try:
             with open_runner(self.settings) as runner:
                 doc = decide(self.settings, runner.store, verdict, run_now(runner))
         except PermissionError:
+            return self._no_permission(speaker)
+        except LookupError:  # no such incident, it waits for nothing, or it was answered or changed meanwhile
             return self.say(
-                f"抱歉，{speaker.name}，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。",
-                f"Sorry, {speaker.name}, you do not have rollback permission. Please ask someone who does.",
-            )
-        except LookupError:  # no such incident, or it waits for nothing
-            return self.say(
-                f"事件 {incident_id} 没有在等待批准。", f"Incident {incident_id} is not waiting for approval."
+                f"事件 {incident_id} 没有在等待这项批准。", f"Incident {incident_id} is not waiting for this approval."
             )
         status = self._status(doc["status"])
         if approved:
@@ -231,13 +283,71 @@ class Assistant:
             )
         return self.say(f"已拒绝这次回滚，事件现在的状态是：{status}。", f"Rejected. The incident is now {status}.")
 
-    def approve_rollback(self, incident_id: str, user: str) -> dict[str, str]:
-        """Approve the rollback an incident is waiting on (needs rollback permission)."""
-        return self._decide(incident_id, user, True, "")
+    def _no_permission(self, speaker: UserConfig) -> dict[str, str]:
+        return self.say(
+            f"抱歉，{speaker.name}，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。",
+            f"Sorry, {speaker.name}, you do not have rollback permission. Please ask someone who does.",
+        )
 
-    def reject_rollback(self, incident_id: str, user: str, reason: str = "") -> dict[str, str]:
-        """Reject the rollback an incident is waiting on; it escalates to people."""
-        return self._decide(incident_id, user, False, reason or "rejected by voice")
+    def approve_rollback(self, incident_id: str, user: str = "") -> dict[str, str]:
+        """Ask to approve the rollback an incident waits on: speaks the exact action and a code to confirm.
+
+        Nothing is approved yet: call confirm_rollback with the code once the speaker has
+        confirmed. Needs a speaker identified by voice with rollback permission.
+        """
+        from server.decisions import action_hash
+        from tools.guard import approval_problem
+
+        speaker = self.identified(user)
+        if isinstance(speaker, dict):
+            return speaker
+        if approval_problem(self.settings, speaker.name, approved=True):
+            return self._no_permission(speaker)
+        doc = self._waiting(incident_id)
+        if doc is None:
+            return self._not_waiting(incident_id)
+        pending = doc["pending"]
+        action = action_hash(pending)
+        self._confirmations[doc["id"]] = PendingConfirmation(speaker.name, action, self.clock())
+        code = action[:CODE_LEN]
+        target = pending.get("params", {}).get("service") or "-"
+        return self.say(
+            f"{speaker.name}，要批准的是{pending.get('rung_name')}：对 {target} 执行 {pending.get('operation')}，"
+            f"参数 {pending.get('params')}。确认的话请说“确认”，操作码 {' '.join(code)}。",
+            f"{speaker.name}, this approves {pending.get('rung_name')}: {pending.get('operation')} on {target} "
+            f"with {pending.get('params')}. Say confirm to go ahead; the action code is {' '.join(code)}.",
+        )
+
+    def confirm_rollback(self, incident_id: str, action_hash: str, user: str = "") -> dict[str, str]:
+        """Confirm an approval asked for with approve_rollback, quoting its action code; then it is applied."""
+        speaker = self.identified(user)
+        if isinstance(speaker, dict):
+            return speaker
+        asked = self._confirmations.get(incident_id.strip())
+        quoted = "".join(action_hash.split()).lower()
+        ttl = timedelta(seconds=self.settings.assistant.session_ttl_s)
+        if asked is None or asked.user != speaker.name or self.clock() - asked.at >= ttl:
+            return self.say(
+                "请先说要批准哪个事件，我会把操作念给你确认。",
+                "First ask me to approve the incident; I will read the action to you.",
+            )
+        if len(quoted) < CODE_LEN or not asked.action.startswith(quoted):
+            return self.say("操作码不对，这次没有批准。", "That action code does not match; nothing was approved.")
+        del self._confirmations[incident_id.strip()]
+        return self._decide(speaker, incident_id, True, "", asked.action)
+
+    def reject_rollback(self, incident_id: str, user: str = "", reason: str = "") -> dict[str, str]:
+        """Reject the rollback an incident is waiting on (an identified speaker); it escalates to people."""
+        from server.decisions import action_hash
+
+        speaker = self.identified(user)
+        if isinstance(speaker, dict):
+            return speaker
+        doc = self._waiting(incident_id)
+        if doc is None:
+            return self._not_waiting(incident_id)
+        self._confirmations.pop(doc["id"], None)
+        return self._decide(speaker, incident_id, False, reason or "rejected by voice", action_hash(doc["pending"]))
 
     # ------------------------------------------------------------------ Tencent Cloud
 
@@ -308,6 +418,7 @@ def build(settings: Settings, assistant: Assistant | None = None) -> FastMCP:
         assistant.list_open_incidents,
         assistant.incident_status,
         assistant.approve_rollback,
+        assistant.confirm_rollback,
         assistant.reject_rollback,
         assistant.send_briefing,
         assistant.list_clusters,

@@ -46,8 +46,24 @@ def serve(
         if not settings.secret(settings.server.token_env):
             raise UsageError(f"server.token_env: environment variable {settings.server.token_env} is not set")
         validate_schedule(settings)
+        check_auth(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="warning")
+    # proxy_headers off: the peer address must stay the TCP peer, which is what server.auth.trusted_proxies
+    # is checked against (uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the client).
+    app = create_app(settings, run_worker=not no_worker)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def check_auth(settings: Settings) -> None:
+    """Refuse to start with an auth setting that names an unset variable (one line naming the field)."""
+    from server.context import webhook_tokens
+
+    webhook_tokens(settings)
+    auth = settings.server.auth
+    if auth.link_secret_env and not settings.secret(auth.link_secret_env):
+        raise UsageError(f"server.auth.link_secret_env: environment variable {auth.link_secret_env} is not set")
+    if auth.trusted_header and not auth.trusted_proxies:
+        raise UsageError("server.auth.trusted_proxies: required with trusted_header (the proxies it is taken from)")
 
 
 def worker(

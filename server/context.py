@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
 from server.metrics import Metrics
 from state.config import ConfigError, Settings
+from state.identity import Identity
 from state.queue import Queue
 from state.store import Store
-
-TOKEN_COOKIE = "alertpilot_token"
 
 
 @dataclass
@@ -26,6 +25,11 @@ class ServiceContext:
     metrics: Metrics
     token: str
     hmac_key: str | None
+    identity: Identity = field(init=False)
+    webhook_tokens: dict[str, str] = field(default_factory=dict)  # source -> its own token (else ``token``)
+
+    def __post_init__(self) -> None:
+        self.identity = Identity(self.store)
 
     @classmethod
     def build(cls, settings: Settings) -> ServiceContext:
@@ -41,31 +45,48 @@ class ServiceContext:
             metrics=Metrics(store),
             token=token,
             hmac_key=settings.secret(settings.server.hmac_secret_env) or token,
+            webhook_tokens=webhook_tokens(settings),
         )
 
 
+def webhook_tokens(settings: Settings) -> dict[str, str]:
+    """Each source's own webhook token (``server.auth.webhook_tokens``); a named variable must be set."""
+    tokens: dict[str, str] = {}
+    for source, env_name in settings.server.auth.webhook_tokens.items():
+        value = settings.secret(env_name)
+        if not value:
+            raise ConfigError(f"server.auth.webhook_tokens.{source}: environment variable {env_name} is not set")
+        tokens[source] = value
+    return tokens
+
+
 def presented_token(request: Request) -> str | None:
-    """The token a request carries: bearer header, ``?token=``, or the web UI's cookie."""
+    """The token a webhook sender presents: bearer header or ``?token=`` (Tencent's callback can send no header)."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
+    return request.query_params.get("token")
 
 
-def authorized(request: Request, token: str) -> bool:
-    """Whether the request carries the service token (constant-time compare)."""
+def webhook_authorized(request: Request, ctx: ServiceContext, source: str) -> bool:
+    """Whether the request carries ``source``'s webhook token: its own, else the default (constant time)."""
     given = presented_token(request)
+    token = ctx.webhook_tokens.get(source, ctx.token)
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
-def queue_decision(ctx: ServiceContext, incident_id: str, *, approved: bool, by: str, reason: str) -> dict[str, Any]:
+def queue_decision(
+    ctx: ServiceContext, incident_id: str, *, approved: bool, by: str, reason: str, credential: str, source: str,
+    action: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Check an answer to a pending approval (:func:`server.decisions.decide`) and queue it for a worker.
 
-    Raises KeyError (no incident), LookupError (not waiting), ValueError (bad field) and
+    ``by`` is the authenticated principal and ``credential``/``source`` say how they
+    authenticated (audited). Raises KeyError (no incident), LookupError (not waiting;
+    ``Conflict`` when already answered or the action changed), ValueError (bad field) and
     PermissionError (the approver may not roll back) instead of queueing.
     """
     from server.decisions import Verdict, decide, queue_for_worker
 
-    return decide(
-        ctx.settings, ctx.store, Verdict(incident_id, approved, by, reason), queue_for_worker(ctx.queue, ctx.store)
-    )
+    verdict = Verdict(incident_id, approved, by, reason, credential=credential, source=source, action=action)
+    return decide(ctx.settings, ctx.store, verdict, queue_for_worker(ctx.queue, ctx.store))

@@ -10,18 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from server.context import ServiceContext, authorized
+from server.context import ServiceContext, webhook_authorized
 from state.alert import MAX_PAYLOAD_BYTES, AlertParseError, decode_payload, parse_alerts
 
 log = logging.getLogger("alertpilot.webhooks")
 router = APIRouter()
+Model = TypeVar("Model", bound=BaseModel)
 SIGNATURE_HEADERS = ("x-alertpilot-signature", "x-hub-signature-256", "x-signature")
 
 
@@ -57,6 +59,17 @@ async def read_body(request: Request, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+async def read_model(request: Request, model: type[Model], limit: int = 64 * 1024) -> Model:
+    """The body as ``model`` (an empty body gives its defaults); HttpProblem 413/422 naming the field."""
+    raw = await read_body(request, limit)
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise HttpProblem(422, f"{where}: {first['msg']}", where) from None
+
+
 def signature_ok(secret: str, body: bytes, header: str) -> bool:
     """Whether ``header`` (``sha256=<hex>`` or bare hex) is the HMAC-SHA256 of ``body``."""
     given = header.strip().removeprefix("sha256=").lower()
@@ -66,7 +79,7 @@ def signature_ok(secret: str, body: bytes, header: str) -> bool:
 
 async def _intake(request: Request, source: str) -> tuple[dict[str, Any], int, int]:
     ctx: ServiceContext = request.app.state.ctx
-    token_ok = authorized(request, ctx.token)
+    token_ok = webhook_authorized(request, ctx, source)
     body = await read_body(request)
     if not token_ok:
         header = next((request.headers[h] for h in SIGNATURE_HEADERS if h in request.headers), None)

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +42,7 @@ class Worker:
         lease_s: float = 30.0,
         poll_s: float = 0.5,
         max_items: int = 500,
+        on_waiting: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.queue = queue
         self.runner = runner
@@ -50,6 +51,7 @@ class Worker:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.max_items = max_items
+        self.on_waiting = on_waiting  # told of an incident left waiting for a person (the approval notice)
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; sleep ``poll_s`` when the queue has nothing due."""
@@ -76,6 +78,7 @@ class Worker:
                     break
                 self._do_all(items)
             self._arm_timer(claim.lane)
+            self._tell_waiting(claim.lane)
         self.queue.release(claim)
         return True
 
@@ -186,6 +189,16 @@ class Worker:
             return str(exc)
         return f"decided: {doc['status']}"
 
+    def _tell_waiting(self, lane: str) -> None:
+        """If the lane's incident now waits for a person, hand its document to ``on_waiting`` (idempotent there)."""
+        incident_id = self.queue.lane_incident(lane) if self.on_waiting is not None else None
+        doc = self.store.get(incident_id) if incident_id else None
+        if doc is not None and doc.get("status") == "awaiting_approval" and self.on_waiting is not None:
+            try:
+                self.on_waiting(doc)
+            except Exception:  # noqa: BLE001 - a failed notice must not stop the lane; deliveries record it
+                log.exception("worker %s: approval notice for %s failed", self.name, incident_id)
+
     def _arm_timer(self, lane: str) -> None:
         """If the lane's incident now waits on a durable timer, queue its wake-up."""
         incident_id = self.queue.lane_incident(lane)
@@ -252,6 +265,7 @@ def open_worker(
     """A worker with live tools, durable timers, its own checkpointer connection and store."""
     from agents.brain import make_model
     from graph.runner import open_runner
+    from server.approval_notice import announcer
 
     _create_schema(settings)
     with open_runner(
@@ -267,4 +281,5 @@ def open_worker(
             name=name,
             lease_s=lease_s if lease_s is not None else settings.server.lease_s,
             poll_s=poll_s if poll_s is not None else settings.server.poll_s,
+            on_waiting=announcer(settings, runner.store),
         )

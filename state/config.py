@@ -6,12 +6,13 @@ that holds them, read at the moment of use.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +25,8 @@ from state.subject import Subject
 
 CONFIG_ENV = "ALERTPILOT_CONFIG"
 CONFIG_NAME = "alertpilot.yaml"
+Role = Literal["viewer", "approver", "admin"]
+WebhookSource = Literal["alertmanager", "tencent", "cls", "generic"]
 
 
 class ConfigError(ValueError):
@@ -165,9 +168,22 @@ class UserConfig(BaseModel):
     name: str
     email: str | None = None
     rollback_permission: bool = False
+    role: Role | None = Field(
+        default=None,
+        description="Role on the page after a password or SSO login; None = approver with rollback_permission, "
+        "else viewer (a token carries its own role).",
+    )
+    speaker: str | None = Field(
+        default=None, description="The speaker name the voice assistant's voiceprint gives this person (approvals)."
+    )
     channels: list[str] = Field(default_factory=list)
     tencent_secret_id_env: str | None = None
     tencent_secret_key_env: str | None = None
+
+    @property
+    def page_role(self) -> Role:
+        """The role a password or SSO login gets: ``role``, else approver with rollback_permission, else viewer."""
+        return self.role or ("approver" if self.rollback_permission else "viewer")
 
 
 class NotifyConfig(BaseModel):
@@ -190,10 +206,52 @@ class AssistantConfig(BaseModel):
     session_ttl_s: float = Field(default=900.0, gt=0, description="How long a named speaker is remembered.")
 
 
+class AuthConfig(BaseModel):
+    """Who may use the API and the page: webhook credentials per source, page sessions, SSO, links."""
+
+    webhook_tokens: dict[WebhookSource, str] = Field(
+        default_factory=dict,
+        description="Source -> env var holding that source's own webhook token (default: server.token_env).",
+    )
+    session_ttl_s: float = Field(default=43200.0, gt=0, description="How long a page login lasts.")
+    trusted_header: str | None = Field(
+        default=None, description="Header a reverse proxy names the signed-in user in (X-Forwarded-User, ...)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or CIDR ranges trusted_header is accepted from."
+    )
+    protect_metrics: bool = Field(default=False, description="/metrics and /openapi.json need a viewer credential.")
+    public_url: str | None = Field(
+        default=None, description="The URL people open (https://alertpilot.example.com): notice links, allowed Origin."
+    )
+    link_secret_env: str | None = Field(
+        default=None, description="Env var with the approval links' signing key (default: a key kept in the database)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or CIDR range") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
 class ServerConfig(BaseModel):
     """``alertpilot serve`` and ``alertpilot worker``: webhook auth, queue leases."""
 
-    token_env: str = Field(default="ALERTPILOT_WEBHOOK_TOKEN", description="Env var with the webhook/API token.")
+    token_env: str = Field(
+        default="ALERTPILOT_WEBHOOK_TOKEN", description="Env var with the webhook token (every source's default)."
+    )
     hmac_secret_env: str = Field(
         default="ALERTPILOT_WEBHOOK_SECRET", description="Env var with the generic webhook's HMAC key."
     )
@@ -203,6 +261,7 @@ class ServerConfig(BaseModel):
         default="process", description="`serve`'s own worker: a child process (default) or a thread."
     )
     worker_nice: int = Field(default=10, ge=0, le=19, description="CPU niceness of `serve`'s worker process.")
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
 
 class BriefingConfig(BaseModel):
@@ -292,6 +351,20 @@ class Settings(BaseSettings):
         """The configured user called ``name`` (case-insensitive)."""
         wanted = name.strip().lower()
         return next((u for u in self.users if u.name.lower() == wanted), None)
+
+    def speaker_user(self, speaker: str) -> UserConfig | None:
+        """The configured user whose ``speaker`` is ``speaker`` (case-insensitive): who the voice identified."""
+        wanted = speaker.strip().lower()
+        if not wanted:
+            return None
+        return next((u for u in self.users if u.speaker and u.speaker.strip().lower() == wanted), None)
+
+    def login_user(self, login: str) -> UserConfig | None:
+        """The configured user a sign-in name (user name or e-mail, as a proxy sends it) belongs to."""
+        wanted = login.strip().lower()
+        if not wanted:
+            return None
+        return self.user(wanted) or next((u for u in self.users if u.email and u.email.lower() == wanted), None)
 
     def readers(self) -> list[UserConfig]:
         """The people among ``users``: everyone but the account the agent acts as."""

@@ -182,6 +182,9 @@ class Policy(BaseModel):
         "node, cluster, dependency, config_edit, undetermined, ...).",
     )
     approval_from_rung: int = Field(default=3, ge=1, le=7)
+    approval_link_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long a signed approve/reject link in a notice stays valid."
+    )
     max_actions_per_hour: int = Field(default=6, ge=0)
     freeze_windows: list[str] = Field(default_factory=list, description="Cron expressions; a match means no changes.")
     freeze_duration_min: int = 60

@@ -74,6 +74,13 @@ def run_cli(*args: str, home: Path, timeout: float = 120, **env: str) -> subproc
     )
 
 
+def person_token(config: Path, home: Path, name: str, role: str = "viewer") -> str:
+    """A personal API token for ``name`` (a user in ``config``), made as an operator does: ``users token create``."""
+    done = run_cli("users", "token", "create", name, "--role", role, "--config", str(config), home=home)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 @contextmanager
 def executor_service(home: Path, token: str) -> Iterator[str]:
     """``alertpilot executor serve --backend process`` on the demo world; yields its base URL."""

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from state.config import load_settings
-from tests.conftest import ROOT, cli_env, free_port, require_binary, wait_for_port
+from tests.conftest import ROOT, cli_env, free_port, person_token, require_binary, wait_for_port
 from tests.deploy.tooling import DEPLOY, run
 
 COMPOSE = DEPLOY / "compose"
@@ -161,8 +161,10 @@ def loop(tmp_path: Path, secrets: Path) -> Iterator[str]:
     app = yaml.safe_load((COMPOSE / "alertpilot.yaml").read_text())
     app["prometheus"]["url"] = f"http://127.0.0.1:{ports['prometheus']}"
     app["executor"]["url"] = f"http://127.0.0.1:{free_port()}"  # no executor here: nothing listens
+    app["users"] = [*app.get("users", []), {"name": "reader"}]  # a person to read incidents as
     (tmp_path / "alertpilot.yaml").write_text(yaml.safe_dump(app))
     token = env_file(secrets / "alertpilot.env")["ALERTPILOT_WEBHOOK_TOKEN"]
+    reader = person_token(tmp_path / "alertpilot.yaml", tmp_path / "home", "reader")
     procs = [
         _start(
             [sys.executable, "-m", "cli", "serve", "--port", str(ports["serve"]), "--config", str(tmp_path / "alertpilot.yaml")],
@@ -183,7 +185,7 @@ def loop(tmp_path: Path, secrets: Path) -> Iterator[str]:
     try:
         for port in ports.values():
             wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{ports['serve']}?token={token}"
+        yield f"http://127.0.0.1:{ports['serve']}?token={reader}"
     finally:
         for proc in procs:
             proc.terminate()

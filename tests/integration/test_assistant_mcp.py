@@ -23,7 +23,7 @@ from tests.servers.tencent import TencentApi
 pytestmark = pytest.mark.integration
 ALICE = {"ALICE_ID": "AKIDalice", "ALICE_KEY": "alice-secret-key"}
 TOOLS = {
-    "daily_briefing", "list_open_incidents", "incident_status", "approve_rollback", "reject_rollback",
+    "daily_briefing", "list_open_incidents", "incident_status", "approve_rollback", "confirm_rollback", "reject_rollback",
     "send_briefing", "list_clusters", "cluster_nodes", "search_logs",
 }  # fmt: skip
 
@@ -74,8 +74,9 @@ def _config(tmp_path: Path, api: TencentApi, smtp_port: int) -> Path:
         {
             "users": [
                 {"name": "alice", "email": "alice@example.test", "rollback_permission": True, "channels": [],
-                 "tencent_secret_id_env": "ALICE_ID", "tencent_secret_key_env": "ALICE_KEY"},
-                {"name": "bob", "rollback_permission": False},
+                 "tencent_secret_id_env": "ALICE_ID", "tencent_secret_key_env": "ALICE_KEY", "speaker": "alice"},
+                {"name": "bob", "rollback_permission": False, "speaker": "bob"},
+                {"name": "carol", "rollback_permission": True},
             ],
             "briefing": {"window": "00:00-24:00", "utc_offset_hours": 0},
             "assistant": {"region": "ap-guangzhou", "tke_endpoint": api.endpoint},
@@ -130,8 +131,14 @@ async def _conversation(tmp_path: Path, home: Path, api: TencentApi, inbox: Inbo
         second = start_incident(config, home, variant="second")
         refused = await _speak(session, "approve_rollback", incident_id=second["id"], user="bob")
         assert refused == "抱歉，bob，你没有回滚权限，不能批准这次回滚。请联系有权限的同事。"
+        unidentified = await _speak(session, "approve_rollback", incident_id=second["id"], user="carol")
+        assert "没能通过声音确认你的身份" in unidentified  # a configured name without a voiceprint is not enough
         assert _status(home, config, second["id"]) == "awaiting_approval"
-        approved = await _speak(session, "approve_rollback", incident_id=second["id"], user="alice")
+        asked = await _speak(session, "approve_rollback", incident_id=second["id"], user="alice")
+        assert "version_rollback" in asked and "确认" in asked
+        assert _status(home, config, second["id"]) == "awaiting_approval"  # nothing is approved before the confirmation
+        code = asked.split("操作码")[1].strip(" 。")
+        approved = await _speak(session, "confirm_rollback", incident_id=second["id"], action_hash=code)
         assert "已批准" in approved and "已解决" in approved
         assert _status(home, config, second["id"]) == "resolved"
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, cli_env, free_port, require_binary, wait_for_port
+from tests.conftest import ROOT, cli_env, free_port, person_token, require_binary, wait_for_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "e2e-token"
@@ -51,7 +51,7 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[Gauge, str]]:
+def stack(tmp_path: Path) -> Iterator[tuple[Gauge, str, str]]:
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager", "alertmanager")
     gauge = Gauge()
@@ -120,9 +120,11 @@ def stack(tmp_path: Path) -> Iterator[tuple[Gauge, str]]:
                 "services": {"checkout": {"criticality": 90, "users": 40000}},
                 "policy": {"verify_after_s": 1},
                 "schedule": {"waiting_batch": "0 5 * * *"},
+                "users": [{"name": "reader"}],
             }
         )
     )
+    reader = person_token(tmp_path / "alertpilot.yaml", tmp_path / "home", "reader")
     procs = [
         start(
             [
@@ -162,7 +164,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Gauge, str]]:
     try:
         for port in (serve_port, am_port, prom_port):
             wait_for_port(port, timeout=30)
-        yield gauge, f"http://127.0.0.1:{serve_port}"
+        yield gauge, f"http://127.0.0.1:{serve_port}", reader
     finally:
         for proc in procs:
             proc.terminate()
@@ -186,9 +188,9 @@ def wait_for(what: str, probe: Any, timeout: float) -> Any:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_a_firing_rule_becomes_an_incident_with_a_report_and_resolves(stack: tuple[Gauge, str]) -> None:
-    gauge, base = stack
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+def test_a_firing_rule_becomes_an_incident_with_a_report_and_resolves(stack: tuple[Gauge, str, str]) -> None:
+    gauge, base, reader = stack
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {reader}"}, timeout=10)
 
     def reported() -> dict[str, Any] | None:
         rows = api.get("/incidents").json()

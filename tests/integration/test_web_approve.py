@@ -1,5 +1,6 @@
-"""The web page in headless Chromium: a waiting incident is approved by clicking the button,
-and the page shows its checkpoint timeline (as `alertpilot replay`) and its key-metric chart."""
+"""The web page in headless Chromium: a person logs in, approves a waiting incident by clicking the
+button (as themself: there is no name box), and the page shows its checkpoint timeline (as
+`alertpilot replay`), its key-metric chart, and who approved with which credential."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, require_binary, run_cli, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, require_binary, run_cli, wait_for_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "web-token"
@@ -47,6 +48,8 @@ def _assert_timeline_and_chart(page: Any, api: httpx.Client, incident_id: str, r
     assert (
         api.get(f"/ui/incidents/{incident_id}/chart.png", headers={"Authorization": "Bearer wrong"}).status_code == 401
     )
+    webhook = api.get(f"/ui/incidents/{incident_id}/chart.png", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert webhook.status_code == 403
 
 
 def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> None:
@@ -58,6 +61,13 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
     config["users"].append({"name": "ana", "rollback_permission": True})
     config_file = tmp_path / "alertpilot.yaml"
     config_file.write_text(yaml.safe_dump(config))
+    reader = person_token(config_file, tmp_path / "home", "ana")
+    password = "ana's own long password"
+    set_password = subprocess.run(
+        [sys.executable, "-m", "cli", "users", "password", "ana", "--config", str(config_file)], cwd=ROOT,
+        env=cli_env(tmp_path / "home"), input=password + "\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert set_password.returncode == 0, set_password.stderr
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
@@ -70,9 +80,10 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, timeout=30)
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        hook = {"Authorization": f"Bearer {TOKEN}"}
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {reader}"}, timeout=10)
         alert = json.loads((DEMO_CASE / "alert.json").read_text())
-        assert api.post("/webhooks/alertmanager", json=alert).status_code == 200
+        assert api.post("/webhooks/alertmanager", json=alert, headers=hook).status_code == 200
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             rows = api.get("/incidents").json()
@@ -86,12 +97,18 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             page = browser.new_page()
-            page.goto(f"{base}/ui?token={TOKEN}")  # leaves the token cookie for the forms
+            page.goto(f"{base}/ui")  # not logged in: the login form
+            assert page.url.startswith(f"{base}/ui/login")
+            page.fill("#password-login input[name=user]", "ana")
+            page.fill("#password-login input[name=password]", password)
+            page.click("#login")
+            assert page.inner_text("#whoami").startswith("ana (approver)")
             page.click(f"text={incident_id}")
             assert page.inner_text("#status") == "awaiting_approval"
             assert "version_rollback" in page.inner_text("#approval")
+            assert "v2.1" in page.inner_text("#impact")  # the impact preview: where the rollback goes
             assert "impact" in page.inner_text("#triage")
-            page.fill("#approval input[name=user]", "ana")
+            assert page.locator("#approval input[name=user]").count() == 0  # the approver is the login
             page.click("#approve")
             assert "approve queued by ana" in page.inner_text("#message")
             status = ""
@@ -103,7 +120,8 @@ def test_clicking_approve_on_a_waiting_incident_continues_it(tmp_path: Path) -> 
                 time.sleep(0.25)
             assert status == "resolved"
             assert "cleared" in page.inner_text("#attempts")
-            assert "ana" in page.inner_text("#approvals")
+            answers = page.inner_text("#answers")
+            assert "ana" in answers and "approved" in answers and "password" in answers and "page" in answers
             assert "【问题概述】" in page.inner_text("#report")
             replayed = run_cli("replay", incident_id, "--json", "--config", str(config_file), home=tmp_path / "home")
             assert replayed.returncode == 0, replayed.stderr

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from state.config import load_settings
+from state.config import UserConfig, load_settings
 from tests.conftest import DEMO_CASE
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -108,6 +108,12 @@ def test_metrics_count_alerts_by_source_and_outcome(client: TestClient) -> None:
     assert 'alertpilot_alerts_received_total{outcome="rejected",source="alertmanager"} 1.0' in text
 
 
-def test_approving_an_unknown_or_idle_incident_is_a_4xx(client: TestClient) -> None:
-    assert client.post("/incidents/inc-nope/approve", headers=auth()).status_code == 404
-    assert client.get("/incidents/inc-nope", headers=auth()).status_code == 404
+def test_approving_an_unknown_or_idle_incident_is_a_4xx(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERTPILOT_WEBHOOK_TOKEN", TOKEN)
+    settings = load_settings(DEMO_CASE / "config.yaml", home=home)
+    settings.users.append(UserConfig(name="ana", rollback_permission=True))
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        token, _info = client.app.state.ctx.identity.create_token("ana", "approver")  # type: ignore[attr-defined]
+        ana = {"Authorization": f"Bearer {token}"}
+        assert client.post("/incidents/inc-nope/approve", headers=ana).status_code == 404
+        assert client.get("/incidents/inc-nope", headers=ana).status_code == 404

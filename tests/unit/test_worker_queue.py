@@ -137,8 +137,12 @@ def test_a_dead_workers_lane_is_reclaimed_after_its_lease_and_resumed(home: Path
     assert not queue.heartbeat(dead, 5)  # the dead holder cannot renew a lane it lost
 
 
+API = {"credential": "token:test", "source": "api"}
+
+
 def test_an_approval_queued_by_the_api_is_applied_by_a_worker(home: Path) -> None:
     from server.context import ServiceContext, queue_decision
+    from server.decisions import Conflict
 
     settings = settings_for(home, approval_from_rung=3, verify_after_s=0)
     alert = parse_alerts((DEMO_CASE / "alert.json").read_bytes())[0]
@@ -148,8 +152,9 @@ def test_an_approval_queued_by_the_api_is_applied_by_a_worker(home: Path) -> Non
         incident_id = w.store.list()[0]["id"]
         assert w.store.get(incident_id)["status"] == "awaiting_approval"
         ctx = ServiceContext(settings, w.store, w.queue, None, "t", None)  # type: ignore[arg-type]
-        assert queue_decision(ctx, incident_id, approved=True, by="ana", reason="")["queued"]
-        assert not queue_decision(ctx, incident_id, approved=True, by="ana", reason="")["queued"]  # folded
+        assert queue_decision(ctx, incident_id, approved=True, by="ana", reason="", **API)["queued"]
+        with pytest.raises(Conflict, match="already answered"):  # the second answer loses (HTTP 409)
+            queue_decision(ctx, incident_id, approved=False, by="ana", reason="changed my mind", **API)
         drain(w)
         doc = w.store.get(incident_id)
     assert doc["status"] == "resolved"
@@ -167,10 +172,10 @@ def test_an_approval_by_a_user_without_rollback_permission_is_refused_and_not_qu
         incident_id = w.store.list()[0]["id"]
         ctx = ServiceContext(settings, w.store, w.queue, None, "t", None)  # type: ignore[arg-type]
         with pytest.raises(PermissionError, match="bob"):
-            queue_decision(ctx, incident_id, approved=True, by="bob", reason="")
+            queue_decision(ctx, incident_id, approved=True, by="bob", reason="", **API)
         drain(w)
         assert w.store.get(incident_id)["status"] == "awaiting_approval"
         # Anyone on the page may still stop a rollback.
-        assert queue_decision(ctx, incident_id, approved=False, by="bob", reason="not now")["queued"]
+        assert queue_decision(ctx, incident_id, approved=False, by="bob", reason="not now", **API)["queued"]
         drain(w)
         assert w.store.get(incident_id)["status"] == "escalated"
