@@ -46,6 +46,8 @@ def serve(
         settings = load(config)
         if not settings.secret(settings.server.token_env):
             raise UsageError(f"server.token_env: environment variable {settings.server.token_env} is not set")
+        if settings.assistant.connect:
+            _endpoint(None, settings)
         validate_schedule(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="warning")
@@ -215,6 +217,54 @@ def briefing(
             _print_briefing(doc)
     failed = any(d["status"] in ("failed", "retrying") for doc in docs for d in doc["deliveries"])
     raise typer.Exit(1 if failed else 0)
+
+
+def _endpoint(given: str | None, settings: Settings) -> str:
+    """The endpoint URL: ``--endpoint``, else the variable ``assistant.endpoint_env`` names."""
+    env_name = settings.assistant.endpoint_env
+    url = given or settings.secret(env_name)
+    if not url:
+        raise UsageError(f"assistant.endpoint_env: environment variable {env_name} is not set (or pass --endpoint)")
+    if not url.startswith(("ws://", "wss://")):
+        from server.bridge import redact
+
+        where = "--endpoint" if given else f"assistant.endpoint_env ({env_name})"
+        raise UsageError(f"{where}: expected a ws:// or wss:// URL, got {redact(url)!r}")
+    return url
+
+
+@mcp_app.command("connect")
+def mcp_connect(
+    name: Annotated[str, typer.Argument(help="The stdio server to pipe (assistant).")],
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="wss://.../mcp/?token=... (default: the variable assistant.endpoint_env names)."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pipe an MCP server to Xiaozhi's MCP endpoint (WebSocket), reconnecting until SIGTERM."""
+    import logging
+
+    from server.bridge import BridgeOptions, child_command, redact, run_bridge
+    from state.config import find_config
+    from tools.mcp import SERVERS
+
+    with guarded():
+        settings = load(config)
+        known = {**SERVERS, **APPLICATION_SERVERS}
+        if name not in known:
+            raise UsageError(f"NAME: unknown MCP server {name!r} (one of {', '.join(sorted(known))})")
+        url = _endpoint(endpoint, settings)
+        path = find_config(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    assistant = settings.assistant
+    options = BridgeOptions(
+        endpoint=url, command=child_command(name, str(path.resolve()) if path else None),
+        ping_interval_s=assistant.ping_interval_s, ping_timeout_s=assistant.ping_timeout_s,
+        reconnect_max_s=assistant.reconnect_max_s,
+    )  # fmt: skip
+    err.print(f"piping `mcp serve {name}` to {redact(url)}", markup=False)
+    raise typer.Exit(run_bridge(options))
 
 
 @mcp_app.command("serve")
