@@ -177,3 +177,41 @@ def test_missing_or_bad_endpoint_is_a_one_line_usage_error(tmp_path: Path, home:
     assert "secret99" not in bad.stderr
     unknown = run_cli("mcp", "connect", "nope", "--endpoint", "ws://127.0.0.1:1/mcp/", home=home)
     assert unknown.returncode == 2 and "NAME: unknown MCP server 'nope'" in unknown.stderr
+
+
+def test_serve_runs_the_bridge_as_a_supervised_child(tmp_path: Path, home: Path) -> None:
+    import yaml
+
+    config = _config(tmp_path, free_port())
+    data = yaml.safe_load(config.read_text())
+    data["assistant"]["connect"] = True
+    config.write_text(yaml.safe_dump(data))
+    refused = run_cli("serve", "--no-worker", "--config", str(config), home=home, ALERTPILOT_WEBHOOK_TOKEN="t")
+    assert refused.returncode == 2 and "assistant.endpoint_env" in refused.stderr
+
+    log = tmp_path / "serve.log"
+    port = free_port()
+    with xiaozhi_endpoint(TOKEN) as endpoint:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--no-worker", "--port", str(port), "--config", str(config)],
+            cwd=ROOT, env=cli_env(home, XIAOZHI_MCP_ENDPOINT=endpoint.url, ALERTPILOT_WEBHOOK_TOKEN="t"),
+            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            endpoint.wait_ready(1, timeout=90)
+            assert "目前有1个" not in endpoint.speak("list_open_incidents")
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            code = serve.wait(timeout=60)
+        for _ in range(100):
+            if endpoint.closes:
+                break
+            time.sleep(0.1)
+    output = log.read_text()
+    assert code in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal after its graceful shutdown
+    assert endpoint.closes == [1001]  # serve stopped its child, which said goodbye
+    child = re.search(r"assistant bridge runs as child pid (\d+)", output)
+    assert child and _gone(int(child.group(1)))
+    assert TOKEN not in output
+    run_files = list((home / "run").glob("serve-*.yaml"))
+    assert run_files and all(oct(f.stat().st_mode & 0o777) == "0o600" for f in run_files)
