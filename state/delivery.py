@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -77,7 +78,7 @@ class PushPreference(Base):
 
 
 _TABLES = [BriefingRun.__table__, Delivery.__table__, PushPreference.__table__]
-_ready: set[int] = set()
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables are checked (ids can be reused)
 _ready_lock = threading.Lock()
 
 
@@ -97,11 +98,11 @@ def _add_missing_columns(engine: Engine) -> None:
 
 def _prepare(engine: Engine) -> None:
     with _ready_lock:
-        if id(engine) in _ready:
+        if engine in _ready:
             return
         Base.metadata.create_all(engine, tables=_TABLES)  # type: ignore[arg-type]
         _add_missing_columns(engine)
-        _ready.add(id(engine))
+        _ready.add(engine)
 
 
 def _public(row: Delivery) -> dict[str, Any]:

@@ -46,3 +46,20 @@ def test_explicit_channels_reach_shared_destinations_without_people(home: Path) 
 def test_spoken_channel_names() -> None:
     assert [channel_name(w) for w in ("邮件", "钉钉", "企业微信", "Slack", "lark", "fax")] == [
         "email", "dingtalk", "wecom", "slack", "feishu", None]  # fmt: skip
+
+
+def test_a_deliveries_table_from_before_tracking_gets_its_new_columns(home: Path) -> None:
+    import sqlite3
+
+    path = home / "old.db"
+    with sqlite3.connect(path) as db:  # the table as the previous release created it
+        db.execute("CREATE TABLE deliveries (id INTEGER PRIMARY KEY, key VARCHAR(512), kind VARCHAR(32), "
+                   "incident_id VARCHAR(64), user_name VARCHAR(128), channel VARCHAR(32), status VARCHAR(16), "
+                   "tries INTEGER, error TEXT, at DATETIME)")  # fmt: skip
+        db.execute("INSERT INTO deliveries VALUES (1, 'escalation:inc-0:ops:wecom', 'escalation', 'inc-0', 'ops', "
+                   "'wecom', 'delivered', 1, '', '2026-11-20 10:00:00')")  # fmt: skip
+    ledger = Ledger(Store.from_url(f"sqlite:///{path}"))
+    ledger.record(key="k:email:ops", kind="escalation", channel="email", status="delivered", tries=1, target="o@x.t")
+    rows = ledger.deliveries()
+    assert [(r["channel"], r["target"]) for r in rows] == [("email", "o@x.t"), ("wecom", "")]
+    assert ledger.delivered("escalation:inc-0:ops:wecom")
