@@ -4,9 +4,10 @@ The notify node pushes an escalation once (through the recorded ``notify_people`
 :func:`follow_up_open` is the scheduler's: an incident still unresolved (escalated, or
 awaiting approval) ``notify.follow_up_after_h`` hours after it opened is pushed again to
 ``notify.follow_up_channels`` (default: each person's own), once per incident per
-interval: the push key names the interval (``follow_up:{incident}:{n}``), and the ledger
-keeps it, so a restart or a second scheduler never repeats one. :func:`resolve_closed`
-sends PagerDuty the resolve of every incident it was told about once that incident closed.
+interval: the push key names the interval (``follow_up:{incident}:{n}``) and is claimed in the
+ledger (a unique key) before anything is sent, so a restart or a second scheduler never
+repeats one. :func:`resolve_closed` sends PagerDuty the resolve of every incident it was
+told about once that incident closed.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def follow_up_open(
         opened = _aware(datetime.fromisoformat(doc["created_at"]))
         interval = int((now - opened) / period)
         key = f"follow_up:{doc['id']}:{interval}"
-        if interval < 1 or ledger.tried(key):
+        if interval < 1 or not ledger.claim(key):  # one winner per interval, whichever scheduler is first
             continue
         message = follow_up_message(doc, settings.language, (now - opened) / timedelta(hours=1))
         outcomes = notifier.notify(

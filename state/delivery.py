@@ -1,6 +1,6 @@
 """What was told to whom, and how each person wants to be told.
 
-Three tables beside the incident store (same ``Base``, same database, so they follow
+Four tables beside the incident store (same ``Base``, same database, so they follow
 ``database.url`` to PostgreSQL):
 
 - ``briefing_runs``: one row per user and briefing day; the unique key is what makes
@@ -9,6 +9,7 @@ Three tables beside the incident store (same ``Base``, same database, so they fo
   (``delivered`` | ``retrying`` | ``failed`` | ``skipped``), attempts and last error. A push
   that may still succeed keeps its message in ``payload`` and a ``next_attempt_at`` until
   the retry job delivers it or gives it up.
+- ``push_claims``: pushes a process has taken on (a follow-up's interval), one winner each.
 - ``push_preferences``: the channels and email a person chose by voice; they replace the
   configured ``users[].channels`` / ``email`` of that person.
 """
@@ -66,6 +67,15 @@ class Delivery(Base):
     payload: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class PushClaim(Base):
+    """A push (a follow-up's interval) some process has taken on; the unique key lets exactly one win."""
+
+    __tablename__ = "push_claims"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PushPreference(Base):
     """A person's own choice of channels (and email), set by voice."""
 
@@ -77,7 +87,7 @@ class PushPreference(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-_TABLES = [BriefingRun.__table__, Delivery.__table__, PushPreference.__table__]
+_TABLES = [BriefingRun.__table__, Delivery.__table__, PushClaim.__table__, PushPreference.__table__]
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose tables are checked (ids can be reused)
 _ready_lock = threading.Lock()
 
@@ -214,11 +224,14 @@ class Ledger:
             stmt = select(Delivery.id).where(Delivery.key == key, Delivery.status == "retrying").limit(1)
             return session.scalar(stmt) is not None
 
-    def tried(self, base_key: str) -> bool:
-        """Whether any push of ``base_key`` (any channel, any target) was recorded, whatever its outcome."""
-        with self.store.session() as session:
-            stmt = select(Delivery.id).where(Delivery.key.startswith(base_key + ":", autoescape=True)).limit(1)
-            return session.scalar(stmt) is not None
+    def claim(self, key: str) -> bool:
+        """Take on the push ``key`` once: True for exactly one caller across processes and restarts."""
+        try:
+            with self.store.session() as session:
+                session.add(PushClaim(key=key, at=utcnow()))
+        except IntegrityError:
+            return False
+        return True
 
     def due_retries(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         """Pushes waiting for a retry whose time has come, oldest first, with their payload."""

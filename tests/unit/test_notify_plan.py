@@ -63,3 +63,11 @@ def test_a_deliveries_table_from_before_tracking_gets_its_new_columns(home: Path
     rows = ledger.deliveries()
     assert [(r["channel"], r["target"]) for r in rows] == [("email", "o@x.t"), ("wecom", "")]
     assert ledger.delivered("escalation:inc-0:ops:wecom")
+
+
+def test_a_follow_up_interval_is_claimed_by_exactly_one_scheduler(home: Path) -> None:
+    url = f"sqlite:///{home / 'shared.db'}"
+    first, second = Ledger(Store.from_url(url)), Ledger(Store.from_url(url))  # two `serve` processes
+    assert first.claim("follow_up:inc-1:1") is True
+    assert second.claim("follow_up:inc-1:1") is False
+    assert second.claim("follow_up:inc-1:2") is True
