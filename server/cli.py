@@ -258,8 +258,11 @@ def mcp_connect(
         path = find_config(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     assistant = settings.assistant
+    import os
+
+    quiet = {"FASTMCP_LOG_LEVEL": os.environ.get("FASTMCP_LOG_LEVEL", "WARNING")}  # not a line per request
     options = BridgeOptions(
-        endpoint=url, command=child_command(name, str(path.resolve()) if path else None),
+        endpoint=url, command=child_command(name, str(path.resolve()) if path else None), env={**os.environ, **quiet},
         ping_interval_s=assistant.ping_interval_s, ping_timeout_s=assistant.ping_timeout_s,
         reconnect_max_s=assistant.reconnect_max_s,
     )  # fmt: skip
