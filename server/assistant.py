@@ -226,10 +226,11 @@ class Assistant:
         if not picked:
             return self.say(f"好的，{person.name}，以后不再给你推送。", f"OK, {person.name}, no more pushes for you.")
         words = [self._channel_word(c) for c in picked]
+        listed_en = " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
         mail = person.email if "email" in picked else None
         return self.say(
             f"好的，{person.name}，以后通过{'、'.join(words)}通知你" + (f"，邮箱是 {mail}。" if mail else "。"),
-            f"OK, {person.name}, you will hear from me by {', '.join(words)}" + (f", email {mail}." if mail else "."),
+            f"OK, {person.name}, you will hear from me by {listed_en}" + (f", at {mail}." if mail else "."),
         )
 
     # ------------------------------------------------------------------ incidents
