@@ -375,6 +375,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(server_cli.executor_app, name="executor")
 app.add_typer(server_cli.audit_app, name="audit")
+app.add_typer(server_cli.notify_app, name="notify")
 
 if __name__ == "__main__":
     app(prog_name="alertpilot")  # `python -m cli --help` reads "Usage: alertpilot ...", not "cli.py"

@@ -86,7 +86,7 @@ class Briefing:
             text=self.speech,
             markdown=self.markdown,
             html=self.html,
-            attachments=[Attachment(name, data) for name, data in sorted(self.charts.items())],
+            attachments=[Attachment(name, data, inline=True) for name, data in sorted(self.charts.items())],
         )
 
 
@@ -143,36 +143,53 @@ def render_speech(facts: BriefingFacts, name: str) -> str:
 
 
 def render_markdown(facts: BriefingFacts, speech: str, charts: dict[str, str]) -> str:
-    """The Markdown briefing (speech on top, then the facts as tables and lists)."""
+    """The Markdown briefing: speech, the overview chart, then the facts; ``charts`` maps incident ids to PNGs."""
     escalations = [{**e.model_dump(), "chart": charts.get(e.incident_id)} for e in facts.escalations]
+    incidents = [{**i, "chart": charts.get(i["id"])} for i in facts.incidents]
     template = _templates().get_template(f"briefing.{facts.language}.md.j2")
-    text = template.render(f={**dict(facts), "escalations": escalations}, speech=speech)
+    text = template.render(
+        f={**dict(facts), "escalations": escalations, "incidents": incidents}, speech=speech, overview=OVERVIEW
+    )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+TABLE_STYLE = "border-collapse:collapse;margin:8px 0"
+CELL_STYLE = "border:1px solid #ddd;padding:4px 8px"
+
+
+def _inline(line: str) -> str:
+    text = re.sub(r"`([^`]*)`", r"<code>\1</code>", escape(line))
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+
+
 def markdown_to_html(markdown: str) -> str:
-    """A small HTML rendering of the briefing Markdown (headings, tables, lists, paragraphs)."""
-    out: list[str] = ["<html><body style='font-family:sans-serif'>"]
+    """The briefing Markdown as email HTML: headings, tables, lists, paragraphs, images as ``cid:`` parts."""
+    out: list[str] = ["<html><body style='font-family:sans-serif;max-width:860px'>"]
     rows: list[str] = []
     for raw in markdown.splitlines() + [""]:
         line = raw.strip()
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             if not all(set(c) <= {"-"} for c in cells):
-                rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+                tag = "th" if not rows else "td"
+                row = "".join(f"<{tag} style='{CELL_STYLE}'>{escape(c)}</{tag}>" for c in cells)
+                rows.append(f"<tr>{row}</tr>")
             continue
         if rows:
-            out.append("<table border='1' cellpadding='4'>" + "".join(rows) + "</table>")
+            out.append(f"<table style='{TABLE_STYLE}'>" + "".join(rows) + "</table>")
             rows = []
-        text = re.sub(r"`([^`]*)`", r"<code>\1</code>", escape(line))
-        if line.startswith("# "):
-            out.append(f"<h1>{text[2:]}</h1>")
+        image = re.fullmatch(r"!\[([^\]]*)\]\(([^)\s]+)\)", line)
+        if image:
+            alt, src = escape(image.group(1)), escape(Path(image.group(2)).name)
+            out.append(f"<p><img src='cid:{src}' alt='{alt}' style='max-width:100%'></p>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{_inline(line[2:])}</h1>")
         elif line.startswith("## "):
-            out.append(f"<h2>{text[3:]}</h2>")
+            out.append(f"<h2>{_inline(line[3:])}</h2>")
         elif line.startswith("- "):
-            out.append(f"<li>{text[2:]}</li>")
+            out.append(f"<li>{_inline(line[2:])}</li>")
         elif line:
-            out.append(f"<p>{text}</p>")
+            out.append(f"<p>{_inline(line)}</p>")
     out.append("</body></html>")
     return "\n".join(out)
 
@@ -194,15 +211,42 @@ def llm_speech(model: Any, facts: BriefingFacts, name: str) -> str:
 # ---------------------------------------------------------------------- composing
 
 
+OVERVIEW = "overview.png"
+MAX_INCIDENT_CHARTS = 8  # escalated first; a busy day's briefing stays a page, not an album
+
+
+def overview_chart(facts: BriefingFacts) -> bytes:
+    """The day's overview PNG: incidents per service and outcome by local hour, actions and their verification."""
+    from tools.charts import DayAction, DayIncident, overview_png
+
+    zone = local_zone(facts.utc_offset_hours)
+
+    def hour(moment: datetime) -> float:
+        local = moment.astimezone(zone)
+        return local.hour + local.minute / 60
+
+    incidents = [
+        DayIncident(str(i["service"]), hour(datetime.fromisoformat(i["created_at"])), str(i["status"]))
+        for i in facts.incidents
+    ]
+    actions = [DayAction(a.service, hour(a.at), a.action, a.verdict) for a in facts.actions]
+    return overview_png(str(facts.covers), incidents, actions, facts.language)
+
+
 def _charts(store: Store, facts: BriefingFacts, calls_for: CallsFor | None) -> dict[str, bytes]:
+    """The overview, always, then each incident's key-metric chart where one can be drawn (escalated first)."""
     from tools.charts import incident_chart
 
-    charts: dict[str, bytes] = {}
-    for escalation in facts.escalations:
-        doc = store.get(escalation.incident_id)
-        png = incident_chart(doc, calls_for(escalation.incident_id)) if doc and calls_for else None
+    charts: dict[str, bytes] = {OVERVIEW: overview_chart(facts)}
+    escalated = [e.incident_id for e in facts.escalations]
+    ordered = escalated + [i["id"] for i in facts.incidents if i["id"] not in escalated]
+    for incident_id in ordered:
+        if calls_for is None or len(charts) > MAX_INCIDENT_CHARTS:
+            break
+        doc = store.get(incident_id)
+        png = incident_chart(doc, calls_for(incident_id)) if doc else None
         if png:
-            charts[f"{escalation.incident_id}.png"] = png
+            charts[f"{incident_id}.png"] = png
     return charts
 
 
@@ -231,7 +275,7 @@ def compose(
             mode = f"offline (model failed: {type(exc).__name__})"
     if not speech:
         speech = render_speech(facts, user.name)
-    chart_names = {e.incident_id: e.chart for e in facts.escalations if e.chart}
+    chart_names = {name.removesuffix(".png"): name for name in charts if name != OVERVIEW}
     markdown = render_markdown(facts, speech, chart_names)
     return Briefing(facts, speech, markdown, markdown_to_html(markdown), mode, charts)
 

@@ -41,6 +41,16 @@ class Escalation(BaseModel):
     chart: str | None = Field(default=None, description="Path of its key-metric PNG, when drawn.")
 
 
+class ActionTaken(BaseModel):
+    """A ladder action the day's incidents executed, and what its verification said."""
+
+    incident_id: str
+    service: str
+    action: str
+    at: datetime
+    verdict: str = Field(description="verified | not_verified | undone | unverified | failed")
+
+
 class Anomaly(BaseModel):
     """A metric that moved away from its baseline."""
 
@@ -67,6 +77,8 @@ class BriefingFacts(BaseModel):
     anomalies: list[Anomaly] = Field(default_factory=list)
     pending_approvals: list[dict[str, Any]] = Field(default_factory=list)
     still_escalated: int = Field(default=0, description="Escalations from earlier days still open.")
+    actions: list[ActionTaken] = Field(default_factory=list, description="Every action of the day, for the chart.")
+    utc_offset_hours: float = Field(default=0.0, description="The team's time zone: the chart's hours are local.")
 
 
 def local_zone(utc_offset_hours: float) -> timezone:
@@ -108,6 +120,34 @@ def rollbacks_of(docs: list[dict[str, Any]]) -> list[Rollback]:
                     verified=verified,
                     held=bool(verified) and doc.get("status") == "resolved" and not later,
                 )
+            )
+    return found
+
+
+def _verdict(attempt: dict[str, Any]) -> str:
+    if (attempt.get("result") or {}).get("status") not in (None, "success"):
+        return "failed"
+    if attempt.get("undone"):
+        return "undone"
+    verified = attempt.get("verified")
+    return "unverified" if verified is None else ("verified" if verified else "not_verified")
+
+
+def actions_of(docs: list[dict[str, Any]]) -> list[ActionTaken]:
+    """Every executed ladder action of ``docs`` with when it started and its verification."""
+    found = []
+    for doc in docs:
+        for attempt in doc.get("attempts") or []:
+            if not attempt.get("action") or not attempt.get("started_at") or attempt.get("result") is None:
+                continue  # a rung that never reached the executor (denied, waiting for approval)
+            found.append(
+                ActionTaken(
+                    incident_id=doc["id"],
+                    service=_subject(doc),
+                    action=str(attempt["action"]),
+                    at=datetime.fromisoformat(str(attempt["started_at"])),
+                    verdict=_verdict(attempt),
+                )  # fmt: skip
             )
     return found
 
@@ -195,4 +235,6 @@ def collect(store: Store, user: str, day: date, *, utc_offset_hours: float, lang
         anomalies=anomalies_of(docs),
         pending_approvals=pending,
         still_escalated=len(still),
+        actions=actions_of(docs),
+        utc_offset_hours=utc_offset_hours,
     )

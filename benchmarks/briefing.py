@@ -1,4 +1,5 @@
-"""How long a briefing takes to compose from a store of N incidents (offline template, no charts).
+"""How long a briefing takes to compose from a store of N incidents (offline template, the overview chart,
+no key-metric charts: no recorded tool calls).
 
 Run: /work/main/.venv/bin/python benchmarks/briefing.py [N]
 """

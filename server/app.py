@@ -47,6 +47,10 @@ def _threads(
 
     scheduler = Scheduler(settings, ctx.store)  # validates schedule: before anything starts
     threads = [threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)]
+    if settings.assistant.connect:  # Xiaozhi's MCP endpoint, through `mcp connect assistant` as a child
+        from server.bridge import supervise_bridge
+
+        threads.append(threading.Thread(target=supervise_bridge, args=(settings, stop), name="bridge", daemon=True))
     if run_worker and settings.server.worker_mode == "process":
         from server.worker_process import WorkerProcess
 

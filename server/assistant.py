@@ -20,6 +20,7 @@ while the incident still waits on that same action, answers it (source ``voice``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from mcp.server.fastmcp import FastMCP
 
 from state.config import Settings, UserConfig
 from state.store import Store
+from tools.notify import Notifier
 from tools.registry import ToolError
 
 STATUS_ZH = {
@@ -36,7 +38,23 @@ STATUS_ZH = {
     "escalated": "已转交人工", "failed": "处理失败",
 }  # fmt: skip
 OPEN = ("open", "awaiting_approval", "escalated")
+CHANNEL_ZH = {
+    "email": "邮件", "wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "slack": "Slack",
+    "webhook": "回调", "pagerduty": "PagerDuty",
+}  # fmt: skip
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LOG_KINDS = ("business", "event", "audit")
+
+
+def parse_channels(channels: list[str] | str) -> tuple[list[str], list[str]]:
+    """The channels a spoken list names ("邮件和钉钉", "email, slack"), and the words that name none."""
+    from tools.notify.channels import channel_name
+
+    spoken = re.split(r"[,，、;；/]+|\s+and\s+|和|及|还有", channels) if isinstance(channels, str) else list(channels)
+    words = [w.strip() for w in spoken if w and w.strip()]
+    named = [(w, channel_name(w)) for w in words]
+    picked = list(dict.fromkeys(c for _w, c in named if c))
+    return picked, [w for w, c in named if c is None]
 
 
 def speak(text: str) -> dict[str, str]:
@@ -158,33 +176,89 @@ class Assistant:
             )
         return speak(outcome.briefing.speech)
 
-    def send_briefing(self, user: str, channel: str = "email") -> dict[str, str]:
-        """Send today's briefing to the speaker over ``channel`` (email, wecom, dingtalk, feishu)."""
+    def send_briefing(self, user: str = "", channel: str = "email") -> dict[str, str]:
+        """Send today's briefing to the speaker now, by email unless another channel is named."""
         from agents.briefing import give, local_day
         from graph.runner import open_reader
-        from state.delivery import Ledger
-        from tools.notify import CHANNELS, Notifier
+        from tools.notify.channels import channel_name
 
         speaker = self.who(user)
         if isinstance(speaker, dict):
             return speaker
-        channel = (channel or "email").strip().lower()
-        if channel not in CHANNELS:
-            return self.say(f"我不支持{channel}这个渠道。", f"I cannot send over {channel}.")
+        wanted = channel_name(channel or "email")
+        if wanted is None or wanted == "pagerduty":
+            return self.say(f"我不能通过{channel}发送简报。", f"I cannot send the briefing over {channel}.")
+        notifier = self.notifier()
+        person = notifier.effective(speaker)
+        if wanted == "email" and not person.email:
+            return self.say("你还没有设置邮箱。可以说：把我的邮箱设为某某。", "You have no email address yet.")
         now = self.clock()
         day = local_day(self.settings, now)
         with open_reader(self.settings, self.store()) as reader:
             outcome = give(
-                self.settings, self.store(), speaker, day, trigger="request", gated=False, calls_for=reader.tool_calls
+                self.settings, self.store(), person, day, trigger="request", gated=False, calls_for=reader.tool_calls
             )
         assert outcome.briefing is not None
-        notifier = Notifier(self.settings, Ledger(self.store()), env=self.env)
         key = f"briefing-request:{day.isoformat()}:{now.timestamp():.0f}"
-        result = notifier.send(speaker, outcome.briefing.message(), key=key, kind="briefing", channels=[channel])[0]
+        result = notifier.send(person, outcome.briefing.message(), key=key, kind="briefing", channels=[wanted])[0]
+        where = person.email if wanted == "email" else self._channel_word(wanted)
         if result.status == "delivered":
-            where = speaker.email if channel == "email" else channel
-            return self.say(f"好的，简报已经发送到{where}。", f"Done, the briefing was sent to {where}.")
-        return self.say(f"抱歉，发送失败：{result.detail}", f"Sorry, sending failed: {result.detail}")
+            return self.say(f"好的，简报已经发到{where}。", f"Done, the briefing went to {where}.")
+        if result.status == "retrying":
+            return self.say(f"{where}暂时发不出去，我稍后会再试。", f"{where} is not reachable now; I will try again.")
+        return self.say(f"抱歉，简报没有发出去：{result.detail[:60]}", f"Sorry, it was not sent: {result.detail[:60]}")
+
+    # ------------------------------------------------------------------ push preferences
+
+    def notifier(self) -> Notifier:
+        """The notifier over the store's delivery ledger (it applies voice-set preferences)."""
+        from state.delivery import Ledger
+
+        return Notifier(self.settings, Ledger(self.store()), env=self.env)
+
+    def _channel_word(self, channel: str) -> str:
+        if not self.zh:
+            return {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "pagerduty": "PagerDuty"}.get(
+                channel, channel
+            )
+        return CHANNEL_ZH.get(channel, channel)
+
+    def set_push_preferences(self, user: str = "", channels: list[str] | str = "", email: str = "") -> dict[str, str]:
+        """Set how the speaker is notified: their channels (email, wecom, dingtalk, feishu, slack...) and email."""
+        speaker = self.who(user)
+        if isinstance(speaker, dict):
+            return speaker
+        picked, unknown = parse_channels(channels)
+        if unknown:
+            return self.say(
+                f"我不认识“{unknown[0]}”这个渠道。可以选邮件、企业微信、钉钉、飞书或 Slack。",
+                f"I do not know the channel {unknown[0]}. Choose email, WeCom, DingTalk, Feishu or Slack.",
+            )
+        address = email.strip().replace(" ", "").lower() or None
+        if address is not None and not EMAIL.fullmatch(address):
+            return self.say(f"“{email}”不像一个邮箱地址，请再说一遍。", f"{email} is not an email address.")
+        notifier = self.notifier()
+        missing = [c for c in picked if not notifier.senders.configured(c)]
+        if missing:
+            word = self._channel_word(missing[0])
+            return self.say(f"{word}还没有配置好，暂时不能用。", f"{word} is not set up here yet.")
+        if "email" in picked and not (address or notifier.effective(speaker).email):
+            return self.say("用邮件的话，请告诉我你的邮箱。", "For email, tell me your address too.")
+        assert notifier.ledger is not None
+        notifier.ledger.set_preferences(speaker.name, picked, address)
+        return self._confirm(notifier.effective(speaker), picked)
+
+    def _confirm(self, person: UserConfig, picked: list[str]) -> dict[str, str]:
+        """The preferences as stored, said back."""
+        if not picked:
+            return self.say(f"好的，{person.name}，以后不再给你推送。", f"OK, {person.name}, no more pushes for you.")
+        words = [self._channel_word(c) for c in picked]
+        listed_en = " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
+        mail = person.email if "email" in picked else None
+        return self.say(
+            f"好的，{person.name}，以后通过{'、'.join(words)}通知你" + (f"，邮箱是 {mail}。" if mail else "。"),
+            f"OK, {person.name}, you will hear from me by {listed_en}" + (f", at {mail}." if mail else "."),
+        )
 
     # ------------------------------------------------------------------ incidents
 
@@ -203,31 +277,45 @@ class Assistant:
             f"{len(rows)} open incident{'s' if len(rows) != 1 else ''}: " + "; ".join(parts_en) + ".",
         )
 
-    def incident_status(self, incident_id: str) -> dict[str, str]:
-        """Where one incident stands: status, attempts, what waits for approval, why it escalated."""
-        doc = self.store().get(incident_id.strip())
+    def _find(self, said: str) -> dict[str, Any] | None:
+        """The incident an id, a service name or nothing (the newest unclosed one) points at."""
+        said = said.strip()
+        if said:
+            doc = self.store().get(said)
+            if doc is not None:
+                return doc
+        rows = [r for r in self.store().list(limit=200) if r["status"] in OPEN]
+        wanted = said.lower()
+        match = next((r for r in rows if not wanted or wanted in (r["service"] or "").lower()
+                      or wanted in r["name"].lower() or r["id"].endswith(wanted)), None)  # fmt: skip
+        return self.store().get(match["id"]) if match else None
+
+    def incident_status(self, incident_id: str = "") -> dict[str, str]:
+        """Where an incident stands and what it waits for; by id, by service, or the newest open one if none."""
+        from agents.escalation import describe_action
+
+        doc = self._find(incident_id)
         if doc is None:
-            return self.say(f"找不到事件 {incident_id}。", f"There is no incident {incident_id}.")
+            if not incident_id.strip():
+                return self.say("目前没有未关闭的事件。", "There are no open incidents.")
+            return self.say(f"找不到事件 {incident_id}。", f"I cannot find incident {incident_id}.")
         alert = doc["alert"]
         subject = alert.get("service") or alert.get("workload") or "-"
         attempts = len(doc.get("attempts") or [])
         pending = doc.get("pending") or {}
+        reason = (doc.get("escalation_reason") or "")[:80]
         if self.zh:
-            text = (
-                f"事件 {doc['id']}：{subject} 的 {alert['name']}，{self._status(doc['status'])}，已尝试{attempts}次。"
-            )
+            text = f"{subject} 的 {alert['name']}，{self._status(doc['status'])}，已尝试{attempts}次。"
             if pending:
-                text += f"等待批准的操作是{pending.get('rung_name')}，参数 {pending.get('params')}。"
-            if doc.get("escalation_reason"):
-                text += f"转交人工的原因：{doc['escalation_reason']}。"
+                text += f"等待批准的操作是：{describe_action(pending, 'zh')}。"
+            if reason:
+                text += f"转交人工的原因：{reason}。"
             return speak(text)
-        text = (
-            f"Incident {doc['id']}: {alert['name']} on {subject}, {self._status(doc['status'])}, {attempts} attempt(s)."
-        )
+        text = f"{alert['name']} on {subject}: {self._status(doc['status'])}, {attempts} attempt(s)."
         if pending:
-            text += f" Waiting for approval: {pending.get('rung_name')} {pending.get('params')}."
-        if doc.get("escalation_reason"):
-            text += f" Escalated because {doc['escalation_reason']}."
+            text += f" It waits for approval to {describe_action(pending, 'en')}."
+        if reason:
+            text += f" Escalated because {reason}."
         return speak(text)
 
     def identified(self, speaker: str | None) -> UserConfig | dict[str, str]:
@@ -421,6 +509,7 @@ def build(settings: Settings, assistant: Assistant | None = None) -> FastMCP:
         assistant.confirm_rollback,
         assistant.reject_rollback,
         assistant.send_briefing,
+        assistant.set_push_preferences,
         assistant.list_clusters,
         assistant.cluster_nodes,
         assistant.search_logs,

@@ -1,7 +1,7 @@
-"""The service's commands: serve, worker, briefing, executor serve, audit verify, mcp serve.
+"""The service's commands: serve, worker, briefing, executor serve, audit verify, mcp serve|connect, notify stats.
 
 Registered on the root app by cli.py: ``serve``, ``worker`` and ``briefing`` as commands,
-``executor``, ``audit`` and ``mcp`` as groups (``add_typer``). Heavy modules (uvicorn,
+``executor``, ``audit``, ``mcp`` and ``notify`` as groups (``add_typer``). Heavy modules (uvicorn,
 FastAPI, the graph) are imported inside the commands so the CLI starts fast.
 """
 
@@ -25,6 +25,7 @@ APPLICATION_SERVERS = {"assistant": "server.assistant"}
 mcp_app = typer.Typer(help="Serve alertpilot's tools over MCP.", no_args_is_help=True)
 executor_app = typer.Typer(help="The executor service that applies actions on the target host.", no_args_is_help=True)
 audit_app = typer.Typer(help="The executor's hash-chained audit log.", no_args_is_help=True)
+notify_app = typer.Typer(help="Notification pushes: delivery tracking.", no_args_is_help=True)
 
 
 def serve(
@@ -45,6 +46,8 @@ def serve(
         settings = load(config)
         if not settings.secret(settings.server.token_env):
             raise UsageError(f"server.token_env: environment variable {settings.server.token_env} is not set")
+        if settings.assistant.connect:
+            _endpoint(None, settings)
         validate_schedule(settings)
         check_auth(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -177,8 +180,10 @@ def _print_briefing(doc: dict[str, Any]) -> None:
     for path in doc["files"]:
         err.print(f"saved {path}", markup=False)
     for delivery in doc["deliveries"]:
+        later = " (kept: tried again later by `serve`)" if delivery["status"] == "retrying" else ""
         err.print(
-            f"sent {doc['user']} via {delivery['channel']}: {delivery['status']} {delivery['detail']}", markup=False
+            f"sent {doc['user']} via {delivery['channel']}: {delivery['status']} {delivery['detail']}{later}",
+            markup=False,
         )
 
 
@@ -226,8 +231,59 @@ def briefing(
     else:
         for doc in docs:
             _print_briefing(doc)
-    failed = any(d["status"] == "failed" for doc in docs for d in doc["deliveries"])
+    failed = any(d["status"] in ("failed", "retrying") for doc in docs for d in doc["deliveries"])
     raise typer.Exit(1 if failed else 0)
+
+
+def _endpoint(given: str | None, settings: Settings) -> str:
+    """The endpoint URL: ``--endpoint``, else the variable ``assistant.endpoint_env`` names."""
+    env_name = settings.assistant.endpoint_env
+    url = given or settings.secret(env_name)
+    if not url:
+        raise UsageError(f"assistant.endpoint_env: environment variable {env_name} is not set (or pass --endpoint)")
+    if not url.startswith(("ws://", "wss://")):
+        from server.bridge import redact
+
+        where = "--endpoint" if given else f"assistant.endpoint_env ({env_name})"
+        raise UsageError(f"{where}: expected a ws:// or wss:// URL, got {redact(url)!r}")
+    return url
+
+
+@mcp_app.command("connect")
+def mcp_connect(
+    name: Annotated[str, typer.Argument(help="The stdio server to pipe (assistant).")],
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="wss://.../mcp/?token=... (default: the variable assistant.endpoint_env names)."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Pipe an MCP server to Xiaozhi's MCP endpoint (WebSocket), reconnecting until SIGTERM."""
+    import logging
+
+    from server.bridge import BridgeOptions, child_command, redact, run_bridge
+    from state.config import find_config
+    from tools.mcp import SERVERS
+
+    with guarded():
+        settings = load(config)
+        known = {**SERVERS, **APPLICATION_SERVERS}
+        if name not in known:
+            raise UsageError(f"NAME: unknown MCP server {name!r} (one of {', '.join(sorted(known))})")
+        url = _endpoint(endpoint, settings)
+        path = find_config(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    assistant = settings.assistant
+    import os
+
+    quiet = {"FASTMCP_LOG_LEVEL": os.environ.get("FASTMCP_LOG_LEVEL", "WARNING")}  # not a line per request
+    options = BridgeOptions(
+        endpoint=url, command=child_command(name, str(path.resolve()) if path else None), env={**os.environ, **quiet},
+        ping_interval_s=assistant.ping_interval_s, ping_timeout_s=assistant.ping_timeout_s,
+        reconnect_max_s=assistant.reconnect_max_s,
+    )  # fmt: skip
+    err.print(f"piping `mcp serve {name}` to {redact(url)}", markup=False)
+    raise typer.Exit(run_bridge(options))
 
 
 @mcp_app.command("serve")
@@ -255,3 +311,49 @@ def mcp_serve(
     server.settings.host = host
     server.settings.port = port
     server.run("streamable-http")
+
+
+def _since(text: str | None) -> Any:
+    import re
+    from datetime import timedelta
+
+    from state.store import utcnow
+
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd])\s*", text)
+    if not match:
+        raise UsageError(f"--since: expected a duration such as 30m, 24h or 7d, got {text!r}")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return utcnow() - timedelta(**{unit: float(match.group(1))})
+
+
+@notify_app.command("stats")
+def notify_stats(
+    since: Annotated[str | None, typer.Option(help="Only pushes started this long ago or later: 30m, 24h, 7d.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delivery success rate per channel: delivered, retrying, failed, attempts and the last error."""
+    from state.delivery import Ledger
+    from state.store import Store
+
+    with guarded():
+        settings = load(config)
+        start = _since(since)
+        stats = Ledger(Store.from_url(settings.db_url)).stats(since=start)
+    if as_json:
+        emit_json({"since": start.isoformat() if start else None, "channels": stats})
+        return
+    if not stats:
+        out.print("no pushes recorded" + (f" since {start:%Y-%m-%d %H:%M} UTC" if start else ""))
+        return
+    heads = f"{'delivered':>9} {'retrying':>8} {'failed':>6} {'success':>8} {'attempts':>8}"
+    out.print(f"{'channel':<10} {heads}  last error")
+    for channel, entry in stats.items():
+        rate = "-" if entry["success_rate"] is None else f"{entry['success_rate'] * 100:.1f}%"
+        out.print(
+            f"{channel:<10} {entry['delivered']:>9} {entry['retrying']:>8} {entry['failed']:>6} {rate:>8} "
+            f"{entry['attempts']:>8}  {entry['last_error'][:60]}",
+            markup=False,
+        )

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the service: alerts received, incidents by status, actions, step latency."""
+"""Prometheus metrics of the service: alerts received, incidents by status, actions, step latency, pushes."""
 
 from __future__ import annotations
 
@@ -24,6 +24,39 @@ class _IncidentsByStatus(Collector):
         for status, count in sorted(self.store.count_by_status().items()):
             family.add_metric([status], count)
         yield family
+
+
+class _Deliveries(Collector):
+    """Pushes per channel and status, and each channel's success rate, read from the delivery ledger."""
+
+    def __init__(self, store: Store) -> None:
+        from state.delivery import Ledger
+
+        self.ledger = Ledger(store)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """All pushes by channel and status; the delivered share of the last day's finished pushes."""
+        from datetime import timedelta
+
+        from state.store import utcnow
+
+        pushes = GaugeMetricFamily(
+            "alertpilot_notify_pushes", "Notification pushes in the ledger, by channel and status.",
+            labels=["channel", "status"],
+        )  # fmt: skip
+        for channel, entry in self.ledger.stats().items():
+            for status in ("delivered", "retrying", "failed"):
+                pushes.add_metric([channel, status], entry[status])
+        yield pushes
+        ratio = GaugeMetricFamily(
+            "alertpilot_notify_delivery_success_ratio",
+            "Delivered / (delivered + failed) of the pushes started in the last 24 hours, by channel.",
+            labels=["channel"],
+        )
+        for channel, entry in self.ledger.stats(since=utcnow() - timedelta(hours=24)).items():
+            if entry["success_rate"] is not None:
+                ratio.add_metric([channel], entry["success_rate"])
+        yield ratio
 
 
 class Metrics:
@@ -52,6 +85,7 @@ class Metrics:
         )
         if store is not None:
             self.registry.register(_IncidentsByStatus(store))
+            self.registry.register(_Deliveries(store))
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         """A ``Deps.on_event`` hook: count executed actions by result."""

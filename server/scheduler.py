@@ -29,11 +29,16 @@ from state.store import Store
 log = logging.getLogger("alertpilot.scheduler")
 
 JobFn = Callable[["JobContext"], str]
+# Run under `serve` whether or not `schedule:` names them: follow-ups and delivery retries are
+# promises of the notifier, not options. `schedule: {follow_ups: "off"}` turns one off.
+DEFAULT_SCHEDULE = {"follow_ups": "*/5 * * * *", "delivery_retries": "* * * * *"}
 # name -> "module:function" (imported lazily) or the function itself.
 JOBS: dict[str, str | JobFn] = {
     "waiting_batch": "server.scheduler:waiting_batch",
     "briefing": "server.scheduler:daily_briefing",
-    "escalation_reminders": "server.scheduler:escalation_reminders",
+    "escalation_reminders": "server.scheduler:follow_ups",  # its old name
+    "follow_ups": "server.scheduler:follow_ups",
+    "delivery_retries": "server.scheduler:delivery_retries",
 }
 
 
@@ -81,12 +86,22 @@ def waiting_batch(ctx: JobContext) -> str:
     return f"{len(stale)} incident(s) still waiting from before {start_of_day:%Y-%m-%d}"
 
 
+def effective_schedule(settings: Settings) -> dict[str, str]:
+    """``schedule:`` plus the jobs that always run unless configured otherwise (``"off"`` disables one)."""
+    schedule = dict(settings.schedule)
+    defaults = dict(DEFAULT_SCHEDULE)
+    if "escalation_reminders" in schedule:  # the old name of follow_ups already runs it
+        defaults.pop("follow_ups")
+    schedule = {**defaults, **schedule}
+    return {name: expr for name, expr in schedule.items() if str(expr).strip().lower() != "off"}
+
+
 def validate_schedule(settings: Settings) -> dict[str, tuple[str, JobFn]]:
-    """Each configured job's cron and function; ConfigError naming ``schedule.<name>`` if bad."""
+    """Each scheduled job's cron and function; ConfigError naming ``schedule.<name>`` if bad."""
     from croniter import croniter
 
     jobs = {}
-    for name, expr in settings.schedule.items():
+    for name, expr in effective_schedule(settings).items():
         if not isinstance(expr, str) or not croniter.is_valid(expr):
             raise ConfigError(f"schedule.{name}: not a cron expression: {expr!r}")
         jobs[name] = (expr, resolve_job(name))
@@ -175,9 +190,22 @@ def daily_briefing(ctx: JobContext) -> str:
     )
 
 
-def escalation_reminders(ctx: JobContext) -> str:
-    """Remind people of escalated incidents still open after ``notify.escalation_reminder_h``."""
-    from agents.escalation import remind_open
+def follow_ups(ctx: JobContext) -> str:
+    """Push incidents still unresolved after ``notify.follow_up_after_h`` again; resolve closed ones in PagerDuty."""
+    from agents.escalation import follow_up_open, resolve_closed
 
-    reminded = remind_open(ctx.settings, ctx.store, ctx.due)
-    return f"{len(reminded)} reminder(s) sent"
+    pushed = follow_up_open(ctx.settings, ctx.store, ctx.due)
+    resolved = resolve_closed(ctx.settings, ctx.store)
+    incidents = len({p["incident_id"] for p in pushed})
+    failed = sum(1 for p in pushed + resolved if p["status"] == "failed")
+    return f"{incidents} incident(s) followed up, {len(resolved)} PagerDuty resolve(s), {failed} failed push(es)"
+
+
+def delivery_retries(ctx: JobContext) -> str:
+    """Try again the pushes that failed for a reason that may pass (5xx, timeouts, rate limits)."""
+    from state.delivery import Ledger
+    from tools.notify import Notifier
+
+    outcomes = Notifier(ctx.settings, Ledger(ctx.store)).retry_due(ctx.due)
+    by_status = {s: sum(1 for o in outcomes if o.status == s) for s in ("delivered", "retrying", "failed")}
+    return f"{len(outcomes)} retried: " + ", ".join(f"{n} {s}" for s, n in by_status.items())

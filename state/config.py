@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -176,7 +176,13 @@ class UserConfig(BaseModel):
     speaker: str | None = Field(
         default=None, description="The speaker name the voice assistant's voiceprint gives this person (approvals)."
     )
-    channels: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(
+        default_factory=list,
+        description="email | wecom | dingtalk | feishu | slack | webhook | pagerduty (voice may override them).",
+    )
+    mobile: str | None = Field(default=None, description="Mobile number DingTalk robots @-mention.")
+    dingtalk_user_id: str | None = Field(default=None, description="DingTalk user id robots @-mention.")
+    slack_user_id: str | None = Field(default=None, description="Slack member id (U...) a Slack message mentions.")
     tencent_secret_id_env: str | None = None
     tencent_secret_key_env: str | None = None
 
@@ -187,7 +193,7 @@ class UserConfig(BaseModel):
 
 
 class NotifyConfig(BaseModel):
-    """Push channels; secrets by env-var name."""
+    """Push channels, follow-ups and delivery retries; every secret (and secret-bearing URL) by env-var name."""
 
     smtp: dict[str, Any] = Field(default_factory=dict)
     wecom_webhook_env: str | None = None
@@ -195,7 +201,40 @@ class NotifyConfig(BaseModel):
     dingtalk_secret_env: str | None = None
     feishu_webhook_env: str | None = None
     feishu_secret_env: str | None = None
-    escalation_reminder_h: float = 12.0
+    slack_webhook_env: str | None = Field(default=None, description="Env var with a Slack incoming-webhook URL.")
+    slack_bot_token_env: str | None = Field(
+        default=None, description="Env var with a Slack bot token (xoxb-...); used with slack_channel instead."
+    )
+    slack_channel: str | None = Field(default=None, description="Channel id the bot posts to (chat.postMessage).")
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
+    webhook_url_env: str | None = Field(default=None, description="Env var with the generic outbound webhook URL.")
+    webhook_secret_env: str | None = Field(
+        default=None, description="Env var with the HMAC-SHA256 key signing the generic webhook's body."
+    )
+    pagerduty_routing_key_env: str | None = Field(
+        default=None, description="Env var with the PagerDuty Events API v2 integration (routing) key."
+    )
+    pagerduty_url: str = Field(default="https://events.pagerduty.com/v2/enqueue", description="Events API v2 URL.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Per request to a robot, webhook or API.")
+    follow_up_after_h: float = Field(
+        default=12.0, gt=0, description="Push an incident still escalated or awaiting approval again every this long."
+    )
+    follow_up_channels: list[str] = Field(
+        default_factory=list, description="Channels of follow-ups (empty: each user's own channels)."
+    )
+    escalation_reminder_h: float | None = Field(
+        default=None, gt=0, description="Deprecated name of follow_up_after_h (used when that is not set)."
+    )
+    retry_attempts: int = Field(default=6, ge=1, le=20, description="Tries of a push before it is given up.")
+    retry_backoff_s: float = Field(
+        default=60.0, gt=0, description="First wait before a failed push is tried again (doubles each time)."
+    )
+
+    @model_validator(mode="after")
+    def _old_reminder_name(self) -> NotifyConfig:
+        if self.escalation_reminder_h is not None and "follow_up_after_h" not in self.model_fields_set:
+            self.follow_up_after_h = self.escalation_reminder_h
+        return self
 
 
 class AssistantConfig(BaseModel):
@@ -204,6 +243,14 @@ class AssistantConfig(BaseModel):
     region: str = "ap-guangzhou"
     tke_endpoint: str | None = Field(default=None, description="host:port override (tests).")
     session_ttl_s: float = Field(default=900.0, gt=0, description="How long a named speaker is remembered.")
+    endpoint_env: str = Field(
+        default="XIAOZHI_MCP_ENDPOINT",
+        description="Env var with the Xiaozhi MCP endpoint URL, token included (wss://.../mcp/?token=...).",
+    )
+    connect: bool = Field(default=False, description="`serve` keeps `mcp connect assistant` running as a child.")
+    ping_interval_s: float = Field(default=20.0, gt=0, description="WebSocket keepalive ping period.")
+    ping_timeout_s: float = Field(default=20.0, gt=0, description="A ping unanswered this long drops the connection.")
+    reconnect_max_s: float = Field(default=120.0, gt=0, description="Longest wait between reconnection tries.")
 
 
 class AuthConfig(BaseModel):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 ALICE = {"ALICE_ID": "AKIDalice", "ALICE_KEY": "alice-secret-key"}
 TOOLS = {
     "daily_briefing", "list_open_incidents", "incident_status", "approve_rollback", "confirm_rollback", "reject_rollback",
-    "send_briefing", "list_clusters", "cluster_nodes", "search_logs",
+    "send_briefing", "set_push_preferences", "list_clusters", "cluster_nodes", "search_logs",
 }  # fmt: skip
 
 
@@ -122,7 +122,7 @@ async def _conversation(tmp_path: Path, home: Path, api: TencentApi, inbox: Inbo
 
         assert "1个未关闭的事件" in await _speak(session, "list_open_incidents")
         status = await _speak(session, "incident_status", incident_id=first["id"])
-        assert "等待批准" in status and "version rollback" in status
+        assert "等待批准的操作是：版本回滚到 v2.1" in status
 
         rejected = await _speak(session, "reject_rollback", incident_id=first["id"], user="alice", reason="sale")
         assert "已拒绝" in rejected and "已转交人工" in rejected

@@ -81,14 +81,20 @@ def test_briefing_email_has_chart_and_is_sent_once_a_day(tmp_path: Path, home: P
     assert inbox.envelopes[-1][1] == ["alice@example.test"]
     parts = {part.get_content_type(): part for part in mail.walk()}
     assert "text/html" in parts and "text/plain" in parts
-    png = parts["image/png"]
-    assert png.get_filename() == f"{incident_id}.png"
-    assert png.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
+    images = {part.get_filename(): part for part in mail.walk() if part.get_content_type() == "image/png"}
+    # the day's overview, always, and the escalated incident's key metric, both shown in the mail body
+    assert set(images) == {"overview.png", f"{incident_id}.png"}
+    for png in images.values():
+        assert png.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
+        assert png["Content-ID"] == f"<{png.get_filename()}>"
     html = parts["text/html"].get_payload(decode=True).decode()
     assert incident_id in html and "<table" in html
+    assert "src='cid:overview.png'" in html and f"src='cid:{incident_id}.png'" in html
 
     folder = home / "briefings" / day
-    assert (folder / "alice.md").read_text().startswith("# 每日告警简报")
+    markdown = (folder / "alice.md").read_text()
+    assert markdown.startswith("# 每日告警简报") and "![概览](overview.png)" in markdown
+    assert (folder / "overview.png").is_file() and f"]({incident_id}.png)" in markdown
     assert json.loads((folder / "alice.json").read_text())["facts"]["escalations"][0]["incident_id"] == incident_id
 
     # A second --send the same day is a new process (a restart): nothing is sent.
@@ -113,5 +119,6 @@ def test_unreachable_smtp_is_a_failed_delivery_not_a_traceback(tmp_path: Path, h
     done = run_cli("briefing", "--send", "--config", str(config), "--json", home=home)
     assert done.returncode == 1
     delivery = json.loads(done.stdout)["deliveries"][0]
-    assert delivery["status"] == "failed" and delivery["tries"] == 3
+    # an SMTP server that does not answer may come back: the push is kept for the retry job
+    assert delivery["status"] == "retrying" and delivery["attempts"] == 3
     assert "unreachable" in delivery["detail"]

@@ -127,13 +127,13 @@ def test_three_robots_receive_signed_payloads_with_retries_and_status(robots: Ro
 
     assert [(o.channel, o.status) for o in outcomes] == [("wecom", "delivered"), ("dingtalk", "delivered"),
                                                         ("feishu", "delivered")]  # fmt: skip
-    assert outcomes[0].tries == 3 and pauses == [0.5, 1.0]
+    assert outcomes[0].attempts == 3 and pauses == [0.5, 1.0]
     assert robots.received["wecom"][0]["body"] == {"msgtype": "markdown", "markdown": {"content": message.markdown}}
     ding = robots.received["dingtalk"][0]
     assert ding["verified"] and ding["body"]["markdown"] == {"title": "checkout 告警", "text": message.markdown}
     assert robots.received["feishu"][0]["verified"]
     assert "23%" in robots.received["feishu"][0]["body"]["content"]["text"]
-    statuses = {(d["channel"], d["status"], d["tries"]) for d in ledger.deliveries(incident_id="inc-1")}
+    statuses = {(d["channel"], d["status"], d["attempts"]) for d in ledger.deliveries(incident_id="inc-1")}
     assert statuses == {("wecom", "delivered", 3), ("dingtalk", "delivered", 1), ("feishu", "delivered", 1)}
 
     again = notifier.send(user, message, key="t:1", kind="escalation", incident_id="inc-1")
@@ -165,30 +165,3 @@ def test_escalated_incident_is_pushed_to_the_robots(robots: Robots, tmp_path: Pa
                                                                             ("dingtalk", "delivered")}  # fmt: skip
     assert doc["id"] in robots.received["wecom"][0]["body"]["markdown"]["content"]
     assert "HighErrorRate" in robots.received["dingtalk"][0]["body"]["markdown"]["title"]
-
-
-def test_open_escalation_is_reminded_every_period(robots: Robots, home: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from agents.escalation import remind_open
-
-    settings = Settings(
-        home=home, notify={**NOTIFY, "escalation_reminder_h": 12}, users=[UserConfig(name="ops", channels=["wecom"])]
-    )
-    store = Store.from_url(settings.db_url)
-    alert = {"source": "alertmanager", "name": "DiskFull", "service": "db", "severity": "critical"}
-    for incident_id, status in (("inc-open", "escalated"), ("inc-done", "resolved")):
-        store.create_incident(incident_id, incident_id, {"id": incident_id, "status": status, "alert": alert,
-                                                         "escalation_reason": "disk full"})  # fmt: skip
-    notifier = Notifier(settings, Ledger(store), env=robots.env(), sleep=lambda _s: None)
-    start = datetime.now(UTC)
-
-    assert remind_open(settings, store, start + timedelta(hours=1), notifier=notifier) == []
-    first = remind_open(settings, store, start + timedelta(hours=13), notifier=notifier)
-    assert [(r["incident_id"], r["status"]) for r in first] == [("inc-open", "delivered")]
-    assert "inc-open" in robots.received["wecom"][0]["body"]["markdown"]["content"]
-    assert "仍未关闭" in robots.received["wecom"][0]["body"]["markdown"]["content"]
-    later = datetime.now(UTC) + timedelta(hours=6)  # 6 h after the reminder: not due yet
-    assert remind_open(settings, store, later, notifier=notifier) == []
-    assert len(remind_open(settings, store, later + timedelta(hours=7), notifier=notifier)) == 1
-    assert len(robots.received["wecom"]) == 2

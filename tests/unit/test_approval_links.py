@@ -109,7 +109,7 @@ def test_the_notice_gives_each_person_the_links_they_may_use(home: Path) -> None
     assert re.findall(r"(批准|拒绝): " + re.escape(BASE), sent["bob"]) == [
         "拒绝"
     ]  # an approver without rollback_permission
-    assert BASE not in sent["vera"] and "请在事件页面确认" in sent["vera"]
+    assert BASE not in sent["vera"] and "请在页面、命令行或语音助手中批准或拒绝" in sent["vera"]
 
 
 def test_the_english_notice_names_the_action() -> None:
@@ -118,5 +118,5 @@ def test_the_english_notice_names_the_action() -> None:
                        "params": {"service": "checkout", "target": "v2.1"}}}  # fmt: skip
     subject, text, markdown = approval_text(doc, "en", {"approve": f"{BASE}/ui/links/x"})
     assert subject == "[approval needed] HighErrorRate on checkout"
-    assert "rung 3 (version rollback) version_rollback" in text and f"Approve: {BASE}/ui/links/x" in text
+    assert "rung 3: version rollback to v2.1" in text and "{" not in text and f"Approve: {BASE}/ui/links/x" in text
     assert f"[Approve]({BASE}/ui/links/x)" in markdown

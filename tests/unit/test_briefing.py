@@ -165,9 +165,13 @@ def test_the_services_scheduler_runs_the_briefing_job_once_a_day(home: Path, sto
         schedule={"briefing": "*/10 6-9 * * *", "escalation_reminders": "0 * * * *"},
         briefing={"window": "06:00-10:00"},
     )
-    assert set(validate_schedule(settings)) == {"briefing", "escalation_reminders"}  # what `serve` checks at start
+    # what `serve` checks at start: the configured jobs, and delivery retries that always run
+    # (escalation_reminders is the old name of follow_ups, so follow_ups is not added twice)
+    assert set(validate_schedule(settings)) == {"briefing", "escalation_reminders", "delivery_retries"}
     job = resolve_job("briefing")  # what `schedule: {briefing: "0 7 * * *"}` runs inside `serve`
     inside = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 07:00 local on DAY
     assert job(JobContext(settings, store, inside)).startswith("briefed alice ")  # not the agent's own account
     assert job(JobContext(settings, store, inside + timedelta(minutes=5))).startswith("briefed nobody")
-    assert resolve_job("escalation_reminders")(JobContext(settings, store, inside)) == "0 reminder(s) sent"
+    assert resolve_job("escalation_reminders")(JobContext(settings, store, inside)).startswith(
+        "0 incident(s) followed up"
+    )

@@ -18,7 +18,7 @@ from tools.notify.message import DeliveryError, Message
 
 
 def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:
-    """A multipart email: text, HTML alternative, then each attachment."""
+    """A multipart email: text, an HTML alternative showing the inline images (``cid:``), then the attachments."""
     email = EmailMessage()
     email["Subject"] = message.subject
     email["From"] = sender
@@ -26,9 +26,16 @@ def build_email(message: Message, sender: str, recipient: str) -> EmailMessage:
     email.set_content(message.text)
     body = message.html or f"<pre>{html.escape(message.text)}</pre>"
     email.add_alternative(body, subtype="html")
+    html_part: EmailMessage = email.get_payload()[-1]  # type: ignore[index,assignment]  # the alternative added
     for attachment in message.attachments:
         maintype, _, subtype = attachment.mime.partition("/")
-        email.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        if attachment.inline:
+            html_part.add_related(
+                attachment.content, maintype=maintype, subtype=subtype, cid=f"<{attachment.filename}>",
+                filename=attachment.filename, disposition="inline",
+            )  # fmt: skip
+        else:
+            email.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return email
 
 
