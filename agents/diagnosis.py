@@ -27,7 +27,7 @@ from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
 from agents.signal import SignalReading, band_of, own_series, read_signal
 from agents.signal_history import SignalHistory, version_health
 from agents.subject_lookup import lookup
-from agents.versions import VersionHistory, discover, history_from_audit, metric_names
+from agents.versions import VersionHistory, discover, history_from_audit, metric_names, runs_of
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Diagnosis, Finding, IncidentState
@@ -89,6 +89,18 @@ def _own_history(
     return history, ""
 
 
+def _own_versions(session: ToolSession, alert: Alert, query: str, start: datetime, end: datetime) -> VersionHistory:
+    """Versions the alert's own series carry in a label, over [start, end]: the first source of evidence.
+
+    The alert names only the version it fired on, so its series are matched across versions.
+    """
+    series, error = range_of(session, query, start, end)
+    if error:
+        return VersionHistory()
+    runs = runs_of(own_series(series, alert, across_pods=True))
+    return VersionHistory(runs, "the alert's own series (a version label)", query) if runs else VersionHistory()
+
+
 def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
     if history is None:
         return None
@@ -130,7 +142,11 @@ def investigate(
     anomalies = ([own] if own else []) + probes
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
-    versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
+    versions = VersionHistory()
+    if history is not None and history.versioned:
+        versions = _own_versions(session, alert, history.query, alert.starts_at - RELEASE_LOOKBACK, end)
+    if not versions.runs:
+        versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
     cluster = kube_gather(session, alert.subject, end)
     if cluster is not None:
         findings.extend(cluster.findings)

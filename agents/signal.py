@@ -12,7 +12,7 @@ from typing import Any
 from agents.verification import Band
 from state.alert import Alert
 from state.incident import Diagnosis
-from state.subject import owner_of_pod
+from state.subject import VERSION_KEYS, owner_of_pod
 from tools.promql import alert_condition, normalize, split_comparison, value_expression, with_labels
 from tools.registry import ToolSession
 
@@ -75,7 +75,8 @@ PROXY_RISE = 1.5  # a proxy probe still "fires" while it is above 1.5x its pre-a
 
 
 # labels that name one pod or one scrape of it: an action replaces pods, the workload stays
-_POD_SCOPED = frozenset({"pod", "uid", "instance", "pod_ip", "container_id", "image_id", "id", "name"})
+# labels that differ between the same workload's pods, and between the versions they run
+_POD_SCOPED = frozenset({"pod", "uid", "instance", "pod_ip", "container_id", "image_id", "id", "name"}) | VERSION_KEYS
 
 
 def own_series(entries: list[dict[str, Any]], alert: Alert, *, across_pods: bool = False) -> list[dict[str, Any]]:
@@ -87,7 +88,8 @@ def own_series(entries: list[dict[str, Any]], alert: Alert, *, across_pods: bool
     shares no label with the alert (an aggregate) cannot be told apart and is kept. When no
     series agrees, the labels do not identify the alert's series at all (a rewritten or
     relabelled rule): every series is kept rather than none.
-    ``across_pods`` (after an action, which replaces pods) matches the subject's other pods too.
+    ``across_pods`` (after an action, which replaces pods) matches the subject's other pods, and
+    the series of its other versions, too.
     """
     ignored = _RULE_LABELS | (_POD_SCOPED if across_pods else frozenset())
     mine = []

@@ -20,6 +20,7 @@ from typing import Any
 
 from agents.verification import Band
 from agents.versions import VersionRun
+from state.subject import version_of
 
 HEALTHY_FACTOR = 1.5
 
@@ -30,11 +31,13 @@ class SignalHistory:
 
     points: list[tuple[float, float]]
     query: str
+    versioned: bool = False  # its series carry a version label (a rule `by (version)`, OTLP's service_version)
 
     @classmethod
     def from_series(cls, series: list[dict[str, Any]], query: str) -> SignalHistory:
         """Points of a Prometheus matrix (already narrowed to the alert's own series)."""
         worst: dict[float, float] = {}
+        versioned = any(version_of(entry.get("metric") or {}) for entry in series)
         for entry in series:
             for stamp, text in entry.get("values") or []:
                 try:
@@ -43,7 +46,7 @@ class SignalHistory:
                     continue
                 if value == value:  # not NaN
                     worst[t] = max(value, worst.get(t, value))
-        return cls(sorted(worst.items()), query)
+        return cls(sorted(worst.items()), query, versioned)
 
     def window(self, lo: datetime, hi: datetime) -> list[tuple[float, float]]:
         """Points in [lo, hi]."""

@@ -1,7 +1,8 @@
 """What version the subject runs, and what it ran before: a version history from any telemetry.
 
 Sources, in order of evidence (the first that shows a history wins; the alert's own label
-only says what runs now):
+only says what runs now). Before these, diagnosis reads the alert's own series when they carry
+a version label (a rule ``by (version)``, OTLP's promoted ``service_version``):
 
 1. the configured version metric by service (``build_info{service="cart"}``), the convention
    most services follow;

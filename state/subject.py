@@ -494,6 +494,7 @@ def resolve_tencent(dimensions: dict[str, str], namespace: str, region: str) -> 
 _VERSION_LABELS = ("version", "app_version", "service_version", "build_version", "image_tag", "tag")
 _IMAGE_LABELS = ("image", "image_spec", "container_image", "k8s_container_image", "container_image_name")
 _NOT_A_VERSION = frozenset({"", "latest", "unknown", "none", "null", "undefined"})
+VERSION_KEYS = frozenset(_VERSION_LABELS + _IMAGE_LABELS)  # labels that say which version a series is
 
 
 def image_tag(image: str) -> str | None:

@@ -167,6 +167,10 @@ class RawSeries(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     scale: float = 1.0
     per_pod: bool = False
+    version_label: str | None = Field(
+        default=None,
+        description="A label carrying the running version (OTLP's promoted service_version, a `by (version)` rule).",
+    )
 
 
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]

@@ -144,7 +144,8 @@ def world_series(world: World, state: WorldState, at: datetime) -> Vector:
             out.extend(_kube_state_metrics(workload, run.version, pods))
         for raw in workload.series:
             value = world.value(key, raw.signal, at, state) * raw.scale
-            out.extend((labels, value) for labels in _raw_labels(raw, workload, pods))
+            versioned = {raw.version_label: run.version} if raw.version_label else {}
+            out.extend((labels | versioned, value) for labels in _raw_labels(raw, workload, pods))
     for name, node in world.nodes.items():
         for raw in node.series:
             value = world.value(name, raw.signal, at, state) * raw.scale

@@ -103,3 +103,29 @@ def test_diagnosis_reads_pods_versions_and_the_config_in_use(session: ToolSessio
     assert "CrashLoopBackOff" in evidence.findings[0].title
     assert evidence.node_down is None  # the node is Ready: not the cause
     assert gather(session, CART.model_copy(update={"kind": "node"}), NOW) is None
+
+
+def test_the_observability_mcp_server_exposes_the_kubernetes_tools(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from state.config import Settings
+    from tools.mcp.observability import build
+
+    world = World(WorldSpec.model_validate(WORLD), tmp_path / "state.json", clock=SimClock(NOW))
+    with serve_world(world, tmp_path / "kube") as url:
+        settings = Settings(kubernetes=KubernetesConfig(host=url, verify_ssl=False))
+        server = build(settings)
+
+        async def talk() -> tuple[set[str], str]:
+            names = {tool.name for tool in await server.list_tools()}
+            answer = await server.call_tool("k8s_pods", {"namespace": "shop", "workload": "cart"})
+            blocks = answer[0] if isinstance(answer, tuple) else answer
+            return names, "".join(getattr(block, "text", "") for block in blocks)
+
+        names, text = asyncio.run(talk())
+    assert {"k8s_pods", "k8s_events", "k8s_rollout_history", "k8s_pod_logs", "search_logs"} <= names
+    answer = json.loads(text)
+    pods = answer["data"]["pods"]
+    assert answer["status"] == "success" and len(pods) == 2
+    assert all(p["name"].startswith("cart-") and not p["name"].startswith("cart-worker") for p in pods)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -90,3 +91,25 @@ def test_audited_image_changes_give_a_history_with_the_previous_image() -> None:
     )
     assert [(c.previous, c.version) for c in history.changes()] == [("v1.4.0", "v1.5.0")]
     assert history.runs[-1] == VersionRun("v1.5.0", datetime(2026, 11, 20, 2, tzinfo=UTC), NOW)
+
+
+def test_versions_on_the_alerts_own_series_come_first(tmp_path: Path) -> None:
+    # an OTLP-fed Prometheus promoting service.version onto every series; no *_info metric, no image
+    from agents.diagnosis import investigate
+    from state.alert import parse_alertmanager
+
+    expr = 'sum by (service_name, service_version) (app_error_ratio{service_name="cart"}) > 0.05'
+    series = {"metric": "app_error_ratio", "signal": "errors", "labels": {"service_name": "cart"},
+              "version_label": "service_version"}  # fmt: skip
+    session = world(tmp_path, versions=[], series=[series], signals={"errors": {"default": 0.002, "v1.5.0": 0.2}})
+    starts = (NOW - timedelta(minutes=40)).isoformat().replace("+00:00", "Z")
+    url = "http://prometheus:9090/graph?g0.expr=" + quote_plus(expr)
+    labels = {"alertname": "CartErrors", "service_name": "cart", "service_version": "v1.5.0", "severity": "critical"}
+    payload = {"status": "firing", "alerts": [{"status": "firing", "labels": labels, "annotations": {},
+               "startsAt": starts, "generatorURL": url, "fingerprint": "a1"}]}  # fmt: skip
+    alert = parse_alertmanager(payload)[0]
+    diagnosis, _ = investigate(session, alert, "build_info", NOW)
+    assert diagnosis.version_source == "the alert's own series (a version label)"
+    assert (diagnosis.pattern, diagnosis.suspected_release, diagnosis.known_good_release) == (
+        "release", "v1.5.0", "v1.4.0",
+    )  # fmt: skip

@@ -3,7 +3,9 @@
 Tools: ``execute_query``, ``execute_range_query``, ``list_metrics``,
 ``get_metric_metadata``, ``get_targets`` (so an agent configured for
 prometheus-mcp-server works unchanged), plus ``search_logs``, ``classify_logs`` and
-``trace_chain``. All read-only.
+``trace_chain``, and, when ``kubernetes:`` is configured, the Kubernetes read tools
+(``k8s_pods``, ``k8s_events``, ``k8s_rollout_history``, ``k8s_owner``, ``k8s_workload``,
+``k8s_pod_logs``, ``k8s_node``). All read-only.
 """
 
 from __future__ import annotations
