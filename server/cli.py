@@ -79,9 +79,25 @@ def executor_serve(
     backend: Annotated[
         str | None, typer.Option(help="dry-run, process, kubernetes or tke (default: executor.backend).")
     ] = None,
+    allowed_namespaces: Annotated[
+        str | None, typer.Option(help="Comma-separated namespaces it may touch (default: policy.allowed_namespaces).")
+    ] = None,
+    operations: Annotated[
+        str | None, typer.Option(help="Comma-separated operations it runs (default: every mutating operation).")
+    ] = None,
+    min_replicas: Annotated[
+        int | None, typer.Option(help="Floor of a scale's resulting count (default: policy.min_replicas).")
+    ] = None,
+    max_replicas: Annotated[
+        int | None, typer.Option(help="Ceiling of a scale's resulting count (default: policy.max_replicas).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN."""
+    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN.
+
+    The executor enforces its own policy whatever the agent asks: the operations, the
+    namespaces and a scale's resulting replica count.
+    """
     with guarded():
         settings = load(config)
         token = settings.secret(EXECUTOR_TOKEN_ENV)
@@ -97,11 +113,36 @@ def executor_serve(
             executor = make_backend(name, settings, open_world(settings) if name == "process" else None)
         except (ValueError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
-        service = build_service(executor, name, token, settings.home, settings.executor.audit_path)
+        policy = _executor_policy(settings, executor, allowed_namespaces, operations, min_replicas, max_replicas)
+        service = build_service(executor, name, token, settings.home, settings.executor.audit_path, policy)
     import uvicorn
 
     err.print(f"executor ({name}) on http://{host}:{port}/mcp, audit log {service.audit.path}")
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+def _executor_policy(
+    settings: Settings, backend: Any, namespaces: str | None, operations: str | None,
+    floor: int | None, ceiling: int | None,
+) -> Any:  # fmt: skip
+    """The executor's own policy from its flags, defaulting to the configured policy's limits."""
+    from server.executor_policy import ExecutorPolicy, parse_list
+    from state.policy import MUTATING_OPERATIONS
+
+    ops = parse_list(operations) if operations is not None else frozenset(MUTATING_OPERATIONS)
+    unknown = sorted(ops - set(MUTATING_OPERATIONS))
+    if unknown or not ops:
+        raise UsageError(f"--operations: unknown operation {unknown[0]!r}" if unknown else "--operations: empty")
+    policy = settings.policy
+    low = policy.min_replicas if floor is None else floor
+    high = policy.max_replicas if ceiling is None else ceiling
+    if low < 0 or high < 1 or low > high:
+        raise UsageError(f"--min-replicas/--max-replicas: need 0 <= min <= max and max >= 1, got {low} and {high}")
+    allowed = parse_list(namespaces) if namespaces is not None else frozenset(policy.allowed_namespaces)
+    return ExecutorPolicy(
+        operations=ops, allowed_namespaces=allowed, default_namespace=getattr(backend, "namespace", None),
+        min_replicas=low, max_replicas=high,
+    )  # fmt: skip
 
 
 @audit_app.command("verify")

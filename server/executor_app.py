@@ -3,8 +3,10 @@
 ``POST /mcp`` with ``{"method": ..., "params": "<JSON string>"}``, ``X-Auth-Token`` and an
 optional ``Idempotency-Key`` (shared/reference/executor-protocol.md). Checks run in
 this order: token (401), body (400 naming the field), method (404), params (400 naming
-``params.<field>``), idempotency key (409 when reused for another request or still
-running), then the backend acts and the answer is 200 with ``status`` success or error.
+``params.<field>``), idempotency key (409 when reused for another request or still running),
+the executor's own policy (403, server/executor_policy.py: a refusal is remembered under its
+key like an answer), then the backend acts and the answer is 200 with ``status`` success or
+error.
 Every answer the backend produced, and every replay of one, is appended to the
 hash-chained audit log.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hmac
 import json
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.audit_log import AuditLog
+from server.executor_policy import ExecutorPolicy, Refusal
 from server.idempotency import IdempotencyStore, fingerprint
 from state.policy import MUTATING_OPERATIONS
 from tools.execution import ExecutionResult, Executor
@@ -54,6 +57,7 @@ class ExecutorService:
     token: str
     idempotency: IdempotencyStore
     audit: AuditLog
+    policy: ExecutorPolicy = field(default_factory=ExecutorPolicy)
     device: str = socket.gethostname()
 
 
@@ -65,8 +69,8 @@ class BadRequest(Exception):
         self.status, self.field, self.message = status, field, message
 
 
-def _error(status: int, field: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": f"{field}: {message}" if field else message, "field": field, **extra}, status)
+def _error(code: int, field: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": f"{field}: {message}" if field else message, "field": field, **extra}, code)
 
 
 def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
@@ -75,8 +79,8 @@ def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
         raise BadRequest(400, "body", f"over {MAX_BODY // 1024} KiB")
     try:
         body = json.loads(raw)
-    except ValueError:
-        raise BadRequest(400, "body", "not valid JSON") from None
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "body", "not valid JSON (or nested too deep)") from None
     if not isinstance(body, dict):
         raise BadRequest(400, "body", "must be a JSON object")
     unknown = sorted(set(body) - {"method", "params"})
@@ -90,8 +94,8 @@ def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
         raise BadRequest(400, "params", "must be a JSON string (an object encoded as text)")
     try:
         params = json.loads(text or "{}")
-    except ValueError:
-        raise BadRequest(400, "params", f"not valid JSON: {text[:40]!r}") from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise BadRequest(400, "params", f"not valid JSON (or nested too deep): {text[:40]!r}") from None
     if not isinstance(params, dict):
         raise BadRequest(400, "params", "must encode a JSON object")
     return method, params
@@ -153,9 +157,19 @@ def _run(
             return _error(409, "Idempotency-Key", "the first request with this key has not finished")
         if claim.outcome == "replay" and claim.response is not None:
             service.audit.append(_audit_fields(service, method, params, key, claim.response, replayed=True))
+            if claim.response.get("status") == "refused":
+                return _error(403, "policy", str(claim.response.get("error")), status="refused")
             return claim.response
     try:
-        answer = service.backend.execute(method, params, key)
+        admitted = service.policy.admit(method, params, getattr(service.backend, "current_replicas", None))
+    except Refusal as exc:
+        refused = {"status": "refused", "detail": "", "error": str(exc), "execution_time": 0.0}
+        if key is not None:
+            service.idempotency.complete(key, refused)
+        service.audit.append(_audit_fields(service, method, params, key, refused, replayed=False))
+        return _error(403, exc.field, exc.message, status="refused")
+    try:
+        answer = service.backend.execute(method, admitted, key)
     except ValueError as exc:
         answer = ExecutionResult(status="error", error=str(exc))
     response = answer.model_dump()
@@ -189,13 +203,19 @@ def _audit_fields(
 
 
 def build_service(
-    backend: Executor, backend_name: str, token: str, home: Path, audit_path: Path | None
+    backend: Executor,
+    backend_name: str,
+    token: str,
+    home: Path,
+    audit_path: Path | None,
+    policy: ExecutorPolicy | None = None,
 ) -> ExecutorService:
-    """The service with its key store in ``home/executor.db`` and the audit log where configured."""
+    """The service with its key store in ``home/executor.db``, the audit log where configured, and its policy."""
     return ExecutorService(
         backend=backend,
         backend_name=backend_name,
         token=token,
         idempotency=IdempotencyStore(home / "executor.db"),
         audit=AuditLog(audit_path or home / "audit.jsonl"),
+        policy=policy or ExecutorPolicy(default_namespace=getattr(backend, "namespace", None)),
     )

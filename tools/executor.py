@@ -45,6 +45,15 @@ class ProcessExecutor:
             outcome = {"status": "error", "detail": "", "error": str(exc)}
         return ExecutionResult(**outcome, execution_time=round(time.perf_counter() - started, 4))
 
+    def current_replicas(self, service: str, namespace: str | None) -> int | None:
+        """The workload's replicas in the world now (None: no such workload)."""
+        from tools.world import workload_key
+
+        workload = self.world.find(service or None, namespace)
+        if workload is None:
+            return None
+        return self.world.state().workloads[workload_key(workload)].replicas
+
 
 class HttpExecutor:
     """A remote executor service speaking the executor protocol."""

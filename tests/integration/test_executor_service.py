@@ -55,3 +55,31 @@ def test_serve_refuses_to_start_without_a_token(home: Path) -> None:
 def test_audit_verify_missing_file_is_usage_error(home: Path) -> None:
     result = run_cli("audit", "verify", str(home / "nope.jsonl"), home=home)
     assert result.returncode == 2 and "FILE: no such file" in result.stderr
+
+
+def test_the_executor_enforces_its_own_namespaces_operations_and_replica_bounds(home: Path) -> None:
+    flags = ("--allowed-namespaces", "payments", "--operations", "scale,restart", "--min-replicas", "2")
+    with executor_service(home, TOKEN, *flags) as url:
+        headers = {"X-Auth-Token": TOKEN}
+
+        def post(method: str, **params: object) -> httpx.Response:
+            body = {"method": method, "params": json.dumps({"service": "checkout", **params})}
+            return httpx.post(f"{url}/mcp", json=body, headers=headers, timeout=10)
+
+        outside = post("restart", namespace="shop")
+        assert outside.status_code == 403 and outside.json()["field"] == "params.namespace"
+        assert post("version_rollback", namespace="payments", target="v2.1").json()["field"] == "method"
+    with executor_service(home, TOKEN, "--min-replicas", "2", "--max-replicas", "4") as url:
+        body = {"method": "scale", "params": json.dumps({"service": "checkout", "namespace": "shop", "delta": -2})}
+        low = httpx.post(f"{url}/mcp", json=body, headers={"X-Auth-Token": TOKEN}, timeout=10)
+        assert low.status_code == 403 and "below this executor's floor of 2" in low.json()["error"]
+    world = json.loads((home / "world" / "checkout.json").read_text())
+    assert world["operations"] == [] and world["workloads"][world["primary"]]["replicas"] == 3  # nothing acted
+
+
+def test_executor_policy_flags_are_checked(home: Path) -> None:
+    result = run_cli("executor", "serve", "--backend", "dry-run", "--operations", "drop_table", home=home,
+                     ALERTPILOT_EXECUTOR_TOKEN=TOKEN, timeout=30)  # fmt: skip
+    assert (
+        result.returncode == 2 and result.stderr.strip() == "alertpilot: --operations: unknown operation 'drop_table'"
+    )

@@ -243,9 +243,10 @@ def test_min_and_max_replicas_come_from_policy() -> None:
 
 
 def test_params_of_other_operations_are_strict() -> None:
-    assert "parameter 'replicas' is not accepted by restart" in check(
-        action("restart", 1, replicas=0), incident(), ctx()
-    ).reason
+    assert (
+        "parameter 'replicas' is not accepted by restart"
+        in check(action("restart", 1, replicas=0), incident(), ctx()).reason
+    )
     assert "revisions start at 1" in check(action(revision=0), incident(), ctx()).reason
     assert "expected str" in check(action(target=["v1"]), incident(), ctx()).reason
     assert check(action(target="v2.1"), incident(), ctx()).allowed
