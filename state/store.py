@@ -36,6 +36,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 OPEN_STATUSES = ("open", "awaiting_approval", "escalated")
 
 
+def _clip(value: Any, size: int) -> Any:
+    """A summary column's value cut to its column size (PostgreSQL refuses longer; the document keeps it whole)."""
+    return value[:size] if isinstance(value, str) else value
+
+
 def utcnow() -> datetime:
     """Aware UTC now (the store's one clock)."""
     return datetime.now(UTC)
@@ -127,12 +132,12 @@ class Store:
             session.add(
                 IncidentRow(
                     id=incident_id,
-                    dedup_key=dedup_key,
+                    dedup_key=_clip(dedup_key, 512),
                     status=doc.get("status", "open"),
-                    source=alert["source"],
-                    name=alert["name"],
-                    service=alert.get("service"),
-                    severity=alert.get("severity", "warning"),
+                    source=_clip(alert["source"], 32),
+                    name=_clip(alert["name"], 256),
+                    service=_clip(alert.get("service"), 256),
+                    severity=_clip(alert.get("severity", "warning"), 32),
                     created_at=now,
                     updated_at=now,
                     doc=doc,
@@ -174,12 +179,12 @@ class Store:
             session.add(
                 IncidentRow(
                     id=incident_id,
-                    dedup_key=dedup_key,
-                    status=doc.get("status", "open"),
-                    source=alert.get("source", "generic"),
-                    name=alert.get("name", "?"),
-                    service=alert.get("service"),
-                    severity=alert.get("severity", "warning"),
+                    dedup_key=_clip(dedup_key, 512),
+                    status=_clip(doc.get("status", "open"), 32),
+                    source=_clip(alert.get("source", "generic"), 32),
+                    name=_clip(alert.get("name", "?"), 256),
+                    service=_clip(alert.get("service"), 256),
+                    severity=_clip(alert.get("severity", "warning"), 32),
                     created_at=created_at,
                     updated_at=utcnow(),
                     doc=doc,
