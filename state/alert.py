@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from state.normalize import ZERO_TIMES, Unsafe, finite, in_range, json_safe, not_a_number
 from state.subject import Subject, resolve_labels, resolve_tencent, version_of
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -23,7 +24,8 @@ AlertSource = Literal["alertmanager", "tencent", "cls", "generic"]
 SOURCES: tuple[str, ...] = ("alertmanager", "tencent", "cls", "generic")
 # Tencent Cloud reports wall-clock times in China Standard Time without a zone.
 TENCENT_TZ = timezone(timedelta(hours=8))
-_ZERO_TIME = "0001-01-01T00:00:00Z"
+MAX_NAME = 256  # the store's column; a longer alert name is refused at the edge, not lost later
+MAX_KEY = 200  # a longer groupKey/fingerprint is kept, and its lane is its digest (the queue's key column)
 
 
 class AlertParseError(ValueError):
@@ -40,8 +42,8 @@ class MetricCondition(BaseModel):
 
     metric: str
     operator: str = ">"
-    threshold: float | None = None
-    current: float | None = None
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    current: float | None = Field(default=None, allow_inf_nan=False)
     unit: str = ""
     period_s: int | None = None
 
@@ -107,8 +109,9 @@ class Alert(BaseModel):
 
     @property
     def dedup_key(self) -> str:
-        """Key under which alerts join one incident (group when known, else fingerprint)."""
-        return self.group_key or self.fingerprint
+        """Key under which alerts join one incident (group when known, else fingerprint; a long one by digest)."""
+        key = self.group_key or self.fingerprint
+        return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -141,13 +144,21 @@ def _required_str(data: dict[str, Any], key: str, field: str) -> str:
     return str(value)
 
 
-def _lenient_float(value: Any, field: str) -> float | None:
+def _lenient_float(value: Any, field: str, notes: list[str] | None = None) -> float | None:
+    """A number that may arrive as a string; NaN/Infinity is dropped (None) and noted in ``notes``."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise AlertParseError(field, f"expected a number, got {type(value).__name__}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AlertParseError(field, f"expected a number, got {value!r}") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise AlertParseError(field, f"expected a number, got {str(value)[:40]!r}") from None
+    if finite(number) is None:
+        if notes is not None:
+            notes.append(f"{field}: {str(value)[:20]!r} is not a finite number; dropped")
+        return None
+    return number
 
 
 def _lenient_int(value: Any, field: str) -> int | None:
@@ -155,31 +166,49 @@ def _lenient_int(value: Any, field: str) -> int | None:
     return None if number is None else int(number)
 
 
-def parse_time(value: Any, field: str, *, naive_tz: timezone = UTC) -> datetime:
-    """Parse RFC 3339, ``YYYY-MM-DD HH:MM:SS`` or a Unix time (s or ms) into aware UTC."""
+def parse_time(value: Any, field: str, *, naive_tz: timezone = UTC, received: datetime | None = None) -> datetime:
+    """Parse RFC 3339, ``YYYY-MM-DD HH:MM:SS`` or a Unix time (s or ms) into aware UTC.
+
+    The zero time (``0001-01-01T00:00:00Z``: "not set" in Go, which Grafana sends) is the
+    time the payload was ``received``; any other time outside 1970-2200 is refused naming ``field``.
+    """
+    if isinstance(value, str) and value.strip() in ZERO_TIMES:
+        return received or datetime.now(UTC)
+    try:
+        return in_range(_read_time(value, field, naive_tz), field)
+    except Unsafe as exc:
+        raise AlertParseError(exc.path, exc.problem) from None
+
+
+def _read_time(value: Any, field: str, naive_tz: timezone) -> datetime:
+    if isinstance(value, bool):
+        raise AlertParseError(field, "expected a timestamp, got a boolean")
     if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds
-            seconds /= 1000
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            seconds = float(value)
+            if seconds > 1e11:  # milliseconds
+                seconds /= 1000
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise AlertParseError(field, f"not a Unix time: {str(value)[:40]!r}") from None
     if not isinstance(value, str) or not value.strip():
         raise AlertParseError(field, "expected a timestamp")
     text = value.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise AlertParseError(field, f"not a timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=naive_tz)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise AlertParseError(field, f"not a timestamp: {value[:40]!r}") from None
 
 
 def _stable_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _normalize_severity(value: str | None) -> str:
-    text = (value or "").strip().lower()
+def _normalize_severity(value: Any) -> str:
+    text = ("" if value is None else str(value)).strip().lower()[:32]
     aliases = {
         "crit": "critical", "fatal": "critical", "p0": "critical", "p1": "critical",
         "error": "critical", "high": "critical", "严重": "critical", "紧急": "critical",
@@ -189,8 +218,8 @@ def _normalize_severity(value: str | None) -> str:
     return aliases.get(text, text or "warning")
 
 
-def _expression_from_generator_url(url: str | None) -> str | None:
-    if not url:
+def _expression_from_generator_url(url: Any) -> str | None:
+    if not url or not isinstance(url, str):
         return None
     query = parse_qs(urlparse(url).query)
     for key in ("g0.expr", "expr"):
@@ -225,8 +254,8 @@ def _version(labels: dict[str, str]) -> str | None:
 # --------------------------------------------------------------------------- Alertmanager
 
 
-def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
-    """Parse an Alertmanager webhook v4 group into one alert per entry of ``alerts``."""
+def parse_alertmanager(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
+    """Parse an Alertmanager webhook v4 group into one alert per entry of ``alerts`` (``received``: zero times)."""
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise AlertParseError("alerts", "expected a list")
@@ -251,7 +280,7 @@ def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
             raise AlertParseError(f"{where}.labels.alertname", "is required")
         ends_raw = item.get("endsAt")
         ends_at = None
-        if ends_raw and ends_raw != _ZERO_TIME:
+        if ends_raw and not (isinstance(ends_raw, str) and ends_raw.strip() in ZERO_TIMES):  # zero: not ended
             ends_at = parse_time(ends_raw, f"{where}.endsAt")
         fingerprint = item.get("fingerprint") or _stable_hash(*sorted(f"{k}={v}" for k, v in labels.items()))
         generator = item.get("generatorURL")
@@ -266,7 +295,7 @@ def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
                 summary=annotations.get("summary") or annotations.get("description", ""),
                 labels=labels,
                 annotations=annotations,
-                starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt"),
+                starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt", received=received),
                 ends_at=ends_at,
                 fingerprint=str(fingerprint),
                 group_key=group_key,
@@ -332,7 +361,7 @@ def _tencent_severity(
     return "critical" if share >= 0.5 else "warning"
 
 
-def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
+def parse_tencent(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse a Tencent Cloud Monitor alarm callback (metric or event)."""
     status = _tencent_status(payload)
     alarm_type = str(payload.get("alarmType", "metric"))
@@ -351,13 +380,14 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
             dims.setdefault(str(pair["key"]), str(pair.get("value", "")))
 
     condition = None
+    notes: list[str] = []
     if alarm_type == "metric":
         metric = _required_str(conditions, "metricName", "alarmPolicyInfo.conditions.metricName")
         condition = MetricCondition(
             metric=metric,
             operator=str(conditions.get("calcType") or ">"),
-            threshold=_lenient_float(conditions.get("calcValue"), "alarmPolicyInfo.conditions.calcValue"),
-            current=_lenient_float(conditions.get("currentValue"), "alarmPolicyInfo.conditions.currentValue"),
+            threshold=_lenient_float(conditions.get("calcValue"), "alarmPolicyInfo.conditions.calcValue", notes),
+            current=_lenient_float(conditions.get("currentValue"), "alarmPolicyInfo.conditions.currentValue", notes),
             unit=str(conditions.get("unit") or ""),
             period_s=_lenient_int(conditions.get("period"), "alarmPolicyInfo.conditions.period"),
         )
@@ -365,7 +395,7 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
     else:
         name = _required_str(conditions, "eventName", "alarmPolicyInfo.conditions.eventName")
 
-    starts_at = parse_time(payload.get("firstOccurTime"), "firstOccurTime", naive_tz=TENCENT_TZ)
+    starts_at = parse_time(payload.get("firstOccurTime"), "firstOccurTime", naive_tz=TENCENT_TZ, received=received)
     recover = payload.get("recoverTime")
     ends_at = None
     if recover not in (None, "", "0", 0):
@@ -394,6 +424,8 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
         }.items()
         if v
     }
+    if notes:  # a value alertpilot could not compute with was dropped: say so beside the alert
+        annotations["alertpilot_normalised"] = "; ".join(notes)
     return [
         Alert(
             source="tencent",
@@ -417,7 +449,7 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
 # --------------------------------------------------------------------------- CLS
 
 
-def parse_cls(payload: dict[str, Any]) -> list[Alert]:
+def parse_cls(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse a CLS alarm webhook rendered from the template documented in the README."""
     alarm = _required_str(payload, "alarm", "alarm")
     alarm_id = _required_str(payload, "alarm_id", "alarm_id")
@@ -443,7 +475,7 @@ def parse_cls(payload: dict[str, Any]) -> list[Alert]:
             summary=str(payload.get("detail") or payload.get("condition") or alarm),
             labels=labels | {"topic_id": topic},
             annotations=annotations,
-            starts_at=parse_time(payload.get("start_time_unix"), "start_time_unix"),
+            starts_at=parse_time(payload.get("start_time_unix"), "start_time_unix", received=received),
             fingerprint=_stable_hash("cls", alarm_id, topic),
             raw=payload,
         )
@@ -453,7 +485,7 @@ def parse_cls(payload: dict[str, Any]) -> list[Alert]:
 # --------------------------------------------------------------------------- generic
 
 
-def parse_generic(payload: dict[str, Any]) -> list[Alert]:
+def parse_generic(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse the generic JSON form (see README: name, status, severity, service, ...)."""
     name = _required_str(payload, "name", "name")
     status = payload.get("status", "firing")
@@ -469,7 +501,12 @@ def parse_generic(payload: dict[str, Any]) -> list[Alert]:
             raise AlertParseError("condition", str(exc).splitlines()[0]) from None
     starts = payload.get("starts_at")
     service = payload.get("service") or labels.get("service")
-    fields = {k: payload.get(k) for k in ("service", "namespace", "cluster", "workload", "pod", "version")}
+    if not isinstance(service, str | None):
+        raise AlertParseError("service", "expected a string")
+    fields = {
+        k: payload.get(k)
+        for k in ("service", "namespace", "cluster", "workload", "pod", "version", "group_key", "expression")
+    }
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise AlertParseError(key, "expected a string")
@@ -493,10 +530,10 @@ def parse_generic(payload: dict[str, Any]) -> list[Alert]:
             summary=str(payload.get("summary") or annotations.get("summary", "")),
             labels=labels,
             annotations=annotations,
-            starts_at=parse_time(starts, "starts_at") if starts else datetime.now(UTC),
+            starts_at=parse_time(starts, "starts_at", received=received) if starts else received or datetime.now(UTC),
             fingerprint=str(payload.get("fingerprint") or _stable_hash("generic", name, service or "")),
-            group_key=payload.get("group_key"),
-            expression=payload.get("expression"),
+            group_key=fields["group_key"],
+            expression=fields["expression"],
             condition=condition,
             raw=payload,
         )
@@ -536,18 +573,47 @@ def decode_payload(body: bytes | str) -> dict[str, Any]:
     if not raw.strip():
         raise AlertParseError("body", "empty payload")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AlertParseError("body", f"not JSON ({exc})") from None
-    return _obj(data, "body")
+        data = json.loads(raw, parse_constant=not_a_number)
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also an integer past Python's 4300 digits
+        raise AlertParseError("body", f"not JSON ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise AlertParseError("body", "nested too deep") from None
+    return _safe(_obj(data, "body"))
 
 
-def parse_alerts(body: bytes | str | dict[str, Any], source: str = "auto") -> list[Alert]:
-    """Parse a payload from ``source`` (or detect it) into normalized alerts."""
-    payload = body if isinstance(body, dict) else decode_payload(body)
+def _safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as every store can keep it (state/normalize.py), or AlertParseError naming the field."""
+    try:
+        safe: dict[str, Any] = json_safe(payload)
+    except Unsafe as exc:
+        raise AlertParseError(exc.path, exc.problem) from None
+    return safe
+
+
+NAME_FIELDS = {"alertmanager": "labels.alertname", "tencent": "alarmPolicyInfo.conditions", "cls": "alarm",
+               "generic": "name"}  # fmt: skip
+
+
+def parse_alerts(
+    body: bytes | str | dict[str, Any], source: str = "auto", *, received: datetime | None = None
+) -> list[Alert]:
+    """Parse a payload from ``source`` (or detect it) into normalized alerts.
+
+    ``received`` is when the payload arrived (default: now); a zero time in it means that.
+    """
+    payload = _safe(body) if isinstance(body, dict) else decode_payload(body)
     if source == "auto":
         source = detect_source(payload)
     parser = _PARSERS.get(source)
     if parser is None:
         raise AlertParseError("source", f"unknown source {source!r} (one of auto, {', '.join(SOURCES)})")
-    return parser(payload)
+    try:
+        alerts = parser(payload, received or datetime.now(UTC))
+    except ValidationError as exc:  # a field of the wrong type the parser passed on
+        first = exc.errors()[0]
+        raise AlertParseError(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
+    for alert in alerts:
+        if len(alert.name) > MAX_NAME:
+            problem = f"alert name is {len(alert.name)} characters (at most {MAX_NAME})"
+            raise AlertParseError(NAME_FIELDS[source], problem)
+    return alerts
