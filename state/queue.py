@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from state.alert import Alert
+from state.queue_health import DeadLetterRow, WorkerBeatRow, add_dead_letter
 from state.store import Base
 
 ItemKind = str  # "alert" | "resume" | "decide"
@@ -82,6 +83,22 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """An item to queue when another finishes (a durable timer's wake-up)."""
+
+    lane: str
+    kind: ItemKind
+    payload: dict[str, Any]
+    not_before: float
+    key: str | None = None
+
+    def row(self, now: float) -> dict[str, Any]:
+        """The ``queue_items`` row."""
+        return {"lane": self.lane, "kind": self.kind, "delivery_key": self.key, "payload": self.payload,
+                "not_before": self.not_before, "created_at": now, "note": ""}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Enqueued:
     """What intake stored: new items, and redeliveries folded into existing ones."""
 
@@ -109,7 +126,8 @@ class Queue:
         self.clock = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
-        Base.metadata.create_all(engine, tables=[LaneRow.__table__, ItemRow.__table__])  # type: ignore[list-item]
+        tables = [LaneRow.__table__, ItemRow.__table__, DeadLetterRow.__table__, WorkerBeatRow.__table__]
+        Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ intake
 
@@ -235,13 +253,45 @@ class Queue:
             session.execute(update(ItemRow).where(ItemRow.id == item.id).values(incident_id=incident_id, note=note))
             session.execute(update(LaneRow).where(LaneRow.key == item.lane).values(incident_id=incident_id))
 
-    def done(self, item: QueueItem, note: str = "") -> None:
-        """Mark an item finished."""
+    def done(self, item: QueueItem, note: str = "", then: list[FollowUp] | None = None) -> None:
+        """Mark an item finished and queue its follow-ups (a durable timer) in the same transaction.
+
+        One transaction, so a worker that dies after finishing a step cannot leave the
+        incident waiting on a timer nobody armed.
+        """
         values: dict[str, Any] = {"done_at": self.clock()}
         if note:
-            values["note"] = note
+            values["note"] = note[:4000]
         with self._sessions.begin() as session:
             session.execute(update(ItemRow).where(ItemRow.id == item.id).values(**values))
+            for follow in then or []:
+                self._insert_item(session, follow.row(self.clock()))
+
+    def dead_letter(self, item: QueueItem, reason: str, worker: str) -> None:
+        """Finish an item no worker can process, keeping it and the reason (state/queue_health.py)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            note = f"dead letter: {reason}"[:4000]
+            session.execute(update(ItemRow).where(ItemRow.id == item.id).values(done_at=now, note=note))
+            add_dead_letter(session, item, reason, worker, now)
+
+    def idle(self, incident_id: str) -> bool:
+        """Whether nobody works on ``incident_id`` and nothing is queued for it (a reaper may resume it)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            lanes = list(session.scalars(select(LaneRow).where(LaneRow.incident_id == incident_id)))
+            if any(lane.lease_until is not None and lane.lease_until >= now for lane in lanes):
+                return False
+            keys = [lane.key for lane in lanes]
+            pending = select(func.count()).where(
+                ItemRow.done_at.is_(None), (ItemRow.incident_id == incident_id) | ItemRow.lane.in_(keys)
+            )
+            return not session.scalar(pending)
+
+    def item_incident(self, item_id: int) -> str | None:
+        """The incident an item was taken for (:meth:`take`), if any."""
+        with self._sessions.begin() as session:
+            return session.scalar(select(ItemRow.incident_id).where(ItemRow.id == item_id))
 
     def lane_incident(self, lane: str) -> str | None:
         """The incident a lane currently feeds."""
@@ -249,6 +299,16 @@ class Queue:
             return session.scalar(select(LaneRow.incident_id).where(LaneRow.key == lane))
 
     # ------------------------------------------------------------------ inspection
+
+    def depth(self) -> tuple[int, float]:
+        """Items not done, and how long the oldest of those already due has waited (seconds; 0 if none)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            pending = session.scalar(select(func.count()).where(ItemRow.done_at.is_(None))) or 0
+            oldest = session.scalar(
+                select(func.min(ItemRow.not_before)).where(ItemRow.done_at.is_(None), ItemRow.not_before <= now)
+            )
+        return int(pending), max(0.0, now - oldest) if oldest is not None else 0.0
 
     def counts(self) -> dict[str, int]:
         """Items by state: pending (due or not), done; and lanes held under lease."""

@@ -224,6 +224,20 @@ class Store:
             )
             return session.scalar(stmt)
 
+    def stalled(self, before: datetime, limit: int = 100) -> builtins.list[str]:
+        """Incidents still ``open`` (no person awaited, not closed) whose document is unchanged since ``before``.
+
+        The reaper's candidates: it resumes those nobody works on and nothing is queued for.
+        """
+        with self.session() as session:
+            stmt = (
+                select(IncidentRow.id)
+                .where(IncidentRow.status == "open", IncidentRow.updated_at < before)
+                .order_by(IncidentRow.updated_at)
+                .limit(limit)
+            )
+            return builtins.list(session.scalars(stmt))
+
     def count_by_status(self) -> dict[str, int]:
         """How many incidents are in each status."""
         with self.session() as session:
