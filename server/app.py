@@ -42,16 +42,15 @@ def _threads(
     scheduler = Scheduler(settings, ctx.store)  # validates schedule: before anything starts
     threads = [threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True)]
     if run_worker and settings.server.worker_mode == "process":
+        from server.supervise import supervise
         from server.worker_process import WorkerProcess
 
-        child = WorkerProcess(settings, ctx.metrics)
+        def children() -> None:  # each child's life is this thread's: started, restarted, stopped on ``stop``
+            supervise(
+                lambda: WorkerProcess(settings, ctx.metrics), stop, lambda _code: ctx.metrics.worker_restarts.inc()
+            )
 
-        def supervise() -> None:  # the child's life is this thread's: started here, stopped on ``stop``
-            child.start()
-            stop.wait()
-            child.stop()
-
-        threads.append(threading.Thread(target=supervise, name="worker-process", daemon=True))
+        threads.append(threading.Thread(target=children, name="worker-process", daemon=True))
     elif run_worker:
 
         def work() -> None:
@@ -108,11 +107,25 @@ def _problem(status: int, message: str) -> JSONResponse:
 
 
 def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small route functions
-    @app.get("/healthz")
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness plus queue depth."""
-        counts = await run_in_threadpool(_ctx(request).queue.counts)
-        return {"status": "ok", "queue": counts}
+    @app.get("/healthz", response_model=None)
+    async def healthz(request: Request) -> JSONResponse:
+        """200 while a worker's heartbeat is current, else 503; with the queue's depth (server/health.py)."""
+        from server.health import health
+        from state.queue_health import QueueHealth
+
+        ctx = _ctx(request)
+        status, body = await run_in_threadpool(health, ctx.queue, QueueHealth(ctx.store.engine))
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/dead-letters", response_model=None)
+    def dead_letters(request: Request, limit: int = 100) -> Any:
+        """Queue items no worker could process, newest first, with the reason."""
+        from state.queue_health import QueueHealth
+
+        ctx = _ctx(request)
+        if not authorized(request, ctx.token):
+            return _problem(401, "unauthorized")
+        return QueueHealth(ctx.store.engine).dead_letters(limit=max(1, min(limit, 1000)))
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

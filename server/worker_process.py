@@ -95,7 +95,10 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to finish its lane and exit; terminate it past ``timeout``."""
-        self.stop_event.set()
+        # Setting an mp.Event notifies its waiters; a child killed while waiting never
+        # acknowledges and ``set()`` blocks for good, so a dead child is not told.
+        if self.process.is_alive():
+            self.stop_event.set()
         self.process.join(timeout)
         if self.process.is_alive():
             log.warning("worker child %s did not stop in %.0fs; terminating", self.process.pid, timeout)
