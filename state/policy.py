@@ -196,6 +196,13 @@ class Policy(BaseModel):
         description="Mutating tools each agent may call; an agent not listed may call none.",
     )
     max_scale_delta: int = Field(default=10, ge=1, description="Largest replica change one scale action may make.")
+    executor_recheck_s: float = Field(
+        default=30.0, gt=0, description="An unreachable executor is tried again after this (a durable wait)."
+    )
+    executor_wait_s: float = Field(
+        default=300.0, ge=0,
+        description="After this long unreachable the incident escalates as 'executor unreachable', no budget spent.",
+    )  # fmt: skip
     min_replicas: int = Field(
         default=1, ge=0, description="No scale may leave fewer replicas than this, however it is expressed."
     )
