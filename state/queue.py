@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Float, Integer, String, Text, func, select, update
+from sqlalchemy import JSON, Engine, Float, Integer, String, Text, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -59,6 +59,15 @@ class ItemRow(Base):
     done_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     incident_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class WebhookDeliveryRow(Base):
+    """A signed webhook delivery id, remembered for the replay window (a replay is not a new alert)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 @dataclass(frozen=True)
@@ -126,16 +135,24 @@ class Queue:
         self.clock = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
-        tables = [LaneRow.__table__, ItemRow.__table__, DeadLetterRow.__table__, WorkerBeatRow.__table__]
+        tables = [LaneRow.__table__, ItemRow.__table__, DeadLetterRow.__table__, WorkerBeatRow.__table__,
+                  WebhookDeliveryRow.__table__]  # fmt: skip
         Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ intake
 
-    def enqueue_alerts(self, alerts: list[Alert]) -> Enqueued:
-        """Store every alert of one delivery in one transaction (committed before the 2xx)."""
+    def enqueue_alerts(self, alerts: list[Alert], delivery: str | None = None, window_s: float = 600) -> Enqueued:
+        """Store every alert of one delivery in one transaction (committed before the 2xx).
+
+        With a ``delivery`` id (a signed webhook's), an id already seen within ``window_s``
+        stores nothing (every alert counts as a duplicate): a replay is not a new alert. The id
+        is remembered in the same transaction, so a delivery that failed to store may be retried.
+        """
         now = self.clock()
         accepted = 0
         with self._sessions.begin() as session:
+            if delivery is not None and not self._first_delivery(session, delivery, now, window_s):
+                return Enqueued(accepted=0, duplicates=len(alerts))
             for alert in alerts:
                 row = {
                     "lane": alert.dedup_key,
@@ -171,6 +188,11 @@ class Queue:
         }
         with self._sessions.begin() as session:
             return bool(self._insert_item(session, row))
+
+    def _first_delivery(self, session: Session, delivery: str, now: float, window_s: float) -> bool:
+        session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.seen_at < now - window_s))
+        stmt = self._insert(WebhookDeliveryRow).values(id=delivery, seen_at=now).on_conflict_do_nothing()
+        return session.execute(stmt.returning(WebhookDeliveryRow.id)).first() is not None
 
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._postgres else sqlite_insert)(table)
