@@ -145,15 +145,51 @@ def _executor_policy(
     )  # fmt: skip
 
 
+def _recorded_heads(settings: Settings, log: Path) -> list[tuple[int, str]]:
+    """The executor heads (seq, hash) alertpilot kept with its attempts, for the device that wrote ``log``."""
+    import json
+
+    from state.store import Store
+
+    try:
+        with log.open("rb") as handle:
+            device = json.loads(handle.readline() or b"{}").get("device")
+    except (OSError, ValueError, AttributeError):
+        device = None
+    store = Store.from_url(settings.db_url)
+    try:
+        docs = store.documents()
+    finally:
+        store.engine.dispose()
+    heads = []
+    for doc in docs:
+        for attempt in doc.get("attempts") or []:
+            for answer in (attempt.get("result"), attempt.get("undo_result")):
+                head = (answer or {}).get("audit") or {}
+                if isinstance(head.get("seq"), int) and head.get("device") == device:
+                    heads.append((head["seq"], str(head.get("hash"))))
+    return heads
+
+
 @audit_app.command("verify")
 def audit_verify(
     file: Annotated[Path, typer.Argument(help="audit.jsonl to check.")],
+    store: Annotated[
+        bool, typer.Option("--store", help="Also check the heads alertpilot recorded (its configured database).")
+    ] = False,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the hash chain; exit 1 on any edited, removed or reordered record."""
+    """Check the hash chain and its head; exit 0 intact, 1 edited/removed/reordered/truncated, 2 bad usage."""
     from server.audit_log import verify
 
-    verdict = verify(file)
+    recorded: list[tuple[int, str]] = []
+    if store:
+        with guarded():
+            settings = load(config)
+            if file.is_file():
+                recorded = _recorded_heads(settings, file)
+    verdict = verify(file, recorded)
     if as_json:
         emit_json({"ok": verdict.ok, "records": verdict.records, "problem": verdict.problem})
     elif verdict.ok:

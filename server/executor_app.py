@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.audit_log import AuditLog
+from server.audit_log import AuditError, AuditLog
 from server.executor_policy import ExecutorPolicy, Refusal
 from server.idempotency import IdempotencyStore, fingerprint
 from state.policy import MUTATING_OPERATIONS
@@ -161,6 +161,10 @@ def _run(
                 return _error(403, "policy", str(claim.response.get("error")), status="refused")
             return claim.response
     try:
+        service.audit.ready()
+    except AuditError as exc:  # acting now would leave an action the log cannot prove
+        return _error(423, "audit", f"{exc}; not acting until a person checks the log")
+    try:
         admitted = service.policy.admit(method, params, getattr(service.backend, "current_replicas", None))
     except Refusal as exc:
         refused = {"status": "refused", "detail": "", "error": str(exc), "execution_time": 0.0}
@@ -172,10 +176,12 @@ def _run(
         answer = service.backend.execute(method, admitted, key)
     except ValueError as exc:
         answer = ExecutionResult(status="error", error=str(exc))
-    response = answer.model_dump()
+    response = answer.model_dump(exclude={"audit"})
+    record = service.audit.append(_audit_fields(service, method, params, key, response, replayed=False))
+    # the agent keeps the head beside the attempt, out of the executor's reach (``audit verify --store``)
+    response["audit"] = {"seq": record["seq"], "hash": record["hash"], "device": service.device}
     if key is not None:
         service.idempotency.complete(key, response)
-    service.audit.append(_audit_fields(service, method, params, key, response, replayed=False))
     return response
 
 

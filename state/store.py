@@ -275,6 +275,10 @@ class Store:
         """Documents of the incidents in ``status``, oldest first, with ``created_at`` and ``updated_at``."""
         return self._docs(select(IncidentRow).where(IncidentRow.status == status))
 
+    def documents(self) -> builtins.list[dict[str, Any]]:
+        """Every incident's document, oldest first (``audit verify --store`` reads the executor heads in them)."""
+        return self._docs(select(IncidentRow))
+
     def escalated(self) -> builtins.list[dict[str, Any]]:
         """Documents of the incidents escalated to people and still open (reminders, briefings)."""
         return self.with_status("escalated")

@@ -113,7 +113,8 @@ def devops_tools(executor: Executor) -> list[Tool]:
         def run(**args: Any) -> dict[str, Any]:
             key = args.pop("idempotency_key", None)
             params = {k: v for k, v in args.items() if v not in (None, False)}
-            return executor.execute(method, params, key).model_dump()
+            result = executor.execute(method, params, key)
+            return result.model_dump(exclude={"audit"} if result.audit is None else None)
 
         return Tool(method, OPERATIONS[method].description, OperationArgs, run, mutating=True)
 
