@@ -76,6 +76,9 @@ def create_app(
         from state.config import load_settings
 
         loaded = settings or (load or load_settings)()
+        from server.redact import install_for
+
+        install_for(loaded)  # every logger of the service redacts the configured secrets
         ctx = ServiceContext.build(loaded)
         stop = threading.Event()
         threads = _threads(loaded, ctx, run_worker, stop)
