@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from server.context import ServiceContext, authorized
+from server.webhook_schemas import body_of
 from state.alert import MAX_PAYLOAD_BYTES, AlertParseError, decode_payload, parse_alerts
 
 log = logging.getLogger("alertpilot.webhooks")
@@ -134,25 +135,25 @@ async def _answer(request: Request, source: str) -> JSONResponse:
     return JSONResponse({"status": "stored", "accepted": accepted, "duplicates": duplicates})
 
 
-@router.post("/webhooks/alertmanager")
+@router.post("/webhooks/alertmanager", openapi_extra=body_of("alertmanager"))
 async def alertmanager(request: Request) -> JSONResponse:
     """Alertmanager webhook v4 (one notification = one alert group)."""
     return await _answer(request, "alertmanager")
 
 
-@router.post("/webhooks/cls")
+@router.post("/webhooks/cls", openapi_extra=body_of("cls"))
 async def cls(request: Request) -> JSONResponse:
     """A CLS alarm notification rendered from alertpilot's template."""
     return await _answer(request, "cls")
 
 
-@router.post("/webhooks/generic")
+@router.post("/webhooks/generic", openapi_extra=body_of("generic"))
 async def generic(request: Request) -> JSONResponse:
     """The generic JSON form; also accepts an HMAC-SHA256 signature instead of the token."""
     return await _answer(request, "generic")
 
 
-@router.post("/webhooks/tencent")
+@router.post("/webhooks/tencent", openapi_extra=body_of("tencent"))
 async def tencent(request: Request) -> JSONResponse:
     """A Tencent Cloud Monitor alarm callback: answers 200 ``{"sessionId", "retCode": 0}``."""
     try:
