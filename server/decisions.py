@@ -70,7 +70,8 @@ def queue_for_worker(queue: Queue, store: Store) -> Apply:
     """Apply an answer later: queue it on the incident's lane (once per attempt) for a worker."""
 
     def apply(verdict: Verdict, doc: dict[str, Any]) -> dict[str, Any]:
-        lane = doc["alert"].get("group_key") or doc["alert"]["fingerprint"]
+        row = store.incident_row(verdict.incident_id)  # the lane is the incident's own key (Alert.dedup_key)
+        lane = row["dedup_key"] if row else doc["alert"].get("group_key") or doc["alert"]["fingerprint"]
         queued = queue.enqueue(
             lane,
             "decide",

@@ -15,7 +15,7 @@ from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from state.store import Base, Store, utcnow
+from state.store import Base, Store, create_tables, utcnow
 
 
 class BriefingRun(Base):
@@ -53,7 +53,7 @@ class Ledger:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        Base.metadata.create_all(store.engine, tables=[BriefingRun.__table__, Delivery.__table__])  # type: ignore[list-item]
+        create_tables(store.engine, [BriefingRun.__table__, Delivery.__table__])
 
     # ------------------------------------------------------------------ briefings
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from state.alert import Alert
 from state.queue_health import DeadLetterRow, WorkerBeatRow, add_dead_letter
-from state.store import Base
+from state.store import Base, create_tables
 
 ItemKind = str  # "alert" | "resume" | "decide"
 
@@ -137,7 +137,7 @@ class Queue:
         self._postgres = engine.dialect.name == "postgresql"
         tables = [LaneRow.__table__, ItemRow.__table__, DeadLetterRow.__table__, WorkerBeatRow.__table__,
                   WebhookDeliveryRow.__table__]  # fmt: skip
-        Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+        create_tables(engine, tables)
 
     # ------------------------------------------------------------------ intake
 

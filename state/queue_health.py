@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Engine, Float, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from state.store import Base
+from state.store import Base, create_tables
 
 
 class DeadLetterRow(Base):
@@ -68,7 +68,7 @@ class QueueHealth:
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        Base.metadata.create_all(engine, tables=[DeadLetterRow.__table__, WorkerBeatRow.__table__])  # type: ignore[list-item]
+        create_tables(engine, [DeadLetterRow.__table__, WorkerBeatRow.__table__])
 
     def beat(self, name: str, now: float, lease_s: float) -> None:
         """Record that ``name`` is alive until ``now + lease_s``."""

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -99,13 +100,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+SCHEMA_LOCK = 7_201_402  # a PostgreSQL advisory lock id: one process creates the tables at a time
+
+
+def create_tables(engine: Engine, tables: Any = None) -> None:
+    """Create missing tables; on PostgreSQL under an advisory lock.
+
+    ``serve`` and workers starting together on a fresh database race on ``CREATE TABLE``
+    (PostgreSQL answers the loser with a unique violation in its catalogue); the lock makes
+    the second wait for the first and then find the tables there.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK})
+        Base.metadata.create_all(conn, tables=tables)
+
+
 class Store:
     """Incidents and audit records; one instance per process, passed to whoever needs it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        Base.metadata.create_all(engine)
+        create_tables(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
