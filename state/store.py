@@ -309,13 +309,15 @@ class Store:
 
     # ------------------------------------------------------------------ audit
 
-    def audit(self, incident_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
-        """Append one audit record."""
+    def audit(
+        self, incident_id: str, actor: str, kind: str, detail: dict[str, Any], at: datetime | None = None
+    ) -> None:
+        """Append one audit record (at ``at``: the caller's clock, else now)."""
         with self.session() as session:
             session.add(
                 AuditRow(
                     incident_id=incident_id,
-                    at=utcnow(),
+                    at=at or utcnow(),
                     actor=actor,
                     kind=kind,
                     detail=json.dumps(detail, ensure_ascii=False, default=str),

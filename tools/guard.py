@@ -322,4 +322,5 @@ class StoreActionLog:
 
     def record(self, service: str, key: str, incident_id: str, at: datetime) -> None:
         """Append an ``action`` audit record (counted once per key)."""
-        self.store.audit(incident_id, "alertpilot", "action", {"service": service, "key": key, "at": at.isoformat()})
+        detail = {"service": service, "key": key, "at": at.isoformat()}
+        self.store.audit(incident_id, "alertpilot", "action", detail, at=at)  # on the runner's clock, as counted
