@@ -110,6 +110,11 @@ def _problem(status: int, message: str) -> JSONResponse:
 
 
 def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small route functions
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        """The process answers (a liveness probe: restarting serve would not revive a dead worker)."""
+        return {"status": "ok"}
+
     @app.get("/healthz", response_model=None)
     async def healthz(request: Request) -> JSONResponse:
         """200 while a worker's heartbeat is current, else 503; with the queue's depth (server/health.py)."""
