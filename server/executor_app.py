@@ -48,6 +48,10 @@ class OperationParams(BaseModel):
     undo: bool = False
 
 
+# params that belong to particular operations (the rest are common to all)
+OWN_PARAMS = frozenset({"target", "revision", "replicas", "delta"})
+
+
 @dataclass
 class ExecutorService:
     """What the app needs: the backend, the token, and where keys and the audit log live."""
@@ -101,15 +105,27 @@ def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
     return method, params
 
 
-def validate_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The params an operation accepts, without defaults; :class:`BadRequest` names the field."""
+def validate_params(params: dict[str, Any], method: str | None = None) -> dict[str, Any]:
+    """The params ``method`` accepts, without defaults; :class:`BadRequest` names the field.
+
+    Besides the common ones, an operation takes only its own (the guard's table,
+    tools/guard.py::OPERATION_PARAMS): ``replicas`` on a restart is refused, not ignored.
+    """
+    from tools.guard import OPERATION_PARAMS
+
     try:
         parsed = OperationParams.model_validate(params)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BadRequest(400, f"params.{where}", first["msg"]) from None
-    return parsed.model_dump(exclude_defaults=True)
+    given = parsed.model_dump(exclude_defaults=True)
+    if method is not None:
+        own = OPERATION_PARAMS.get(method, frozenset())
+        foreign = sorted(k for k in given if k in OWN_PARAMS and k not in own)
+        if foreign:
+            raise BadRequest(400, f"params.{foreign[0]}", f"not accepted by {method}")
+    return given
 
 
 def create_app(service: ExecutorService) -> FastAPI:
@@ -131,7 +147,7 @@ def create_app(service: ExecutorService) -> FastAPI:
             method, raw_params = parse_request(await request.body())
             if method not in MUTATING_OPERATIONS:
                 return _error(404, "method", f"unknown method {method!r}", methods=list(MUTATING_OPERATIONS))
-            params = validate_params(raw_params)
+            params = validate_params(raw_params, method)
         except BadRequest as exc:
             return _error(exc.status, exc.field, exc.message)
         key = request.headers.get("idempotency-key") or None

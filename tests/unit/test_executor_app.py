@@ -188,3 +188,11 @@ def test_deeply_nested_params_are_400_not_500(world_and_client) -> None:
     body = '{"method": "scale", "params": ' + "[" * 20_000 + "]" * 20_000 + "}"
     response = client.post("/mcp", content=body.encode(), headers={"X-Auth-Token": TOKEN})
     assert response.status_code == 400
+
+
+def test_params_of_another_operation_are_refused_not_ignored(world_and_client) -> None:
+    world, client, _ = world_and_client
+    body = {"method": "restart", "params": '{"service":"checkout","replicas":0}'}
+    response = client.post("/mcp", json=body, headers={"X-Auth-Token": TOKEN})
+    assert response.status_code == 400 and response.json()["field"] == "params.replicas"
+    assert world.state().operations == []

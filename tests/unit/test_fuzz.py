@@ -142,7 +142,7 @@ def test_the_executor_refuses_bad_requests_by_field(method: str, params: dict[st
     policy = ExecutorPolicy(allowed_namespaces=frozenset({"shop"}), default_namespace="shop")
     try:
         name, decoded = parse_request(raw)
-        admitted = policy.admit(name, validate_params(decoded), lambda _s, _n: 3)
+        admitted = policy.admit(name, validate_params(decoded, name), lambda _s, _n: 3)
     except (BadRequest, Refusal) as exc:
         assert exc.field
         return
