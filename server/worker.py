@@ -176,12 +176,14 @@ class Worker:
 
     def _poisoned(self, item: QueueItem, reason: str) -> None:
         """Dead-letter ``item``; an incident it left without a thread is failed so it blocks nothing."""
-        incident_id = self.queue.item_incident(item.id)  # recorded by ``take`` before the work began
+        # recorded by ``take`` before the work began; a timer, decision or reap names it in its payload
+        incident_id = self.queue.item_incident(item.id) or item.payload.get("incident_id")
         self.queue.dead_letter(item, reason, self.name)
         if not incident_id:
             return
         self.store.audit(incident_id, self.name, "worker_error", {"item": item.kind, "error": reason})
-        if self.runner.state(incident_id) is None:
+        # a thread that cannot even be resumed would be reaped again every lease: fail it once, for a person
+        if item.kind == "reap" or self.runner.state(incident_id) is None:
             self._fail(incident_id, f"could not be processed: {reason}")
 
     def _fail(self, incident_id: str, reason: str) -> None:

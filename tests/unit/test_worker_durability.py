@@ -140,3 +140,26 @@ def test_healthz_fails_without_a_live_worker_and_metrics_show_the_queue(home: Pa
 
 def _expire(worker: Worker) -> None:
     worker.health.beat(worker.name, time.time() - 10, lease_s=1)
+
+
+def test_an_incident_the_reaper_cannot_resume_is_failed_once_not_reaped_forever(home: Path) -> None:
+    settings = settings_for(home, verify_after_s=0.2)
+    with open_worker(settings, name="w", lease_s=0.3, poll_s=0.05) as worker:
+        worker.queue.enqueue_alerts(parse_alerts((DEMO_CASE / "alert.json").read_bytes()))
+        assert worker.run_once()
+        incident_id = worker.store.list()[0]["id"]
+        _lose_queued_work(worker.queue)
+        time.sleep(0.4)
+
+        def broken(_incident_id: str) -> Any:
+            raise RuntimeError("checkpoint unreadable")
+
+        worker.runner.waiting_until = lambda _i: None  # type: ignore[method-assign]  # as if it stopped mid-run
+        worker.runner.resume = broken  # type: ignore[method-assign]
+        assert worker.reap(force=True) == [incident_id]
+        drain(worker)
+        assert worker.store.get(incident_id)["status"] == "failed"
+        assert "checkpoint unreadable" in worker.store.get(incident_id)["escalation_reason"]
+        time.sleep(0.4)
+        assert worker.reap(force=True) == []  # failed is closed: not reaped again
+    assert len(QueueHealth(worker.store.engine).dead_letters()) == 1
