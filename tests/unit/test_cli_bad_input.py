@@ -61,3 +61,19 @@ def test_run_on_a_directory_or_a_missing_file_exits_2(tmp_path: Path, home: Path
     for target in (tmp_path, tmp_path / "missing.json"):
         result = CliRunner().invoke(app, ["run", str(target)])
         assert result.exit_code == 2 and "FILE: no such file" in result.output
+
+
+def test_run_with_grafanas_zero_starts_at_works_the_incident(tmp_path: Path, home: Path) -> None:
+    """Issue 14: `0001-01-01T00:00:00Z` crashed `run` with a traceback; it means "received now"."""
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "grafana.json"
+    path.write_bytes(_am(startsAt="0001-01-01T00:00:00Z"))
+    before = datetime.now(UTC)
+    result = CliRunner().invoke(app, ["run", str(path), "--config", str(DEMO_CASE / "config.yaml"), "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["status"] in ("resolved", "escalated")
+    started = datetime.fromisoformat(doc["alert"]["starts_at"])
+    assert before - timedelta(seconds=1) <= started <= datetime.now(UTC)
