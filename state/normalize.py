@@ -9,7 +9,8 @@ an accepted alert is lost later. So, at the edge:
 - ``NaN``/``Infinity`` literals (not JSON by RFC 8259, though Python's parser takes them)
   are refused naming the field; a numeric *string* that reads as NaN/Infinity in a field
   alertpilot computes with is dropped (None) and the alert says so (``normalised``);
-- nesting deeper than :data:`MAX_DEPTH` is refused naming where;
+- nesting deeper than :data:`MAX_DEPTH` is refused naming where; a NUL character (no
+  PostgreSQL text column takes one) becomes U+FFFD;
 - times are refused outside [:data:`EARLIEST`, :data:`LATEST`); the zero time
   (``0001-01-01T00:00:00Z``, which Grafana sends as ``startsAt``) means "not known" and
   becomes the time the payload was received (a parameter, so a simulated clock passes its own).
@@ -53,7 +54,12 @@ def json_safe(value: Any, path: str = "body", depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise Unsafe(path, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
-        return {str(k): json_safe(v, f"{path}.{k}" if path != "body" else str(k), depth + 1) for k, v in value.items()}
+        return {
+            _text(str(k)): json_safe(v, f"{path}.{k}" if path != "body" else str(k), depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, list):
         return [json_safe(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, _NotANumber):
@@ -63,6 +69,11 @@ def json_safe(value: Any, path: str = "body", depth: int = 0) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= SAFE_INT:
         return str(value)
     return value
+
+
+def _text(value: str) -> str:
+    """A string PostgreSQL can store: NUL (which no text column accepts) becomes U+FFFD."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def finite(value: float | None) -> float | None:
