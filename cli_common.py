@@ -55,10 +55,13 @@ def guarded() -> Iterator[None]:
 
 
 def load(config: Path | None, **overrides: Any) -> Settings:
-    """Load settings once for this command."""
+    """Load settings once for this command, and redact their secrets from every log from now on."""
+    from server.redact import install_for
     from state.config import load_settings
 
-    return load_settings(config, **overrides)
+    settings = load_settings(config, **overrides)
+    install_for(settings)
+    return settings
 
 
 def emit_json(document: Any) -> None:

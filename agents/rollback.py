@@ -242,12 +242,23 @@ def _denied_call(agent: str, action: PlannedAction, reason: str) -> ToolCall:
 
 
 def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
-    """Run the attempt the guard recorded, once, under its idempotency key."""
+    """Run the attempt the guard recorded, once, under its idempotency key.
+
+    An executor that could not be reached did nothing: the attempt keeps its rung and its
+    key, waits ``policy.executor_recheck_s`` (a durable timer under ``serve``) and tries
+    again, until ``policy.executor_wait_s`` has passed; then the incident escalates as
+    "executor unreachable" with no budget spent (``IncidentState.budget_left``).
+    """
     deps = runtime.context
     attempt = state.attempts[-1]
-    if attempt.result is not None:  # already executed before a crash: never act twice
+    unreachable = attempt.result is not None and attempt.result.get("status") == "unreachable"
+    if attempt.result is not None and not unreachable:  # already executed before a crash: never act twice
         return {}
     assert attempt.action is not None
+    if unreachable:  # nothing before this wait has side effects: on resume the node starts here again
+        from agents.verify import _last_decision_at, _wait
+
+        _wait(deps, deps.settings.policy.executor_recheck_s, _last_decision_at(state, "execute", deps.clock()))
     update = NodeUpdate(state, deps, "execute")
     session = update.session("rollback", allowed=frozenset({attempt.action}))
     dry_run = state.guard.dry_run if state.guard else False
@@ -265,10 +276,28 @@ def execute(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             )
         result = session.call(attempt.action, **attempt.params, idempotency_key=attempt.idempotency_key)
         outcome = _outcome(result)
+    fields: dict[str, Any] = {}
+    if outcome.get("status") == "unreachable":
+        outcome, fields = _unreachable(attempt, outcome, deps)
     done = attempt.model_copy(update={"result": outcome})
     deps.on_event("execute", {"attempt": done.n, "action": done.action, "params": done.params, "result": outcome})
     update.decide(f"{done.action}: {outcome.get('status')} {outcome.get('detail') or outcome.get('error')}")
-    return update.build(attempts=[*state.attempts[:-1], done])
+    return update.build(attempts=[*state.attempts[:-1], done], **fields)
+
+
+def _unreachable(attempt: Attempt, outcome: dict[str, Any], deps: Deps) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep when the executor was first unreachable; give up (escalate) after ``policy.executor_wait_s``."""
+    from datetime import datetime
+
+    now = deps.clock()
+    previous = attempt.result or {}
+    since = datetime.fromisoformat(str(previous.get("unreachable_since") or now.isoformat()))
+    waited = (now - since).total_seconds()
+    outcome = {**outcome, "unreachable_since": since.isoformat(), "waited_s": round(waited, 3)}
+    if waited < deps.settings.policy.executor_wait_s:
+        return outcome, {}
+    reason = f"executor unreachable for {waited:.0f}s, nothing was changed (no budget spent): {outcome.get('error')}"
+    return {**outcome, "gave_up": True}, {"escalation_reason": reason}
 
 
 def _outcome(result: Any) -> dict[str, Any]:

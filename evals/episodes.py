@@ -79,12 +79,15 @@ def run_graph(case: Case, world: CaseWorld, trial: int) -> list[Episode]:
 
     from agents.deps import Deps
     from graph.checkpoint import serializer
-    from graph.runner import IncidentRunner
+    from graph.runner import IncidentRunner, with_action_log
     from state.store import Store
 
     settings = world.settings
-    deps = Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep)
     store = Store.from_url(settings.db_url)
+    # the rate limit counts the episode's every incident, as under run/serve/worker
+    deps = with_action_log(
+        Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep), store
+    )
     try:
         runner = IncidentRunner(deps, store, InMemorySaver(serde=serializer()))
         incidents = [runner.start(alert).incident_id for alert in case.alerts]

@@ -37,7 +37,7 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph.add_conditional_edges("report", routes.after_report)
     graph.add_conditional_edges("plan", routes.after_plan)
     graph.add_conditional_edges("guard", routes.after_guard)
-    graph.add_edge("execute", "verify")
+    graph.add_conditional_edges("execute", routes.after_execute)
     graph.add_conditional_edges("verify", routes.after_verify)
     graph.add_conditional_edges("hold", routes.after_hold)
     graph.add_edge("resolve", "notify")

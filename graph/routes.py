@@ -33,6 +33,15 @@ def after_guard(state: IncidentState) -> Literal["execute", "escalate"]:
     return "execute" if state.guard and state.guard.allowed else "escalate"
 
 
+def after_execute(state: IncidentState) -> Literal["verify", "execute", "escalate"]:
+    """An executor that could not be reached is tried again (after a wait) until it gives up; else verify."""
+    last = state.attempts[-1] if state.attempts else None
+    result = (last.result if last else None) or {}
+    if result.get("status") == "unreachable":
+        return "escalate" if result.get("gave_up") else "execute"
+    return "verify"
+
+
 def after_verify(state: IncidentState) -> Literal["resolve", "hold", "plan", "escalate"]:
     """Cleared and held → resolve; cleared → hold; unreadable → escalate; else the next rung while budget lasts."""
     last = state.attempts[-1] if state.attempts else None

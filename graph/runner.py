@@ -321,6 +321,15 @@ def live_deps(settings: Settings, store: Store, *, model: Any = None, **collabor
                 **collaborators)  # fmt: skip
 
 
+def with_action_log(deps: Deps, store: Store) -> Deps:
+    """``deps`` whose rate limit counts every incident's actions in ``store`` (every entry point's runner)."""
+    from dataclasses import replace
+
+    from tools.guard import StoreActionLog
+
+    return deps if deps.actions is not None else replace(deps, actions=StoreActionLog(store))
+
+
 @contextmanager
 def open_runner(
     settings: Settings,
@@ -335,15 +344,9 @@ def open_runner(
     (``model``, ``on_event``, ``durable_timers``...). The per-service rate limit always
     counts the actions of every incident in the store.
     """
-    from dataclasses import replace
-
-    from tools.guard import StoreActionLog
-
     store = Store.from_url(settings.db_url)
     try:
-        deps = deps or live_deps(settings, store, **collaborators)
-        if deps.actions is None:
-            deps = replace(deps, actions=StoreActionLog(store))
+        deps = with_action_log(deps or live_deps(settings, store, **collaborators), store)
         with open_checkpointer(settings) as saver:
             yield IncidentRunner(deps, store, saver, on_step=on_step)
     finally:

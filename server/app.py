@@ -52,16 +52,15 @@ def _threads(
 
         threads.append(threading.Thread(target=supervise_bridge, args=(settings, stop), name="bridge", daemon=True))
     if run_worker and settings.server.worker_mode == "process":
+        from server.supervise import supervise
         from server.worker_process import WorkerProcess
 
-        child = WorkerProcess(settings, ctx.metrics)
+        def children() -> None:  # each child's life is this thread's: started, restarted, stopped on ``stop``
+            supervise(
+                lambda: WorkerProcess(settings, ctx.metrics), stop, lambda _code: ctx.metrics.worker_restarts.inc()
+            )
 
-        def supervise() -> None:  # the child's life is this thread's: started here, stopped on ``stop``
-            child.start()
-            stop.wait()
-            child.stop()
-
-        threads.append(threading.Thread(target=supervise, name="worker-process", daemon=True))
+        threads.append(threading.Thread(target=children, name="worker-process", daemon=True))
     elif run_worker:
 
         def work() -> None:
@@ -87,6 +86,9 @@ def create_app(
         from state.config import load_settings
 
         loaded = settings or (load or load_settings)()
+        from server.redact import install_for
+
+        install_for(loaded)  # every logger of the service redacts the configured secrets
         ctx = ServiceContext.build(loaded)
         stop = threading.Event()
         threads = _threads(loaded, ctx, run_worker, stop)
@@ -135,11 +137,27 @@ def _api_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of small rout
         _guarded_metrics(request)
         return JSONResponse(app.openapi())
 
-    @app.get("/healthz")
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness plus queue depth."""
-        counts = await run_in_threadpool(_ctx(request).queue.counts)
-        return {"status": "ok", "queue": counts}
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        """The process answers (a liveness probe: restarting serve would not revive a dead worker)."""
+        return {"status": "ok"}
+
+    @app.get("/healthz", response_model=None)
+    async def healthz(request: Request) -> JSONResponse:
+        """200 while a worker's heartbeat is current, else 503; with the queue's depth (server/health.py)."""
+        from server.health import health
+        from state.queue_health import QueueHealth
+
+        ctx = _ctx(request)
+        status, body = await run_in_threadpool(health, ctx.queue, QueueHealth(ctx.store.engine))
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/dead-letters", response_model=None, dependencies=[Depends(_viewer)])
+    def dead_letters(request: Request, limit: int = 100) -> Any:
+        """Queue items no worker could process, newest first, with the reason."""
+        from state.queue_health import QueueHealth
+
+        return QueueHealth(_ctx(request).store.engine).dead_letters(limit=max(1, min(limit, 1000)))
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -98,9 +98,25 @@ def executor_serve(
     backend: Annotated[
         str | None, typer.Option(help="dry-run, process, kubernetes or tke (default: executor.backend).")
     ] = None,
+    allowed_namespaces: Annotated[
+        str | None, typer.Option(help="Comma-separated namespaces it may touch (default: policy.allowed_namespaces).")
+    ] = None,
+    operations: Annotated[
+        str | None, typer.Option(help="Comma-separated operations it runs (default: every mutating operation).")
+    ] = None,
+    min_replicas: Annotated[
+        int | None, typer.Option(help="Floor of a scale's resulting count (default: policy.min_replicas).")
+    ] = None,
+    max_replicas: Annotated[
+        int | None, typer.Option(help="Ceiling of a scale's resulting count (default: policy.max_replicas).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN."""
+    """Serve POST /mcp (executor protocol); the token comes from $ALERTPILOT_EXECUTOR_TOKEN.
+
+    The executor enforces its own policy whatever the agent asks: the operations, the
+    namespaces and a scale's resulting replica count.
+    """
     with guarded():
         settings = load(config)
         token = settings.secret(EXECUTOR_TOKEN_ENV)
@@ -116,22 +132,83 @@ def executor_serve(
             executor = make_backend(name, settings, open_world(settings) if name == "process" else None)
         except (ValueError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
-        service = build_service(executor, name, token, settings.home, settings.executor.audit_path)
+        policy = _executor_policy(settings, executor, allowed_namespaces, operations, min_replicas, max_replicas)
+        service = build_service(executor, name, token, settings.home, settings.executor.audit_path, policy)
     import uvicorn
 
     err.print(f"executor ({name}) on http://{host}:{port}/mcp, audit log {service.audit.path}")
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 
+def _executor_policy(
+    settings: Settings, backend: Any, namespaces: str | None, operations: str | None,
+    floor: int | None, ceiling: int | None,
+) -> Any:  # fmt: skip
+    """The executor's own policy from its flags, defaulting to the configured policy's limits."""
+    from server.executor_policy import ExecutorPolicy, parse_list
+    from state.policy import MUTATING_OPERATIONS
+
+    ops = parse_list(operations) if operations is not None else frozenset(MUTATING_OPERATIONS)
+    unknown = sorted(ops - set(MUTATING_OPERATIONS))
+    if unknown or not ops:
+        raise UsageError(f"--operations: unknown operation {unknown[0]!r}" if unknown else "--operations: empty")
+    policy = settings.policy
+    low = policy.min_replicas if floor is None else floor
+    high = policy.max_replicas if ceiling is None else ceiling
+    if low < 0 or high < 1 or low > high:
+        raise UsageError(f"--min-replicas/--max-replicas: need 0 <= min <= max and max >= 1, got {low} and {high}")
+    allowed = parse_list(namespaces) if namespaces is not None else frozenset(policy.allowed_namespaces)
+    return ExecutorPolicy(
+        operations=ops, allowed_namespaces=allowed, default_namespace=getattr(backend, "namespace", None),
+        min_replicas=low, max_replicas=high,
+    )  # fmt: skip
+
+
+def _recorded_heads(settings: Settings, log: Path) -> list[tuple[int, str]]:
+    """The executor heads (seq, hash) alertpilot kept with its attempts, for the device that wrote ``log``."""
+    import json
+
+    from state.store import Store
+
+    try:
+        with log.open("rb") as handle:
+            device = json.loads(handle.readline() or b"{}").get("device")
+    except (OSError, ValueError, AttributeError):
+        device = None
+    store = Store.from_url(settings.db_url)
+    try:
+        docs = store.documents()
+    finally:
+        store.engine.dispose()
+    heads = []
+    for doc in docs:
+        for attempt in doc.get("attempts") or []:
+            for answer in (attempt.get("result"), attempt.get("undo_result")):
+                head = (answer or {}).get("audit") or {}
+                if isinstance(head.get("seq"), int) and head.get("device") == device:
+                    heads.append((head["seq"], str(head.get("hash"))))
+    return heads
+
+
 @audit_app.command("verify")
 def audit_verify(
     file: Annotated[Path, typer.Argument(help="audit.jsonl to check.")],
+    store: Annotated[
+        bool, typer.Option("--store", help="Also check the heads alertpilot recorded (its configured database).")
+    ] = False,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the hash chain; exit 1 on any edited, removed or reordered record."""
+    """Check the hash chain and its head; exit 0 intact, 1 edited/removed/reordered/truncated, 2 bad usage."""
     from server.audit_log import verify
 
-    verdict = verify(file)
+    recorded: list[tuple[int, str]] = []
+    if store:
+        with guarded():
+            settings = load(config)
+            if file.is_file():
+                recorded = _recorded_heads(settings, file)
+    verdict = verify(file, recorded)
     if as_json:
         emit_json({"ok": verdict.ok, "records": verdict.records, "problem": verdict.problem})
     elif verdict.ok:

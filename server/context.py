@@ -38,11 +38,12 @@ class ServiceContext:
         if not token:
             raise ConfigError(f"server.token_env: environment variable {settings.server.token_env} is not set")
         store = Store.from_url(settings.db_url)
+        queue = Queue(store.engine)
         return cls(
             settings=settings,
             store=store,
-            queue=Queue(store.engine),
-            metrics=Metrics(store),
+            queue=queue,
+            metrics=Metrics(store, queue),
             token=token,
             hmac_key=settings.secret(settings.server.hmac_secret_env) or token,
             webhook_tokens=webhook_tokens(settings),

@@ -3,8 +3,10 @@
 ``POST /mcp`` with ``{"method": ..., "params": "<JSON string>"}``, ``X-Auth-Token`` and an
 optional ``Idempotency-Key`` (shared/reference/executor-protocol.md). Checks run in
 this order: token (401), body (400 naming the field), method (404), params (400 naming
-``params.<field>``), idempotency key (409 when reused for another request or still
-running), then the backend acts and the answer is 200 with ``status`` success or error.
+``params.<field>``), idempotency key (409 when reused for another request or still running),
+the executor's own policy (403, server/executor_policy.py: a refusal is remembered under its
+key like an answer), then the backend acts and the answer is 200 with ``status`` success or
+error.
 Every answer the backend produced, and every replay of one, is appended to the
 hash-chained audit log.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hmac
 import json
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.audit_log import AuditLog
+from server.audit_log import AuditError, AuditLog
+from server.executor_policy import ExecutorPolicy, Refusal
 from server.idempotency import IdempotencyStore, fingerprint
 from state.policy import MUTATING_OPERATIONS
 from tools.execution import ExecutionResult, Executor
@@ -45,6 +48,10 @@ class OperationParams(BaseModel):
     undo: bool = False
 
 
+# params that belong to particular operations (the rest are common to all)
+OWN_PARAMS = frozenset({"target", "revision", "replicas", "delta"})
+
+
 @dataclass
 class ExecutorService:
     """What the app needs: the backend, the token, and where keys and the audit log live."""
@@ -54,6 +61,7 @@ class ExecutorService:
     token: str
     idempotency: IdempotencyStore
     audit: AuditLog
+    policy: ExecutorPolicy = field(default_factory=ExecutorPolicy)
     device: str = socket.gethostname()
 
 
@@ -65,8 +73,8 @@ class BadRequest(Exception):
         self.status, self.field, self.message = status, field, message
 
 
-def _error(status: int, field: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": f"{field}: {message}" if field else message, "field": field, **extra}, status)
+def _error(code: int, field: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": f"{field}: {message}" if field else message, "field": field, **extra}, code)
 
 
 def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
@@ -75,8 +83,8 @@ def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
         raise BadRequest(400, "body", f"over {MAX_BODY // 1024} KiB")
     try:
         body = json.loads(raw)
-    except ValueError:
-        raise BadRequest(400, "body", "not valid JSON") from None
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "body", "not valid JSON (or nested too deep)") from None
     if not isinstance(body, dict):
         raise BadRequest(400, "body", "must be a JSON object")
     unknown = sorted(set(body) - {"method", "params"})
@@ -90,22 +98,34 @@ def parse_request(raw: bytes) -> tuple[str, dict[str, Any]]:
         raise BadRequest(400, "params", "must be a JSON string (an object encoded as text)")
     try:
         params = json.loads(text or "{}")
-    except ValueError:
-        raise BadRequest(400, "params", f"not valid JSON: {text[:40]!r}") from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise BadRequest(400, "params", f"not valid JSON (or nested too deep): {text[:40]!r}") from None
     if not isinstance(params, dict):
         raise BadRequest(400, "params", "must encode a JSON object")
     return method, params
 
 
-def validate_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The params an operation accepts, without defaults; :class:`BadRequest` names the field."""
+def validate_params(params: dict[str, Any], method: str | None = None) -> dict[str, Any]:
+    """The params ``method`` accepts, without defaults; :class:`BadRequest` names the field.
+
+    Besides the common ones, an operation takes only its own (the guard's table,
+    tools/guard.py::OPERATION_PARAMS): ``replicas`` on a restart is refused, not ignored.
+    """
+    from tools.guard import OPERATION_PARAMS
+
     try:
         parsed = OperationParams.model_validate(params)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BadRequest(400, f"params.{where}", first["msg"]) from None
-    return parsed.model_dump(exclude_defaults=True)
+    given = parsed.model_dump(exclude_defaults=True)
+    if method is not None:
+        own = OPERATION_PARAMS.get(method, frozenset())
+        foreign = sorted(k for k in given if k in OWN_PARAMS and k not in own)
+        if foreign:
+            raise BadRequest(400, f"params.{foreign[0]}", f"not accepted by {method}")
+    return given
 
 
 def create_app(service: ExecutorService) -> FastAPI:
@@ -127,7 +147,7 @@ def create_app(service: ExecutorService) -> FastAPI:
             method, raw_params = parse_request(await request.body())
             if method not in MUTATING_OPERATIONS:
                 return _error(404, "method", f"unknown method {method!r}", methods=list(MUTATING_OPERATIONS))
-            params = validate_params(raw_params)
+            params = validate_params(raw_params, method)
         except BadRequest as exc:
             return _error(exc.status, exc.field, exc.message)
         key = request.headers.get("idempotency-key") or None
@@ -153,15 +173,31 @@ def _run(
             return _error(409, "Idempotency-Key", "the first request with this key has not finished")
         if claim.outcome == "replay" and claim.response is not None:
             service.audit.append(_audit_fields(service, method, params, key, claim.response, replayed=True))
+            if claim.response.get("status") == "refused":
+                return _error(403, "policy", str(claim.response.get("error")), status="refused")
             return claim.response
     try:
-        answer = service.backend.execute(method, params, key)
+        service.audit.ready()
+    except AuditError as exc:  # acting now would leave an action the log cannot prove
+        return _error(423, "audit", f"{exc}; not acting until a person checks the log")
+    try:
+        admitted = service.policy.admit(method, params, getattr(service.backend, "current_replicas", None))
+    except Refusal as exc:
+        refused = {"status": "refused", "detail": "", "error": str(exc), "execution_time": 0.0}
+        if key is not None:
+            service.idempotency.complete(key, refused)
+        service.audit.append(_audit_fields(service, method, params, key, refused, replayed=False))
+        return _error(403, exc.field, exc.message, status="refused")
+    try:
+        answer = service.backend.execute(method, admitted, key)
     except ValueError as exc:
         answer = ExecutionResult(status="error", error=str(exc))
-    response = answer.model_dump()
+    response = answer.model_dump(exclude={"audit"})
+    record = service.audit.append(_audit_fields(service, method, params, key, response, replayed=False))
+    # the agent keeps the head beside the attempt, out of the executor's reach (``audit verify --store``)
+    response["audit"] = {"seq": record["seq"], "hash": record["hash"], "device": service.device}
     if key is not None:
         service.idempotency.complete(key, response)
-    service.audit.append(_audit_fields(service, method, params, key, response, replayed=False))
     return response
 
 
@@ -189,13 +225,19 @@ def _audit_fields(
 
 
 def build_service(
-    backend: Executor, backend_name: str, token: str, home: Path, audit_path: Path | None
+    backend: Executor,
+    backend_name: str,
+    token: str,
+    home: Path,
+    audit_path: Path | None,
+    policy: ExecutorPolicy | None = None,
 ) -> ExecutorService:
-    """The service with its key store in ``home/executor.db`` and the audit log where configured."""
+    """The service with its key store in ``home/executor.db``, the audit log where configured, and its policy."""
     return ExecutorService(
         backend=backend,
         backend_name=backend_name,
         token=token,
         idempotency=IdempotencyStore(home / "executor.db"),
         audit=AuditLog(audit_path or home / "audit.jsonl"),
+        policy=policy or ExecutorPolicy(default_namespace=getattr(backend, "namespace", None)),
     )

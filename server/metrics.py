@@ -62,7 +62,7 @@ class _Deliveries(Collector):
 class Metrics:
     """One registry per service instance (tests build several apps in one process)."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None, queue: Any = None) -> None:
         self.registry = CollectorRegistry()
         self.alerts = Counter(
             "alertpilot_alerts_received",
@@ -83,9 +83,19 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.worker_restarts = Counter(
+            "alertpilot_worker_restarts",
+            "Times serve restarted its worker child after it died.",
+            registry=self.registry,
+        )
         if store is not None:
             self.registry.register(_IncidentsByStatus(store))
             self.registry.register(_Deliveries(store))
+        if queue is not None:  # queue depth, oldest item, dead letters, heartbeats (server/health.py)
+            from server.health import QueueCollector
+            from state.queue_health import QueueHealth
+
+            self.registry.register(QueueCollector(queue, QueueHealth(queue.engine)))
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         """A ``Deps.on_event`` hook: count executed actions by result."""

@@ -4,7 +4,14 @@
 ``--no-worker``. Workers on several machines share ``database.url``. A lane is held
 under a lease renewed by a heartbeat thread; if the worker dies, the lease runs out and
 another worker resumes the incident from its last checkpoint. A verify wait is a durable
-timer: the worker queues a ``resume`` item due at the timer's time and lets go.
+timer: the worker queues a ``resume`` item due at the timer's time and lets go, in the same
+transaction that finishes the item whose step armed it (so no death in between loses it).
+
+An item that raises is a *dead letter*: finished with its reason kept (state/queue_health.py),
+so it never blocks its lane; an incident it left without a thread is marked failed, so the
+next alert of its fingerprint starts anew. A *reaper* (every ``lease_s``) resumes any open
+incident that nobody works on, nothing is queued for, and that waits on no timer and no person.
+Each worker heartbeats (``/healthz``, ``/metrics``).
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graph.runner import IncidentRunner
 from state.alert import Alert
 from state.config import Settings
-from state.queue import Claim, Queue, QueueItem
+from state.queue import Claim, FollowUp, Queue, QueueItem
+from state.queue_health import QueueHealth
 
 log = logging.getLogger("alertpilot.worker")
 
@@ -52,18 +62,50 @@ class Worker:
         self.poll_s = poll_s
         self.max_items = max_items
         self.on_waiting = on_waiting  # told of an incident left waiting for a person (the approval notice)
+        self.health = QueueHealth(queue.engine)
+        self._next_beat = 0.0
+        self._next_reap = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; sleep ``poll_s`` when the queue has nothing due."""
         log.info("worker %s started", self.name)
         while not stop.is_set():
             try:
+                self.beat()
+                self.reap()
                 busy = self.run_once()
             except Exception:  # noqa: BLE001 - the loop outlives one bad lane; the lease will expire
                 log.exception("worker %s: claim failed", self.name)
                 busy = False
             if not busy:
                 stop.wait(self.poll_s)
+        self.health.forget(self.name)
+
+    def beat(self, force: bool = False) -> None:
+        """Heartbeat (at most every third of the lease): this worker is alive until now + lease."""
+        now = time.time()
+        if force or now >= self._next_beat:
+            self.health.beat(self.name, now, self.lease_s)
+            self._next_beat = now + self.lease_s / 3
+
+    def reap(self, force: bool = False) -> list[str]:
+        """Queue a resume for each stalled open incident nobody works on (every ``lease_s``); returns their ids."""
+        now = time.time()
+        if not force and now < self._next_reap:
+            return []
+        self._next_reap = now + self.lease_s
+        before = datetime.now(UTC) - timedelta(seconds=self.lease_s)
+        reaped = []
+        for incident_id in self.store.stalled(before):
+            if not self.queue.idle(incident_id):
+                continue
+            row = self.store.incident_row(incident_id)
+            lane = row["dedup_key"] if row else incident_id
+            if self.queue.enqueue(lane, "reap", {"incident_id": incident_id}, key=f"reap:{incident_id}:{int(now)}"):
+                reaped.append(incident_id)
+        if reaped:
+            log.warning("worker %s: resuming %d stalled incident(s): %s", self.name, len(reaped), ", ".join(reaped))
+        return reaped
 
     def run_once(self) -> bool:
         """Claim one lane with due work and do it; False when nothing was due."""
@@ -123,19 +165,37 @@ class Worker:
             doc = self.runner.join(
                 open_id, Alert.model_validate(run[-1].payload["alert"]), count=len(run), fingerprints=folded
             )
-            for item in run:
-                self.queue.done(item, f"joined ({doc['status']}, folded {len(run)})")
+            for n, item in enumerate(run, start=1):
+                timer = self._timer(open_id) if n == len(run) else []
+                self.queue.done(item, f"joined ({doc['status']}, folded {len(run)})", then=timer)
             i += len(run)
 
     def _do(self, item: QueueItem) -> None:
         try:
             note = self._handle(item)
-        except Exception as exc:  # noqa: BLE001 - record and move on; the incident keeps its checkpoint
+        except Exception as exc:  # noqa: BLE001 - a poison item is dead-lettered; the incident keeps its checkpoint
             log.exception("worker %s: item %s failed", self.name, item.id)
-            note = f"error: {type(exc).__name__}: {exc}"
-            if item.incident_id:
-                self.store.audit(item.incident_id, self.name, "worker_error", {"item": item.kind, "error": note})
-        self.queue.done(item, note)
+            self._poisoned(item, f"{type(exc).__name__}: {exc}")
+            return
+        incident_id = item.payload.get("incident_id") if item.kind != "alert" else None
+        self.queue.done(item, note, then=self._timer(incident_id or self.queue.lane_incident(item.lane)))
+
+    def _poisoned(self, item: QueueItem, reason: str) -> None:
+        """Dead-letter ``item``; an incident it left without a thread is failed so it blocks nothing."""
+        # recorded by ``take`` before the work began; a timer, decision or reap names it in its payload
+        incident_id = self.queue.item_incident(item.id) or item.payload.get("incident_id")
+        self.queue.dead_letter(item, reason, self.name)
+        if not incident_id:
+            return
+        self.store.audit(incident_id, self.name, "worker_error", {"item": item.kind, "error": reason})
+        # a thread that cannot even be resumed would be reaped again every lease: fail it once, for a person
+        if item.kind == "reap" or self.runner.state(incident_id) is None:
+            self._fail(incident_id, f"could not be processed: {reason}")
+
+    def _fail(self, incident_id: str, reason: str) -> None:
+        doc = self.store.get(incident_id)
+        if doc is not None and doc.get("status") in ("open", "awaiting_approval"):
+            self.store.save_doc(incident_id, {**doc, "status": "failed", "escalation_reason": reason[:2000]})
 
     def _handle(self, item: QueueItem) -> str:
         match item.kind:
@@ -149,7 +209,23 @@ class Worker:
                 return f"resumed: {self.runner.resume(incident_id)['status']}"
             case "decide":
                 return self._decide(item)
+            case "reap":
+                return self._reaped(str(item.payload["incident_id"]), item)
         return f"unknown item kind {item.kind!r}"
+
+    def _reaped(self, incident_id: str, item: QueueItem) -> str:
+        """Continue a stalled incident: re-arm its timer, resume its run, or fail a threadless one."""
+        if self.runner.state(incident_id) is None:
+            self._fail(incident_id, "no checkpoint: the incident was never started")
+            return "failed: no checkpoint"
+        for follow in self._timer(incident_id):  # the lost wake-up, under a key of its own
+            self.queue.enqueue(follow.lane, follow.kind, follow.payload, not_before=follow.not_before,
+                               key=f"{follow.key}:reaped:{item.id}")  # fmt: skip
+            return "re-armed its timer"
+        if self.runner.interrupted(incident_id):
+            return "waits for a person"
+        self.store.audit(incident_id, self.name, "worker", {"work": "reap"})
+        return f"resumed (reaper): {self.runner.resume(incident_id)['status']}"
 
     def _alert(self, item: QueueItem) -> str:
         alert = Alert.model_validate(item.payload["alert"])
@@ -158,6 +234,9 @@ class Worker:
                 self.runner.start(alert, incident_id=item.incident_id)
             return "started (recovered)"
         open_id = self.store.find_open(item.lane)
+        if open_id is not None and self.runner.state(open_id) is None:  # an earlier start left no thread
+            self._fail(open_id, "no checkpoint: superseded by a later alert")
+            open_id = None
         if open_id is None and alert.status == "resolved":
             latest = self.store.find_latest(item.lane)
             if latest is None:
@@ -199,21 +278,22 @@ class Worker:
             except Exception:  # noqa: BLE001 - a failed notice must not stop the lane; deliveries record it
                 log.exception("worker %s: approval notice for %s failed", self.name, incident_id)
 
-    def _arm_timer(self, lane: str) -> None:
-        """If the lane's incident now waits on a durable timer, queue its wake-up."""
-        incident_id = self.queue.lane_incident(lane)
+    def _timer(self, incident_id: str | None) -> list[FollowUp]:
+        """The wake-up to queue if ``incident_id`` now waits on a durable timer (idempotent by its key)."""
         if not incident_id:
-            return
+            return []
         until = self.runner.waiting_until(incident_id)
         if until is None:
-            return
-        self.queue.enqueue(
-            lane,
-            "resume",
-            {"incident_id": incident_id},
-            not_before=until.timestamp(),
-            key=f"timer:{incident_id}:{until.isoformat()}",
-        )
+            return []
+        lane = self.store.incident_row(incident_id)
+        key = lane["dedup_key"] if lane else incident_id
+        return [FollowUp(key, "resume", {"incident_id": incident_id}, until.timestamp(),
+                         f"timer:{incident_id}:{until.isoformat()}")]  # fmt: skip
+
+    def _arm_timer(self, lane: str) -> None:
+        """If the lane's incident now waits on a durable timer, queue its wake-up (after a recovery)."""
+        for follow in self._timer(self.queue.lane_incident(lane)):
+            self.queue.enqueue(follow.lane, follow.kind, follow.payload, not_before=follow.not_before, key=follow.key)
 
 
 def _create_schema(settings: Settings, tries: int = 5) -> None:

@@ -53,6 +53,9 @@ def child_main(settings_data: dict[str, Any], events: Any, stop: Any, nice: int,
         os.nice(nice)
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     settings = Settings.model_validate(settings_data)
+    from server.redact import install_for
+
+    install_for(settings)  # the child's own loggers (httpx among them) redact like the parent's
     with open_worker(settings, metrics=_Forward(events)) as worker:
         worker.run(stop)  # type: ignore[arg-type]  # an mp.Event has the same wait/is_set
 
@@ -95,7 +98,10 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to finish its lane and exit; terminate it past ``timeout``."""
-        self.stop_event.set()
+        # Setting an mp.Event notifies its waiters; a child killed while waiting never
+        # acknowledges and ``set()`` blocks for good, so a dead child is not told.
+        if self.process.is_alive():
+            self.stop_event.set()
         self.process.join(timeout)
         if self.process.is_alive():
             log.warning("worker child %s did not stop in %.0fs; terminating", self.process.pid, timeout)

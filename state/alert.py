@@ -12,10 +12,22 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlparse
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from state.alert_fields import (
+    AlertParseError,
+    as_object,
+    expression_from_generator_url,
+    lenient_float,
+    lenient_int,
+    normalize_severity,
+    parse_time,
+    required_str,
+    stable_hash,
+    str_map,
+)
+from state.normalize import ZERO_TIMES, Unsafe, json_safe, not_a_number
 from state.subject import Subject, resolve_labels, resolve_tencent, version_of
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -23,16 +35,8 @@ AlertSource = Literal["alertmanager", "tencent", "cls", "generic"]
 SOURCES: tuple[str, ...] = ("alertmanager", "tencent", "cls", "generic")
 # Tencent Cloud reports wall-clock times in China Standard Time without a zone.
 TENCENT_TZ = timezone(timedelta(hours=8))
-_ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-class AlertParseError(ValueError):
-    """A payload that is not a valid alert; ``field`` names what is wrong."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
+MAX_NAME = 256  # the store's column; a longer alert name is refused at the edge, not lost later
+MAX_KEY = 200  # a longer groupKey/fingerprint is kept, and its lane is its digest (the queue's key column)
 
 
 class MetricCondition(BaseModel):
@@ -40,8 +44,8 @@ class MetricCondition(BaseModel):
 
     metric: str
     operator: str = ">"
-    threshold: float | None = None
-    current: float | None = None
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    current: float | None = Field(default=None, allow_inf_nan=False)
     unit: str = ""
     period_s: int | None = None
 
@@ -112,106 +116,16 @@ class Alert(BaseModel):
         An Alertmanager group is a notification, not an incident: each member is investigated on
         its own (a crash-looping cart and a throttled recommender are two problems), except members
         about the very same subject, which are one problem seen twice. Without a group, the
-        fingerprint (stable from firing to resolved) is the key.
+        fingerprint (stable from firing to resolved) is the key; a long key is kept by its digest.
         """
-        if not self.group_key:
-            return self.fingerprint
         subject = self.subject
         who = (
             f"{subject.kind}:{subject.namespace or ''}/{subject.name}"
             if subject.name and subject.kind != "unknown"
             else f"alert:{self.fingerprint}"
         )
-        key = f"{self.group_key}|{who}"
-        return key if len(key) <= 256 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _obj(value: Any, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise AlertParseError(field, f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def _str_map(value: Any, field: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    mapping = _obj(value, field)
-    out: dict[str, str] = {}
-    for key, item in mapping.items():
-        if isinstance(item, dict | list):
-            raise AlertParseError(f"{field}.{key}", "expected a string value")
-        out[str(key)] = "" if item is None else str(item)
-    return out
-
-
-def _required_str(data: dict[str, Any], key: str, field: str) -> str:
-    value = data.get(key)
-    if value is None or value == "":
-        raise AlertParseError(field, "is required")
-    if not isinstance(value, str | int | float):
-        raise AlertParseError(field, f"expected a string, got {type(value).__name__}")
-    return str(value)
-
-
-def _lenient_float(value: Any, field: str) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AlertParseError(field, f"expected a number, got {value!r}") from None
-
-
-def _lenient_int(value: Any, field: str) -> int | None:
-    number = _lenient_float(value, field)
-    return None if number is None else int(number)
-
-
-def parse_time(value: Any, field: str, *, naive_tz: timezone = UTC) -> datetime:
-    """Parse RFC 3339, ``YYYY-MM-DD HH:MM:SS`` or a Unix time (s or ms) into aware UTC."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds
-            seconds /= 1000
-        return datetime.fromtimestamp(seconds, UTC)
-    if not isinstance(value, str) or not value.strip():
-        raise AlertParseError(field, "expected a timestamp")
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise AlertParseError(field, f"not a timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
-
-
-def _stable_hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def _normalize_severity(value: str | None) -> str:
-    text = (value or "").strip().lower()
-    aliases = {
-        "crit": "critical", "fatal": "critical", "p0": "critical", "p1": "critical",
-        "error": "critical", "high": "critical", "严重": "critical", "紧急": "critical",
-        "warn": "warning", "p2": "warning", "medium": "warning", "警告": "warning",
-        "p3": "info", "low": "info", "notice": "info", "提示": "info",
-    }  # fmt: skip
-    return aliases.get(text, text or "warning")
-
-
-def _expression_from_generator_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    query = parse_qs(urlparse(url).query)
-    for key in ("g0.expr", "expr"):
-        if query.get(key):
-            return query[key][0]
-    return None
+        key = f"{self.group_key}|{who}" if self.group_key else self.fingerprint
+        return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _identity(subject: Subject) -> dict[str, Any]:
@@ -240,24 +154,24 @@ def _version(labels: dict[str, str]) -> str | None:
 # --------------------------------------------------------------------------- Alertmanager
 
 
-def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
-    """Parse an Alertmanager webhook v4 group into one alert per entry of ``alerts``."""
+def parse_alertmanager(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
+    """Parse an Alertmanager webhook v4 group into one alert per entry of ``alerts`` (``received``: zero times)."""
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise AlertParseError("alerts", "expected a list")
     if not alerts:
         raise AlertParseError("alerts", "empty group: no alerts")
-    common_labels = _str_map(payload.get("commonLabels"), "commonLabels")
-    common_annotations = _str_map(payload.get("commonAnnotations"), "commonAnnotations")
+    common_labels = str_map(payload.get("commonLabels"), "commonLabels")
+    common_annotations = str_map(payload.get("commonAnnotations"), "commonAnnotations")
     group_key = payload.get("groupKey")
     if group_key is not None and not isinstance(group_key, str):
         raise AlertParseError("groupKey", "expected a string")
     parsed = []
     for index, entry in enumerate(alerts):
         where = f"alerts[{index}]"
-        item = _obj(entry, where)
-        labels = common_labels | _str_map(item.get("labels"), f"{where}.labels")
-        annotations = common_annotations | _str_map(item.get("annotations"), f"{where}.annotations")
+        item = as_object(entry, where)
+        labels = common_labels | str_map(item.get("labels"), f"{where}.labels")
+        annotations = common_annotations | str_map(item.get("annotations"), f"{where}.annotations")
         status = item.get("status", payload.get("status"))
         if status not in ("firing", "resolved"):
             raise AlertParseError(f"{where}.status", f"expected firing or resolved, got {status!r}")
@@ -266,26 +180,26 @@ def parse_alertmanager(payload: dict[str, Any]) -> list[Alert]:
             raise AlertParseError(f"{where}.labels.alertname", "is required")
         ends_raw = item.get("endsAt")
         ends_at = None
-        if ends_raw and ends_raw != _ZERO_TIME:
+        if ends_raw and not (isinstance(ends_raw, str) and ends_raw.strip() in ZERO_TIMES):  # zero: not ended
             ends_at = parse_time(ends_raw, f"{where}.endsAt")
-        fingerprint = item.get("fingerprint") or _stable_hash(*sorted(f"{k}={v}" for k, v in labels.items()))
+        fingerprint = item.get("fingerprint") or stable_hash(*sorted(f"{k}={v}" for k, v in labels.items()))
         generator = item.get("generatorURL")
         parsed.append(
             Alert(
                 source="alertmanager",
                 status=status,
                 name=name,
-                severity=_normalize_severity(labels.get("severity")),
+                severity=normalize_severity(labels.get("severity")),
                 **_identity(resolve_labels(labels)),
                 version=_version(labels),
                 summary=annotations.get("summary") or annotations.get("description", ""),
                 labels=labels,
                 annotations=annotations,
-                starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt"),
+                starts_at=parse_time(item.get("startsAt"), f"{where}.startsAt", received=received),
                 ends_at=ends_at,
                 fingerprint=str(fingerprint),
                 group_key=group_key,
-                expression=annotations.get("expr") or _expression_from_generator_url(generator),
+                expression=annotations.get("expr") or expression_from_generator_url(generator),
                 raw=item,
             )
         )
@@ -306,7 +220,7 @@ def _tencent_status(payload: dict[str, Any]) -> Literal["firing", "resolved"]:
 
 def _tencent_dimensions(obj_info: dict[str, Any]) -> dict[str, str]:
     dims = obj_info.get("dimensions") or {}
-    dims = _obj(dims, "alarmObjInfo.dimensions")
+    dims = as_object(dims, "alarmObjInfo.dimensions")
     flat: dict[str, str] = {}
     for key, value in dims.items():
         if isinstance(value, dict):  # event alarms nest details under objDetail
@@ -347,45 +261,46 @@ def _tencent_severity(
     return "critical" if share >= 0.5 else "warning"
 
 
-def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
+def parse_tencent(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse a Tencent Cloud Monitor alarm callback (metric or event)."""
     status = _tencent_status(payload)
     alarm_type = str(payload.get("alarmType", "metric"))
     if alarm_type not in ("metric", "event"):
         raise AlertParseError("alarmType", f'expected "metric" or "event", got {alarm_type!r}')
-    obj_info = _obj(payload.get("alarmObjInfo"), "alarmObjInfo")
-    policy = _obj(payload.get("alarmPolicyInfo"), "alarmPolicyInfo")
-    conditions = _obj(policy.get("conditions") or {}, "alarmPolicyInfo.conditions")
+    obj_info = as_object(payload.get("alarmObjInfo"), "alarmObjInfo")
+    policy = as_object(payload.get("alarmPolicyInfo"), "alarmPolicyInfo")
+    conditions = as_object(policy.get("conditions") or {}, "alarmPolicyInfo.conditions")
     dims = _tencent_dimensions(obj_info)
     extra = payload.get("additionalMsg") or []
     if not isinstance(extra, list):
         raise AlertParseError("additionalMsg", "expected a list of {key, value}")
     for index, entry in enumerate(extra):
-        pair = _obj(entry, f"additionalMsg[{index}]")
+        pair = as_object(entry, f"additionalMsg[{index}]")
         if "key" in pair:
             dims.setdefault(str(pair["key"]), str(pair.get("value", "")))
 
     condition = None
+    notes: list[str] = []
     if alarm_type == "metric":
-        metric = _required_str(conditions, "metricName", "alarmPolicyInfo.conditions.metricName")
+        metric = required_str(conditions, "metricName", "alarmPolicyInfo.conditions.metricName")
         condition = MetricCondition(
             metric=metric,
             operator=str(conditions.get("calcType") or ">"),
-            threshold=_lenient_float(conditions.get("calcValue"), "alarmPolicyInfo.conditions.calcValue"),
-            current=_lenient_float(conditions.get("currentValue"), "alarmPolicyInfo.conditions.currentValue"),
+            threshold=lenient_float(conditions.get("calcValue"), "alarmPolicyInfo.conditions.calcValue", notes),
+            current=lenient_float(conditions.get("currentValue"), "alarmPolicyInfo.conditions.currentValue", notes),
             unit=str(conditions.get("unit") or ""),
-            period_s=_lenient_int(conditions.get("period"), "alarmPolicyInfo.conditions.period"),
+            period_s=lenient_int(conditions.get("period"), "alarmPolicyInfo.conditions.period"),
         )
         name = str(conditions.get("metricShowName") or metric)
     else:
-        name = _required_str(conditions, "eventName", "alarmPolicyInfo.conditions.eventName")
+        name = required_str(conditions, "eventName", "alarmPolicyInfo.conditions.eventName")
 
-    starts_at = parse_time(payload.get("firstOccurTime"), "firstOccurTime", naive_tz=TENCENT_TZ)
+    starts_at = parse_time(payload.get("firstOccurTime"), "firstOccurTime", naive_tz=TENCENT_TZ, received=received)
     recover = payload.get("recoverTime")
     ends_at = None
     if recover not in (None, "", "0", 0):
         ends_at = parse_time(recover, "recoverTime", naive_tz=TENCENT_TZ)
-    _lenient_int(payload.get("durationTime"), "durationTime")
+    lenient_int(payload.get("durationTime"), "durationTime")
 
     policy_id = str(policy.get("policyId") or policy.get("policyName") or "")
     obj_id = str(dims.get("objId") or dims.get("unInstanceId") or obj_info.get("region", ""))
@@ -409,6 +324,8 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
         }.items()
         if v
     }
+    if notes:  # a value alertpilot could not compute with was dropped: say so beside the alert
+        annotations["alertpilot_normalised"] = "; ".join(notes)
     return [
         Alert(
             source="tencent",
@@ -421,7 +338,7 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
             annotations=annotations,
             starts_at=starts_at,
             ends_at=ends_at,
-            fingerprint=_stable_hash("tencent", policy_id, obj_id, name),
+            fingerprint=stable_hash("tencent", policy_id, obj_id, name),
             group_key=None,
             condition=condition,
             raw=payload,
@@ -432,14 +349,14 @@ def parse_tencent(payload: dict[str, Any]) -> list[Alert]:
 # --------------------------------------------------------------------------- CLS
 
 
-def parse_cls(payload: dict[str, Any]) -> list[Alert]:
+def parse_cls(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse a CLS alarm webhook rendered from the template documented in the README."""
-    alarm = _required_str(payload, "alarm", "alarm")
-    alarm_id = _required_str(payload, "alarm_id", "alarm_id")
+    alarm = required_str(payload, "alarm", "alarm")
+    alarm_id = required_str(payload, "alarm_id", "alarm_id")
     notify = str(payload.get("notify_type", "1")).strip()
     if notify not in ("1", "2"):
         raise AlertParseError("notify_type", f'expected "1" (alarm) or "2" (recovery), got {notify!r}')
-    labels = _str_map(payload.get("labels"), "labels")
+    labels = str_map(payload.get("labels"), "labels")
     topic = str(payload.get("topic_id") or "")
     query_log = payload.get("query_log")
     annotations = {"condition": str(payload.get("condition", "")), "topic_id": topic}
@@ -452,14 +369,14 @@ def parse_cls(payload: dict[str, Any]) -> list[Alert]:
             source="cls",
             status="firing" if notify == "1" else "resolved",
             name=alarm,
-            severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
+            severity=normalize_severity(payload.get("severity") or labels.get("severity")),
             **_identity(resolve_labels(labels)),
             version=_version(labels),
             summary=str(payload.get("detail") or payload.get("condition") or alarm),
             labels=labels | {"topic_id": topic},
             annotations=annotations,
-            starts_at=parse_time(payload.get("start_time_unix"), "start_time_unix"),
-            fingerprint=_stable_hash("cls", alarm_id, topic),
+            starts_at=parse_time(payload.get("start_time_unix"), "start_time_unix", received=received),
+            fingerprint=stable_hash("cls", alarm_id, topic),
             raw=payload,
         )
     ]
@@ -468,23 +385,28 @@ def parse_cls(payload: dict[str, Any]) -> list[Alert]:
 # --------------------------------------------------------------------------- generic
 
 
-def parse_generic(payload: dict[str, Any]) -> list[Alert]:
+def parse_generic(payload: dict[str, Any], received: datetime | None = None) -> list[Alert]:
     """Parse the generic JSON form (see README: name, status, severity, service, ...)."""
-    name = _required_str(payload, "name", "name")
+    name = required_str(payload, "name", "name")
     status = payload.get("status", "firing")
     if status not in ("firing", "resolved"):
         raise AlertParseError("status", f"expected firing or resolved, got {status!r}")
-    labels = _str_map(payload.get("labels"), "labels")
-    annotations = _str_map(payload.get("annotations"), "annotations")
+    labels = str_map(payload.get("labels"), "labels")
+    annotations = str_map(payload.get("annotations"), "annotations")
     condition = None
     if payload.get("condition") is not None:
         try:
-            condition = MetricCondition.model_validate(_obj(payload["condition"], "condition"))
+            condition = MetricCondition.model_validate(as_object(payload["condition"], "condition"))
         except ValueError as exc:
             raise AlertParseError("condition", str(exc).splitlines()[0]) from None
     starts = payload.get("starts_at")
     service = payload.get("service") or labels.get("service")
-    fields = {k: payload.get(k) for k in ("service", "namespace", "cluster", "workload", "pod", "version")}
+    if not isinstance(service, str | None):
+        raise AlertParseError("service", "expected a string")
+    fields = {
+        k: payload.get(k)
+        for k in ("service", "namespace", "cluster", "workload", "pod", "version", "group_key", "expression")
+    }
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise AlertParseError(key, "expected a string")
@@ -502,16 +424,16 @@ def parse_generic(payload: dict[str, Any]) -> list[Alert]:
             source="generic",
             status=status,
             name=name,
-            severity=_normalize_severity(payload.get("severity") or labels.get("severity")),
+            severity=normalize_severity(payload.get("severity") or labels.get("severity")),
             **_identity(resolve_labels(identity)),
             version=fields["version"] or _version(labels),
             summary=str(payload.get("summary") or annotations.get("summary", "")),
             labels=labels,
             annotations=annotations,
-            starts_at=parse_time(starts, "starts_at") if starts else datetime.now(UTC),
-            fingerprint=str(payload.get("fingerprint") or _stable_hash("generic", name, service or "")),
-            group_key=payload.get("group_key"),
-            expression=payload.get("expression"),
+            starts_at=parse_time(starts, "starts_at", received=received) if starts else received or datetime.now(UTC),
+            fingerprint=str(payload.get("fingerprint") or stable_hash("generic", name, service or "")),
+            group_key=fields["group_key"],
+            expression=fields["expression"],
             condition=condition,
             raw=payload,
         )
@@ -551,18 +473,47 @@ def decode_payload(body: bytes | str) -> dict[str, Any]:
     if not raw.strip():
         raise AlertParseError("body", "empty payload")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AlertParseError("body", f"not JSON ({exc})") from None
-    return _obj(data, "body")
+        data = json.loads(raw, parse_constant=not_a_number)
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also an integer past Python's 4300 digits
+        raise AlertParseError("body", f"not JSON ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise AlertParseError("body", "nested too deep") from None
+    return _safe(as_object(data, "body"))
 
 
-def parse_alerts(body: bytes | str | dict[str, Any], source: str = "auto") -> list[Alert]:
-    """Parse a payload from ``source`` (or detect it) into normalized alerts."""
-    payload = body if isinstance(body, dict) else decode_payload(body)
+def _safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as every store can keep it (state/normalize.py), or AlertParseError naming the field."""
+    try:
+        safe: dict[str, Any] = json_safe(payload)
+    except Unsafe as exc:
+        raise AlertParseError(exc.path, exc.problem) from None
+    return safe
+
+
+NAME_FIELDS = {"alertmanager": "labels.alertname", "tencent": "alarmPolicyInfo.conditions", "cls": "alarm",
+               "generic": "name"}  # fmt: skip
+
+
+def parse_alerts(
+    body: bytes | str | dict[str, Any], source: str = "auto", *, received: datetime | None = None
+) -> list[Alert]:
+    """Parse a payload from ``source`` (or detect it) into normalized alerts.
+
+    ``received`` is when the payload arrived (default: now); a zero time in it means that.
+    """
+    payload = _safe(body) if isinstance(body, dict) else decode_payload(body)
     if source == "auto":
         source = detect_source(payload)
     parser = _PARSERS.get(source)
     if parser is None:
         raise AlertParseError("source", f"unknown source {source!r} (one of auto, {', '.join(SOURCES)})")
-    return parser(payload)
+    try:
+        alerts = parser(payload, received or datetime.now(UTC))
+    except ValidationError as exc:  # a field of the wrong type the parser passed on
+        first = exc.errors()[0]
+        raise AlertParseError(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
+    for alert in alerts:
+        if len(alert.name) > MAX_NAME:
+            problem = f"alert name is {len(alert.name)} characters (at most {MAX_NAME})"
+            raise AlertParseError(NAME_FIELDS[source], problem)
+    return alerts

@@ -138,6 +138,10 @@ class ExecutorConfig(BaseModel):
     url: str | None = None
     token_env: str = "ALERTPILOT_EXECUTOR_TOKEN"
     timeout_s: float = 30.0
+    retry_s: float = Field(
+        default=20.0, ge=0,
+        description="An unreachable executor is retried with backoff for this long within one attempt (same key).",
+    )  # fmt: skip
     audit_path: Path | None = None
     service: str | None = Field(default=None, description="Target when a request names no service.")
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)

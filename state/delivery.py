@@ -27,7 +27,7 @@ from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from state.store import Base, Store, utcnow
+from state.store import Base, Store, create_tables, utcnow
 
 FINAL = ("delivered", "failed")
 
@@ -110,7 +110,7 @@ def _prepare(engine: Engine) -> None:
     with _ready_lock:
         if engine in _ready:
             return
-        Base.metadata.create_all(engine, tables=_TABLES)  # type: ignore[arg-type]
+        create_tables(engine, _TABLES)  # under the store's schema lock (serve and workers start together)
         _add_missing_columns(engine)
         _ready.add(engine)
 

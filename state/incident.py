@@ -178,6 +178,7 @@ class IncidentState(BaseModel):
 
     @property
     def budget_left(self) -> int:
-        """Attempts still allowed by triage's budget."""
+        """Attempts still allowed by triage's budget (one that never reached the executor spends none)."""
         budget = self.triage.budget if self.triage else 0
-        return max(0, budget - len(self.attempts))
+        spent = sum(1 for a in self.attempts if (a.result or {}).get("status") != "unreachable")
+        return max(0, budget - spent)

@@ -199,6 +199,23 @@ class Policy(BaseModel):
         description="Mutating tools each agent may call; an agent not listed may call none.",
     )
     max_scale_delta: int = Field(default=10, ge=1, description="Largest replica change one scale action may make.")
+    executor_recheck_s: float = Field(
+        default=30.0, gt=0, description="An unreachable executor is tried again after this (a durable wait)."
+    )
+    executor_wait_s: float = Field(
+        default=300.0, ge=0,
+        description="After this long unreachable the incident escalates as 'executor unreachable', no budget spent.",
+    )  # fmt: skip
+    min_replicas: int = Field(
+        default=1, ge=0, description="No scale may leave fewer replicas than this, however it is expressed."
+    )
+    max_replicas: int = Field(default=50, ge=1, description="No scale may leave more replicas than this.")
+
+    @model_validator(mode="after")
+    def _replica_bounds_ordered(self) -> Policy:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
 
     @field_validator("pattern_rungs", mode="before")
     @classmethod

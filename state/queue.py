@@ -20,13 +20,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Float, Integer, String, Text, func, select, update
+from sqlalchemy import JSON, Engine, Float, Integer, String, Text, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from state.alert import Alert
-from state.store import Base
+from state.queue_health import DeadLetterRow, WorkerBeatRow, add_dead_letter
+from state.store import Base, create_tables
 
 ItemKind = str  # "alert" | "resume" | "decide"
 
@@ -60,6 +61,15 @@ class ItemRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class WebhookDeliveryRow(Base):
+    """A signed webhook delivery id, remembered for the replay window (a replay is not a new alert)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 @dataclass(frozen=True)
 class QueueItem:
     """A claimed lane's item, as the worker sees it."""
@@ -79,6 +89,22 @@ class Claim:
     lane: str
     token: str
     incident_id: str | None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An item to queue when another finishes (a durable timer's wake-up)."""
+
+    lane: str
+    kind: ItemKind
+    payload: dict[str, Any]
+    not_before: float
+    key: str | None = None
+
+    def row(self, now: float) -> dict[str, Any]:
+        """The ``queue_items`` row."""
+        return {"lane": self.lane, "kind": self.kind, "delivery_key": self.key, "payload": self.payload,
+                "not_before": self.not_before, "created_at": now, "note": ""}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,15 +135,24 @@ class Queue:
         self.clock = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._postgres = engine.dialect.name == "postgresql"
-        Base.metadata.create_all(engine, tables=[LaneRow.__table__, ItemRow.__table__])  # type: ignore[list-item]
+        tables = [LaneRow.__table__, ItemRow.__table__, DeadLetterRow.__table__, WorkerBeatRow.__table__,
+                  WebhookDeliveryRow.__table__]  # fmt: skip
+        create_tables(engine, tables)
 
     # ------------------------------------------------------------------ intake
 
-    def enqueue_alerts(self, alerts: list[Alert]) -> Enqueued:
-        """Store every alert of one delivery in one transaction (committed before the 2xx)."""
+    def enqueue_alerts(self, alerts: list[Alert], delivery: str | None = None, window_s: float = 600) -> Enqueued:
+        """Store every alert of one delivery in one transaction (committed before the 2xx).
+
+        With a ``delivery`` id (a signed webhook's), an id already seen within ``window_s``
+        stores nothing (every alert counts as a duplicate): a replay is not a new alert. The id
+        is remembered in the same transaction, so a delivery that failed to store may be retried.
+        """
         now = self.clock()
         accepted = 0
         with self._sessions.begin() as session:
+            if delivery is not None and not self._first_delivery(session, delivery, now, window_s):
+                return Enqueued(accepted=0, duplicates=len(alerts))
             for alert in alerts:
                 row = {
                     "lane": alert.dedup_key,
@@ -154,6 +189,11 @@ class Queue:
         with self._sessions.begin() as session:
             return bool(self._insert_item(session, row))
 
+    def _first_delivery(self, session: Session, delivery: str, now: float, window_s: float) -> bool:
+        session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.seen_at < now - window_s))
+        stmt = self._insert(WebhookDeliveryRow).values(id=delivery, seen_at=now).on_conflict_do_nothing()
+        return session.execute(stmt.returning(WebhookDeliveryRow.id)).first() is not None
+
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._postgres else sqlite_insert)(table)
 
@@ -163,8 +203,8 @@ class Queue:
         stmt = self._insert(ItemRow).values(**row)
         if row["delivery_key"] is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["delivery_key"])
-        result = session.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: with SQLAlchemy 2.1 and psycopg 3.3, ON CONFLICT DO NOTHING reports -1
+        return 1 if session.execute(stmt.returning(ItemRow.id)).first() is not None else 0
 
     # ------------------------------------------------------------------ claiming
 
@@ -235,13 +275,45 @@ class Queue:
             session.execute(update(ItemRow).where(ItemRow.id == item.id).values(incident_id=incident_id, note=note))
             session.execute(update(LaneRow).where(LaneRow.key == item.lane).values(incident_id=incident_id))
 
-    def done(self, item: QueueItem, note: str = "") -> None:
-        """Mark an item finished."""
+    def done(self, item: QueueItem, note: str = "", then: list[FollowUp] | None = None) -> None:
+        """Mark an item finished and queue its follow-ups (a durable timer) in the same transaction.
+
+        One transaction, so a worker that dies after finishing a step cannot leave the
+        incident waiting on a timer nobody armed.
+        """
         values: dict[str, Any] = {"done_at": self.clock()}
         if note:
-            values["note"] = note
+            values["note"] = note[:4000]
         with self._sessions.begin() as session:
             session.execute(update(ItemRow).where(ItemRow.id == item.id).values(**values))
+            for follow in then or []:
+                self._insert_item(session, follow.row(self.clock()))
+
+    def dead_letter(self, item: QueueItem, reason: str, worker: str) -> None:
+        """Finish an item no worker can process, keeping it and the reason (state/queue_health.py)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            note = f"dead letter: {reason}"[:4000]
+            session.execute(update(ItemRow).where(ItemRow.id == item.id).values(done_at=now, note=note))
+            add_dead_letter(session, item, reason, worker, now)
+
+    def idle(self, incident_id: str) -> bool:
+        """Whether nobody works on ``incident_id`` and nothing is queued for it (a reaper may resume it)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            lanes = list(session.scalars(select(LaneRow).where(LaneRow.incident_id == incident_id)))
+            if any(lane.lease_until is not None and lane.lease_until >= now for lane in lanes):
+                return False
+            keys = [lane.key for lane in lanes]
+            pending = select(func.count()).where(
+                ItemRow.done_at.is_(None), (ItemRow.incident_id == incident_id) | ItemRow.lane.in_(keys)
+            )
+            return not session.scalar(pending)
+
+    def item_incident(self, item_id: int) -> str | None:
+        """The incident an item was taken for (:meth:`take`), if any."""
+        with self._sessions.begin() as session:
+            return session.scalar(select(ItemRow.incident_id).where(ItemRow.id == item_id))
 
     def lane_incident(self, lane: str) -> str | None:
         """The incident a lane currently feeds."""
@@ -249,6 +321,16 @@ class Queue:
             return session.scalar(select(LaneRow.incident_id).where(LaneRow.key == lane))
 
     # ------------------------------------------------------------------ inspection
+
+    def depth(self) -> tuple[int, float]:
+        """Items not done, and how long the oldest of those already due has waited (seconds; 0 if none)."""
+        now = self.clock()
+        with self._sessions.begin() as session:
+            pending = session.scalar(select(func.count()).where(ItemRow.done_at.is_(None))) or 0
+            oldest = session.scalar(
+                select(func.min(ItemRow.not_before)).where(ItemRow.done_at.is_(None), ItemRow.not_before <= now)
+            )
+        return int(pending), max(0.0, now - oldest) if oldest is not None else 0.0
 
     def counts(self) -> dict[str, int]:
         """Items by state: pending (due or not), done; and lanes held under lease."""

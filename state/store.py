@@ -28,12 +28,18 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 # An escalated incident stays open for a human: repeats of its alert join it.
 OPEN_STATUSES = ("open", "awaiting_approval", "escalated")
+
+
+def _clip(value: Any, size: int) -> Any:
+    """A summary column's value cut to its column size (PostgreSQL refuses longer; the document keeps it whole)."""
+    return value[:size] if isinstance(value, str) else value
 
 
 def utcnow() -> datetime:
@@ -94,13 +100,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+SCHEMA_LOCK = 7_201_402  # a PostgreSQL advisory lock id: one process creates the tables at a time
+
+
+def create_tables(engine: Engine, tables: Any = None) -> None:
+    """Create missing tables; on PostgreSQL under an advisory lock.
+
+    ``serve`` and workers starting together on a fresh database race on ``CREATE TABLE``
+    (PostgreSQL answers the loser with a unique violation in its catalogue); the lock makes
+    the second wait for the first and then find the tables there.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK})
+        Base.metadata.create_all(conn, tables=tables)
+
+
 class Store:
     """Incidents and audit records; one instance per process, passed to whoever needs it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        Base.metadata.create_all(engine)
+        create_tables(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -127,12 +149,12 @@ class Store:
             session.add(
                 IncidentRow(
                     id=incident_id,
-                    dedup_key=dedup_key,
+                    dedup_key=_clip(dedup_key, 512),
                     status=doc.get("status", "open"),
-                    source=alert["source"],
-                    name=alert["name"],
-                    service=alert.get("service"),
-                    severity=alert.get("severity", "warning"),
+                    source=_clip(alert["source"], 32),
+                    name=_clip(alert["name"], 256),
+                    service=_clip(alert.get("service"), 256),
+                    severity=_clip(alert.get("severity", "warning"), 32),
                     created_at=now,
                     updated_at=now,
                     doc=doc,
@@ -174,12 +196,12 @@ class Store:
             session.add(
                 IncidentRow(
                     id=incident_id,
-                    dedup_key=dedup_key,
-                    status=doc.get("status", "open"),
-                    source=alert.get("source", "generic"),
-                    name=alert.get("name", "?"),
-                    service=alert.get("service"),
-                    severity=alert.get("severity", "warning"),
+                    dedup_key=_clip(dedup_key, 512),
+                    status=_clip(doc.get("status", "open"), 32),
+                    source=_clip(alert.get("source", "generic"), 32),
+                    name=_clip(alert.get("name", "?"), 256),
+                    service=_clip(alert.get("service"), 256),
+                    severity=_clip(alert.get("severity", "warning"), 32),
                     created_at=created_at,
                     updated_at=utcnow(),
                     doc=doc,
@@ -219,6 +241,20 @@ class Store:
             )
             return session.scalar(stmt)
 
+    def stalled(self, before: datetime, limit: int = 100) -> builtins.list[str]:
+        """Incidents still ``open`` (no person awaited, not closed) whose document is unchanged since ``before``.
+
+        The reaper's candidates: it resumes those nobody works on and nothing is queued for.
+        """
+        with self.session() as session:
+            stmt = (
+                select(IncidentRow.id)
+                .where(IncidentRow.status == "open", IncidentRow.updated_at < before)
+                .order_by(IncidentRow.updated_at)
+                .limit(limit)
+            )
+            return builtins.list(session.scalars(stmt))
+
     def count_by_status(self) -> dict[str, int]:
         """How many incidents are in each status."""
         with self.session() as session:
@@ -256,6 +292,10 @@ class Store:
         """Documents of the incidents in ``status``, oldest first, with ``created_at`` and ``updated_at``."""
         return self._docs(select(IncidentRow).where(IncidentRow.status == status))
 
+    def documents(self) -> builtins.list[dict[str, Any]]:
+        """Every incident's document, oldest first (``audit verify --store`` reads the executor heads in them)."""
+        return self._docs(select(IncidentRow))
+
     def escalated(self) -> builtins.list[dict[str, Any]]:
         """Documents of the incidents escalated to people and still open (reminders, briefings)."""
         return self.with_status("escalated")
@@ -269,13 +309,15 @@ class Store:
 
     # ------------------------------------------------------------------ audit
 
-    def audit(self, incident_id: str, actor: str, kind: str, detail: dict[str, Any]) -> None:
-        """Append one audit record."""
+    def audit(
+        self, incident_id: str, actor: str, kind: str, detail: dict[str, Any], at: datetime | None = None
+    ) -> None:
+        """Append one audit record (at ``at``: the caller's clock, else now)."""
         with self.session() as session:
             session.add(
                 AuditRow(
                     incident_id=incident_id,
-                    at=utcnow(),
+                    at=at or utcnow(),
                     actor=actor,
                     kind=kind,
                     detail=json.dumps(detail, ensure_ascii=False, default=str),

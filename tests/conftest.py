@@ -82,12 +82,12 @@ def person_token(config: Path, home: Path, name: str, role: str = "viewer") -> s
 
 
 @contextmanager
-def executor_service(home: Path, token: str) -> Iterator[str]:
-    """``alertpilot executor serve --backend process`` on the demo world; yields its base URL."""
-    port = free_port()
+def executor_service(home: Path, token: str, *flags: str, port: int | None = None) -> Iterator[str]:
+    """``alertpilot executor serve --backend process [FLAGS]`` on the demo world; yields its base URL."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "executor", "serve", "--port", str(port), "--backend", "process",
-         "--config", str(DEMO_CASE / "config.yaml")],
+         "--config", str(DEMO_CASE / "config.yaml"), *flags],
         cwd=ROOT, env=cli_env(home, ALERTPILOT_EXECUTOR_TOKEN=token),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

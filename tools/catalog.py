@@ -67,7 +67,7 @@ def make_executor(settings: Settings, world: World | None = None) -> Executor:
     if config.backend == "http":
         if not config.url:
             raise ValueError("executor.url: required when executor.backend is 'http'")
-        return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s)
+        return HttpExecutor(config.url, settings.secret(config.token_env), config.timeout_s, config.retry_s)
     return make_backend(config.backend, settings, world, field="executor.backend")
 
 

@@ -19,6 +19,7 @@ class ExecutionResult(BaseModel):
     detail: str = ""
     execution_time: float = 0.0
     error: str = ""
+    audit: dict[str, Any] | None = None  # the executor's audit-log head after this answer: {"seq", "hash"}
 
 
 class Executor(Protocol):

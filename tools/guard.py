@@ -24,7 +24,17 @@ if TYPE_CHECKING:
     from state.config import Settings
     from state.store import Store
 
-ALLOWED_PARAMS = frozenset({"service", "namespace", "cluster", "target", "revision", "replicas", "delta", "undo"})
+# The strict params schema of every mutating operation: common fields, each operation's own, and types.
+PARAM_TYPES: dict[str, type] = {
+    "service": str, "namespace": str, "cluster": str, "undo": bool,
+    "target": str, "revision": int, "replicas": int, "delta": int,
+}  # fmt: skip
+COMMON_PARAMS = frozenset({"service", "namespace", "cluster", "undo"})
+OPERATION_PARAMS: dict[str, frozenset[str]] = {
+    "scale": frozenset({"replicas", "delta"}),
+    "version_rollback": frozenset({"target", "revision"}),
+    "full_rollback": frozenset({"target", "revision"}),
+}
 RATE_WINDOW = timedelta(hours=1)
 
 
@@ -173,15 +183,45 @@ def _scope_problem(action: PlannedAction, state: IncidentState, policy: Policy) 
 
 
 def _params_problem(action: PlannedAction, policy: Policy) -> str | None:
+    """Params against the operation's strict schema, then the scale's resulting replica count."""
     params: dict[str, Any] = action.params
-    unknown = sorted(set(params) - ALLOWED_PARAMS)
+    accepted = COMMON_PARAMS | OPERATION_PARAMS.get(action.operation or "", frozenset())
+    unknown = sorted(set(params) - accepted)
     if unknown:
         return f"parameter {unknown[0]!r} is not accepted by {action.operation}"
-    replicas, delta = params.get("replicas"), params.get("delta")
-    if replicas is not None and (not isinstance(replicas, int) or replicas < 1):
-        return f"replicas {replicas!r}: scaling below 1 replica takes the service down"
-    if delta is not None and (not isinstance(delta, int) or abs(delta) > policy.max_scale_delta):
+    for name, value in params.items():
+        kind = PARAM_TYPES[name]
+        if value is None:  # absent
+            continue
+        # bool is an int to Python: a `true` replica count is refused like a string one
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"parameter {name!r}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+    if params.get("revision") is not None and params["revision"] < 1:
+        return f"revision {params['revision']!r}: revisions start at 1"
+    if action.operation == "scale" and not params.get("undo"):
+        return _scale_problem(params.get("replicas"), params.get("delta"), policy)
+    return None
+
+
+def _scale_problem(replicas: int | None, delta: int | None, policy: Policy) -> str | None:
+    """Where a scale leaves the service; the guard cannot see the current count, so it only scales out by delta."""
+    floor, ceiling = policy.min_replicas, policy.max_replicas
+    if replicas is not None and delta is not None:
+        return "scale: give replicas or delta, not both"
+    if replicas is not None and replicas < floor:
+        return f"replicas {replicas!r}: scaling below {floor} replica{'' if floor == 1 else 's'} takes the service down"
+    if replicas is not None and replicas > ceiling:
+        return f"replicas {replicas!r}: more than policy.max_replicas ({ceiling})"
+    if delta is not None and delta < 1:
+        # the resulting count is unknown here: scaling in may leave fewer than policy.min_replicas
+        return (
+            f"delta {delta!r}: scaling in can leave fewer than policy.min_replicas ({floor}); "
+            "the ladder only scales out (undo restores the count before)"
+        )
+    if delta is not None and delta > policy.max_scale_delta:
         return f"delta {delta!r}: more than policy.max_scale_delta ({policy.max_scale_delta}) replicas at once"
+    if delta is not None and delta > ceiling:
+        return f"delta {delta!r}: more than policy.max_replicas ({ceiling}) replicas"
     return None
 
 
@@ -282,4 +322,5 @@ class StoreActionLog:
 
     def record(self, service: str, key: str, incident_id: str, at: datetime) -> None:
         """Append an ``action`` audit record (counted once per key)."""
-        self.store.audit(incident_id, "alertpilot", "action", {"service": service, "key": key, "at": at.isoformat()})
+        detail = {"service": service, "key": key, "at": at.isoformat()}
+        self.store.audit(incident_id, "alertpilot", "action", detail, at=at)  # on the runner's clock, as counted

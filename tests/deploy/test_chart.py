@@ -135,6 +135,10 @@ def test_serve_probes_healthz_and_the_service_and_ingress_reach_it() -> None:
     serve = named(docs, "Deployment", f"{RELEASE}-serve")["spec"]["template"]
     container = serve["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {
+        "path": "/livez",
+        "port": "http",
+    }  # no restart loop without workers
     service = named(docs, "Service", RELEASE)
     assert service["spec"]["selector"].items() <= serve["metadata"]["labels"].items()
     ingress = named(docs, "Ingress", RELEASE)

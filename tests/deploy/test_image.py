@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -106,6 +107,9 @@ def test_serve_and_the_executor_answer_their_healthchecks_inside_the_image(image
         with serving(
             image, name, serve_port, "alertpilot", "serve", "--host", "127.0.0.1", "--port", str(serve_port), env=env
         ) as base:
+            deadline = time.monotonic() + 90  # /healthz is ok once serve's worker child has heartbeated
+            while httpx.get(f"{base}/healthz", timeout=10).json()["status"] != "ok" and time.monotonic() < deadline:
+                time.sleep(0.5)
             assert httpx.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
             # The image's own HEALTHCHECK command, as the container engine runs it.
             check = in_image(image, name, "python", "-c", _healthcheck(), env=env)

@@ -130,3 +130,19 @@ def test_server_side_dry_run_changes_nothing() -> None:
         state.deployments[("shop", "checkout")]["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/version"]
         == "v2.2"
     )
+
+
+def test_the_executor_policy_bounds_a_delta_by_the_deployments_real_count(
+    cluster: tuple[KubeState, KubernetesBackend],
+) -> None:
+    from server.executor_policy import ExecutorPolicy, Refusal
+
+    _, backend = cluster
+    assert backend.current_replicas("checkout", "shop") == 3
+    assert backend.current_replicas("nope", "shop") is None
+    policy = ExecutorPolicy(default_namespace="shop", min_replicas=1, max_replicas=6)
+    with pytest.raises(Refusal, match="leaves 0, below this executor's floor of 1"):
+        policy.admit("scale", {"service": "checkout", "delta": -3}, backend.current_replicas)
+    admitted = policy.admit("scale", {"service": "checkout", "delta": 2}, backend.current_replicas)
+    assert admitted == {"service": "checkout", "replicas": 5}
+    assert backend.execute("scale", admitted, None).detail == "deployment.apps/checkout scaled from 3 to 5 replicas"

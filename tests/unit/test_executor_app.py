@@ -124,3 +124,75 @@ def test_backend_failure_is_200_with_status_error(world_and_client) -> None:
     assert response.status_code == 200
     assert response.json()["status"] == "error"
     assert response.json()["error"] == "target 'v9' was never deployed"
+
+
+# issue 14: the executor enforces its own policy, whatever the agent (or its guard) decided
+def _scale(client: TestClient, key: str | None = None, **params: object):
+    headers = {"X-Auth-Token": TOKEN, **({"Idempotency-Key": key} if key else {})}
+    return client.post("/mcp", json={"method": "scale", "params": json.dumps({"service": "checkout", **params})},
+                       headers=headers)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"replicas": 0}, "params.replicas"),  # the guard bypass of issue 14: a service scaled to 0
+        ({"delta": -3}, "params.replicas"),  # 3 replicas - 3 = 0, however it is expressed
+        ({"delta": -10}, "params.replicas"),
+        ({"replicas": 500}, "params.replicas"),
+        ({"replicas": 2, "delta": 1}, "params.delta"),
+    ],
+)
+def test_a_scale_outside_the_executors_bounds_is_refused_and_nothing_changes(world_and_client, params, field) -> None:
+    world, client, service = world_and_client
+    response = _scale(client, **params)
+    assert response.status_code == 403, response.text
+    assert response.json()["field"] == field
+    assert world.state().replicas == 3
+    record = json.loads(service.audit.path.read_text().splitlines()[-1])
+    assert record["status"] == "refused"
+
+
+def test_a_scale_within_bounds_acts_and_a_delta_is_made_absolute(world_and_client) -> None:
+    world, client, _ = world_and_client
+    response = _scale(client, key="inc-1:2", delta=-2)
+    assert response.status_code == 200 and response.json()["status"] == "success", response.text
+    assert world.state().replicas == 1  # the floor itself is allowed
+    assert _scale(client, key="inc-1:2", delta=-2).json()["status"] == "success"  # the key replays, acts once
+    assert world.state().replicas == 1
+
+
+def test_namespaces_and_operations_outside_the_executors_policy_are_refused(tmp_path: Path) -> None:
+    from server.executor_policy import ExecutorPolicy
+
+    world = load_world(CASE, tmp_path)
+    policy = ExecutorPolicy(operations=frozenset({"restart", "scale"}), allowed_namespaces=frozenset({"shop"}))
+    service = build_service(ProcessExecutor(world), "process", TOKEN, tmp_path, None, policy)
+    with TestClient(create_app(service)) as client:
+        other = client.post("/mcp", json={"method": "restart", "params": '{"service":"checkout","namespace":"kube-system"}'},
+                            headers={"X-Auth-Token": TOKEN})  # fmt: skip
+        assert other.status_code == 403 and other.json()["field"] == "params.namespace"
+        rollback = client.post("/mcp", json=SEED, headers={"X-Auth-Token": TOKEN})
+        assert rollback.status_code == 403 and rollback.json()["field"] == "method"
+        assert world.state().version != "v2.1"
+        ok = client.post("/mcp", json={"method": "restart", "params": '{"service":"checkout","namespace":"shop"}'},
+                         headers={"X-Auth-Token": TOKEN})  # fmt: skip
+        assert ok.status_code == 200 and ok.json()["status"] == "success"
+
+
+def test_deeply_nested_params_are_400_not_500(world_and_client) -> None:
+    _, client, _ = world_and_client
+    deep = "[" * 20_000 + "]" * 20_000  # under the 64 KiB body limit, deeper than any parser stack
+    response = client.post("/mcp", json={"method": "scale", "params": deep}, headers={"X-Auth-Token": TOKEN})
+    assert response.status_code == 400 and response.json()["field"] == "params"
+    body = '{"method": "scale", "params": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    response = client.post("/mcp", content=body.encode(), headers={"X-Auth-Token": TOKEN})
+    assert response.status_code == 400
+
+
+def test_params_of_another_operation_are_refused_not_ignored(world_and_client) -> None:
+    world, client, _ = world_and_client
+    body = {"method": "restart", "params": '{"service":"checkout","replicas":0}'}
+    response = client.post("/mcp", json=body, headers={"X-Auth-Token": TOKEN})
+    assert response.status_code == 400 and response.json()["field"] == "params.replicas"
+    assert world.state().operations == []

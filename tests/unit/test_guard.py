@@ -210,3 +210,48 @@ def test_context_is_the_acting_users_permission() -> None:
     allowed = context(Settings(acting_user="alice", users=[UserConfig(name="alice", rollback_permission=True)]), NOW)
     assert (allowed.actor, allowed.actor_can_rollback, allowed.now) == ("alice", True, NOW)
     assert not context(Settings(acting_user="nobody"), NOW, recent_actions=2).actor_can_rollback
+
+
+# issue 14: the guard reasons about the resulting replica count, and params follow a strict schema
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"delta": -5}, "delta -5: scaling in can leave fewer than policy.min_replicas (1)"),
+        ({"delta": -1}, "delta -1: scaling in can leave fewer than policy.min_replicas (1)"),
+        ({"delta": 0}, "delta 0: scaling in can leave fewer than policy.min_replicas (1)"),
+        ({"replicas": 0}, "replicas 0: scaling below 1 replica takes the service down"),
+        ({"replicas": 51}, "replicas 51: more than policy.max_replicas (50)"),
+        ({"replicas": 3, "delta": 1}, "scale: give replicas or delta, not both"),
+        ({"replicas": True}, "parameter 'replicas': expected int, got bool True"),
+        ({"delta": "2"}, "parameter 'delta': expected int, got str '2'"),
+        ({"target": "v1"}, "parameter 'target' is not accepted by scale"),
+    ],
+)
+def test_scale_is_judged_by_where_it_leaves_the_service(params: dict[str, Any], reason: str) -> None:
+    decision = check(action("scale", 2, **params), incident(), ctx())
+    assert not decision.allowed
+    assert decision.reason.startswith(reason)
+
+
+def test_min_and_max_replicas_come_from_policy() -> None:
+    policy = Policy(min_replicas=3, max_replicas=8)
+    assert not check(action("scale", 2, replicas=2), incident(), ctx(policy)).allowed
+    assert check(action("scale", 2, replicas=3), incident(), ctx(policy)).allowed
+    assert check(action("scale", 2, replicas=8), incident(), ctx(policy)).allowed
+    assert "max_replicas (8)" in check(action("scale", 2, replicas=9), incident(), ctx(policy)).reason
+    assert check(action("scale", 2, delta=2), incident(), ctx(policy)).allowed  # scaling out by a bounded step
+
+
+def test_params_of_other_operations_are_strict() -> None:
+    assert (
+        "parameter 'replicas' is not accepted by restart"
+        in check(action("restart", 1, replicas=0), incident(), ctx()).reason
+    )
+    assert "revisions start at 1" in check(action(revision=0), incident(), ctx()).reason
+    assert "expected str" in check(action(target=["v1"]), incident(), ctx()).reason
+    assert check(action(target="v2.1"), incident(), ctx()).allowed
+
+
+def test_bad_replica_bounds_are_refused_naming_the_fields() -> None:
+    with pytest.raises(ValueError, match="min_replicas"):
+        Policy(min_replicas=5, max_replicas=2)

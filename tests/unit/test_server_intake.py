@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,15 +88,55 @@ def test_tencent_callback_gets_its_session_id_back_with_token_in_url(client: Tes
     assert stored(client) == 1
 
 
+def signed(body: bytes, delivery: str, at: float | None = None, key: str = TOKEN) -> dict[str, str]:
+    stamp = str(int(time.time() if at is None else at))
+    content = f"{stamp}.{delivery}.".encode() + body
+    return {
+        "X-Alertpilot-Signature": "sha256=" + hmac.new(key.encode(), content, hashlib.sha256).hexdigest(),
+        "X-Alertpilot-Timestamp": stamp,
+        "X-Alertpilot-Delivery": delivery,
+    }
+
+
 def test_generic_accepts_an_hmac_signature_instead_of_the_token(client: TestClient) -> None:
     body = json.dumps({"name": "DiskFull", "service": "checkout", "severity": "warning"}).encode()
-    good = "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
-    response = client.post("/webhooks/generic", content=body, headers={"X-Alertpilot-Signature": good})
-    assert response.status_code == 200
-    forged = client.post("/webhooks/generic", content=body + b" ", headers={"X-Alertpilot-Signature": good})
+    response = client.post("/webhooks/generic", content=body, headers=signed(body, "d-1"))
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    forged = client.post("/webhooks/generic", content=body + b" ", headers=signed(body, "d-2"))
     assert forged.status_code == 401
     # A signature is not accepted on sources that cannot sign.
-    assert client.post("/webhooks/cls", content=body, headers={"X-Alertpilot-Signature": good}).status_code == 401
+    assert client.post("/webhooks/cls", content=body, headers=signed(body, "d-3")).status_code == 401
+
+
+def test_a_replayed_signed_delivery_is_not_a_new_alert(client: TestClient) -> None:
+    """Issue 14: the HMAC had no timestamp or nonce, so 5 of 5 replays were accepted as new alerts."""
+    body = json.dumps({"name": "DiskFull", "service": "checkout", "fingerprint": "fp-r"}).encode()
+    headers = signed(body, "delivery-42")
+    assert client.post("/webhooks/generic", content=body, headers=headers).json()["accepted"] == 1
+    for _ in range(5):
+        replay = client.post("/webhooks/generic", content=body, headers=headers)
+        assert replay.status_code == 200 and replay.json() == {"status": "stored", "accepted": 0, "duplicates": 1}
+    assert stored(client) == 1
+    # a changed delivery id breaks the signature; a fresh one with a new id is a new delivery
+    moved = {**headers, "X-Alertpilot-Delivery": "delivery-43"}
+    assert client.post("/webhooks/generic", content=body, headers=moved).status_code == 401
+
+
+@pytest.mark.parametrize("age_s", [301, 3600, -400])
+def test_a_signature_older_than_5_minutes_is_refused(client: TestClient, age_s: int) -> None:
+    body = json.dumps({"name": "DiskFull", "service": "checkout"}).encode()
+    old = client.post("/webhooks/generic", content=body, headers=signed(body, f"d-{age_s}", time.time() - age_s))
+    assert old.status_code == 401 and "X-Alertpilot-Timestamp" in old.json()["error"]
+    assert stored(client) == 0
+
+
+def test_a_signature_without_timestamp_or_delivery_is_refused(client: TestClient) -> None:
+    body = json.dumps({"name": "DiskFull", "service": "checkout"}).encode()
+    bare = "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()  # the old, replayable form
+    assert client.post("/webhooks/generic", content=body, headers={"X-Alertpilot-Signature": bare}).status_code == 401
+    headers = signed(body, "d-x")
+    headers.pop("X-Alertpilot-Delivery")
+    assert client.post("/webhooks/generic", content=body, headers=headers).status_code == 401
 
 
 def test_metrics_count_alerts_by_source_and_outcome(client: TestClient) -> None:

@@ -202,6 +202,19 @@ class KubernetesBackend:
             status=status, detail=detail, error=error, execution_time=round(time.perf_counter() - started, 4)
         )
 
+    def current_replicas(self, service: str, namespace: str | None) -> int | None:
+        """The Deployment's ``spec.replicas`` (the executor's policy bounds a scale's result by it), or None."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        name = service or self.default_service
+        if not name:
+            return None
+        try:
+            return int(self._deployment(name, namespace or self.namespace)["spec"].get("replicas", 1))
+        except (ApiException, HTTPError, KeyError, TypeError, ValueError):
+            return None
+
     # -------------------------------------------------------------- API calls (raw JSON)
 
     def _options(self) -> dict[str, Any]:
