@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -87,7 +87,11 @@ class ReviewExpectation(BaseModel):
 
 RootCauseEntry = str | Annotated[list[str], Field(min_length=1)]
 """One true root-cause entity, or a list of alternatives any one of which names it."""
-CASE_WIDE = ("title", "template", "source", "agents", "needs", "confirmed", "human", "delivered_after_s")
+CASE_WIDE = (
+    "title", "template", "source", "agents", "needs", "confirmed", "human", "delivered_after_s", "received_at",
+)  # fmt: skip
+# what an alert without a time of its own is dated when a case does not say: fixed, so no run reads the wall clock
+RECEIVED_AT = datetime(2026, 12, 1, tzinfo=UTC)
 """Fields of the first entry that later entries of the list form inherit unless they set their own."""
 
 
@@ -115,6 +119,10 @@ class Expectation(BaseModel):
         default=60.0,
         ge=0,
         description="The episode's simulated clock starts this long after the alert's time (delivery, first look).",
+    )
+    received_at: datetime = Field(
+        default=RECEIVED_AT,
+        description="When the payload reached alertpilot: the time of an alert that carries none (a zero startsAt).",
     )
 
     @property
@@ -289,7 +297,7 @@ def load_case(path: Path) -> Case:
     entries = _expectations(path / EXPECT)
     try:
         payload = json.loads((path / "alert.json").read_text())
-        alerts = parse_alerts(payload, entries[0].source)
+        alerts = parse_alerts(payload, entries[0].source, received=entries[0].received_at)
     except (OSError, json.JSONDecodeError) as exc:
         raise CaseError(f"{path / 'alert.json'}: {exc}") from None
     except AlertParseError as exc:

@@ -138,3 +138,16 @@ def test_a_restart_that_only_masks_a_leak_fails_the_oracle_a_rollback_passes(tmp
         world.world.apply("restart", {"service": "cart", "namespace": "shop"}, "k1")  # type: ignore[union-attr]
         assert world.oracle(looking.mitigation)[0] == 0.45  # read at once, the restart looks like a fix
         assert world.oracle(case.expect.mitigation)[0] == 0.75
+
+
+def test_an_alert_without_a_time_runs_when_the_case_says_it_arrived_never_at_the_wall_clock(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "evals" / "corpus" / "grafana-datasource-no-data"
+    case = load_case(source)
+    assert case.alert.starts_at == case.expect.received_at  # Grafana's zero startsAt is the arrival time
+    path = Path(shutil.copytree(source, tmp_path / source.name))
+    expect = yaml.safe_load((path / "expect.yaml").read_text())
+    arrived = datetime(2026, 11, 3, 22, 40, tzinfo=UTC)
+    (path / "expect.yaml").write_text(yaml.safe_dump(expect | {"received_at": arrived.isoformat()}))
+    moved = load_case(path)
+    assert moved.alert.starts_at == arrived and episode_start(moved) == arrived + timedelta(minutes=1)
+    assert _outcome(moved) == _outcome(case)
