@@ -160,7 +160,9 @@ def _controller(run: _Run) -> dict[str, Any]:
         "status": status,
     }
     if spec.kind == "DaemonSet":
+        # the API server always sends the four required counts (numberMisscheduled too); clients reject a status without
         status |= {"desiredNumberScheduled": replicas, "currentNumberScheduled": replicas, "numberReady": ready}
+        status |= {"numberMisscheduled": 0}
         status |= {"numberAvailable": ready, "numberUnavailable": replicas - ready, "updatedNumberScheduled": replicas}
         return body
     body["spec"]["replicas"] = replicas

@@ -53,6 +53,13 @@ WORLD = {
             "replicas": 1,
             "releases": [{"version": "7.2.4", "deployed_at": "2026-10-01T00:00:00Z"}],
         },
+        {
+            "name": "node-agent",
+            "namespace": "kube-system",
+            "kind": "DaemonSet",
+            "replicas": 3,
+            "releases": [{"version": "1.4.0", "deployed_at": "2026-10-01T00:00:00Z"}],
+        },
     ],
     "nodes": [{"name": "ip-10-0-3-17", "labels": {"topology.kubernetes.io/zone": "ap-guangzhou-3"}}],
 }
@@ -117,6 +124,9 @@ def test_deployments_replicasets_and_pods_read_as_on_a_cluster(cluster: tuple[Wo
     (redis,) = apps.list_namespaced_stateful_set("shop").items
     assert redis.spec.template.spec.containers[0].image == "redis:7.2.4"
     assert [p.metadata.name for p in core.list_namespaced_pod("shop", label_selector="app=redis").items] == ["redis-0"]
+    (agent,) = apps.list_namespaced_daemon_set("kube-system").items  # the client requires every DaemonSetStatus count
+    counts = agent.status.desired_number_scheduled, agent.status.number_ready, agent.status.number_misscheduled
+    assert counts == (3, 3, 0)
 
 
 def test_events_configmaps_and_logs(cluster: tuple[World, SimClock, Any, Any]) -> None:
