@@ -12,6 +12,11 @@ recorded metrics tools, the way an SRE would ask them:
    evaluated per workload (its plain aggregations grouped by the identity labels the series
    share); when exactly one member breaches the alert's own condition, it is the subject.
 
+A workload named without its namespace (a rule ``sum by (deployment)`` over the proxies of
+every namespace) asks the same two questions for the namespace: the one namespace whose
+series of that workload breach the condition is where it runs (a same-named staging copy
+that is healthy is not the subject).
+
 Nothing found leaves the subject as it was (the incident escalates saying so).
 """
 
@@ -45,12 +50,18 @@ IDENTITY_GROUPS: tuple[tuple[str, ...], ...] = (
     ("job",),
 )
 _PLAIN_AGGREGATION = re.compile(r"\b(sum|avg|max|min|count)\s*\(")
+_GROUPED_AGGREGATION = re.compile(r"\b(sum|avg|max|min|count)\s+by\s*\(([^)]*)\)\s*\(")
 MAX_SELECTORS = 3
 
 
 def needs_lookup(subject: Subject) -> bool:
     """Whether the labels left the subject open (no workload, node or dependency named)."""
     return subject.kind in ("cluster", "unknown")
+
+
+def needs_namespace(subject: Subject) -> bool:
+    """Whether the labels name a workload but not where it runs."""
+    return subject.kind == "workload" and bool(subject.name) and not subject.namespace
 
 
 def selectors(expr: str) -> list[str]:
@@ -124,7 +135,14 @@ def _grouping(series: list[dict[str, Any]]) -> tuple[str, ...] | None:
 def per_member(expr: str, group: tuple[str, ...]) -> str | None:
     """``expr`` with its plain aggregations grouped by ``group`` (None when that does not make valid PromQL)."""
     by = ", ".join(group)
-    rewritten = _PLAIN_AGGREGATION.sub(lambda m: f"{m.group(1)} by ({by}) (", expr)
+
+    def widen(match: re.Match[str]) -> str:  # an existing by (...) keeps its labels and gains the group's
+        labels = [label.strip() for label in match.group(2).split(",") if label.strip()]
+        labels += [label for label in group if label not in labels]
+        return f"{match.group(1)} by ({', '.join(labels)}) ("
+
+    rewritten = _GROUPED_AGGREGATION.sub(widen, expr)
+    rewritten = _PLAIN_AGGREGATION.sub(lambda m: f"{m.group(1)} by ({by}) (", rewritten)
     if rewritten == expr:
         return None
     try:
@@ -137,6 +155,8 @@ def per_member(expr: str, group: tuple[str, ...]) -> str | None:
 def lookup(session: ToolSession, alert: Alert) -> Alert:
     """The alert with its subject found from its own series, when the labels left it open."""
     query = signal_query(alert)
+    if query and needs_namespace(alert.subject):
+        return _namespace(session, alert, query)
     if not query or not needs_lookup(alert.subject):
         return alert
     own = {k: v for k, v in alert.labels.items() if k not in _NOT_FROM_SERIES}
@@ -167,3 +187,32 @@ def _breakdown(session: ToolSession, alert: Alert, query: str, seen: list[dict[s
     found = next(iter(members.values()))
     why = f"of the members of {' '.join(group or ())}, only {found.describe()} breaches the alert's condition"
     return with_subject(alert, found.model_copy(update={"evidence": found.evidence | {"name": why}}))
+
+
+def _namespace(session: ToolSession, alert: Alert, query: str) -> Alert:
+    """The alert's workload placed in the one namespace whose series of it breach (or the only one it runs in)."""
+    subject = alert.subject
+    own = {k: v for k, v in alert.labels.items() if k not in _NOT_FROM_SERIES}
+    namespaces: set[str] = set()
+    for selector in selectors(query)[:MAX_SELECTORS]:
+        result = session.call("execute_query", query=narrowed(selector, own))
+        for entry in ((result.data or {}).get("result") or []) if result.ok else []:
+            namespace = (entry.get("metric") or {}).get("namespace")
+            if namespace:
+                namespaces.add(str(namespace))
+    why = f"the only namespace whose series of {subject.name} answer"
+    if len(namespaces) > 1:
+        rewritten = per_member(query, ("namespace",))
+        result = session.call("execute_query", query=rewritten) if rewritten else None
+        breaching = {
+            str((entry.get("metric") or {}).get("namespace"))
+            for entry in (((result.data or {}).get("result") or []) if result is not None and result.ok else [])
+            if (entry.get("metric") or {}).get("namespace")
+        }
+        namespaces = breaching & namespaces
+        why = f"of the namespaces running {subject.name}, only this one breaches the alert's condition"
+    if len(namespaces) != 1:
+        return alert
+    namespace = next(iter(namespaces))
+    placed = subject.model_copy(update={"namespace": namespace, "evidence": subject.evidence | {"namespace": why}})
+    return with_subject(alert, placed)
