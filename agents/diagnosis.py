@@ -19,7 +19,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
-from agents.diagnosis_rules import Facts, conclude, rising_proxy, suspect
+from agents.diagnosis_rules import Facts, conclude, is_leak_prone, rising_proxy, suspect
 from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
@@ -35,7 +35,8 @@ from tools.promql import normalize, split_comparison, value_expression
 from tools.registry import ToolSession
 
 BASELINE = timedelta(minutes=60)
-RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a leaking release may have shipped hours ago
+RELEASE_LOOKBACK = timedelta(hours=24)  # the version series: a release may have shipped hours ago
+LEAK_LOOKBACK = timedelta(days=7)  # a leak climbing now may have shipped days ago (at a slope that took that long)
 ALERT_LEAD = timedelta(minutes=15)
 ALERT_TAIL = timedelta(minutes=10)
 
@@ -101,6 +102,14 @@ def _own_versions(session: ToolSession, alert: Alert, query: str, start: datetim
     return VersionHistory(runs, "the alert's own series (a version label)", query) if runs else VersionHistory()
 
 
+def leak_climb(alert: Alert, query: str | None, history: SignalHistory | None) -> float | None:
+    """The slope per hour of a leak-prone signal climbing steadily into the alert (None otherwise)."""
+    if history is None or not is_leak_prone(alert, query):
+        return None
+    lo, hi = alert.starts_at - BASELINE, alert.starts_at + ALERT_TAIL
+    return history.slope_per_h(lo, alert.starts_at) if history.steady_climb(lo, hi) else None
+
+
 def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
     if history is None:
         return None
@@ -143,10 +152,12 @@ def investigate(
     findings.extend(anomaly_findings(anomalies))
     proxy = None if reading.query else rising_proxy(anomalies)  # an alert without a metric: the probe that rose
     versions = VersionHistory()
+    climb = leak_climb(alert, reading.query, history)
+    since = alert.starts_at - (LEAK_LOOKBACK if climb else RELEASE_LOOKBACK)
     if history is not None and history.versioned:
-        versions = _own_versions(session, alert, history.query, alert.starts_at - RELEASE_LOOKBACK, end)
+        versions = _own_versions(session, alert, history.query, since, end)
     if not versions.runs:
-        versions = discover(session, alert.subject, version_metric, alert.starts_at - RELEASE_LOOKBACK, end, names)
+        versions = discover(session, alert.subject, version_metric, since, end, names)
     cluster = kube_gather(session, alert.subject, end)
     if cluster is not None:
         findings.extend(cluster.findings)
@@ -166,7 +177,7 @@ def investigate(
     lived = history
     if history is not None and len({r.version for r in versions.runs}) > 1:  # how the signal fared per version
         lived, _ = _own_history(session, alert, reading.query, versions.runs[0].start, end, across_pods=True)
-    facts = _facts(alert, reading, anomalies, versions, history, lived, evidence, proxy, release_floor)
+    facts = _facts(alert, reading, anomalies, versions, history, lived, evidence, proxy, release_floor, climb)
     diagnosis = conclude(facts)
     _describe_signal(diagnosis, facts)
     findings.extend(_release_findings(facts, diagnosis))
@@ -184,11 +195,12 @@ def _facts(
     evidence: LogEvidence | None,
     proxy: Anomaly | None,
     release_floor: float | None,
+    climb: float | None = None,
 ) -> Facts:
     own = next((a for a in anomalies if a.name == "alert expression"), None)
     slope = history.slope_per_h(alert.starts_at - BASELINE, alert.starts_at) if history else None
     band = band_of(alert, reading.query, own.baseline if own else None, slope)
-    health = version_health(lived, versions.runs, band) if lived and versions.runs else []
+    health = version_health(lived, versions.runs, band, climb) if lived and versions.runs else []
     extra: dict[str, Any] = {"release_floor": release_floor} if release_floor is not None else {}
     return Facts(alert, reading, anomalies, versions, health, band, history, evidence, proxy, lived=lived, **extra)
 

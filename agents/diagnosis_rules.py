@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 RELEASE_MIN_CONFIDENCE = 0.5
 LEAK_MIN_LEAD = timedelta(hours=2)  # a memory alert this long after a release: the release leaks
 _MEMORY = re.compile(r"mem(ory)?|oom|heap|rss|working_set", re.I)
+_ACCUMULATING = re.compile(r"goroutine|thread|open_?fds|file_?descriptor|fd_?(count|usage)|handles", re.I)
 Verdict = Literal["cause_found", "unresolved", "noise"]
 
 
@@ -97,10 +98,16 @@ def rising_proxy(anomalies: list[Anomaly]) -> Anomaly | None:
     return max(rising, key=lambda a: a.score) if rising else None
 
 
-def is_memory_alert(alert: Alert, query: str | None) -> bool:
-    """Whether the alert measures memory (its name, metric or expression says so)."""
+def is_leak_prone(alert: Alert, query: str | None) -> bool:
+    """Whether the alert measures something a process accumulates and a restart gives back.
+
+    Memory, and what runtimes leak the same way: goroutines, threads, open file descriptors
+    (Go's ``go_goroutines``/``go_threads``, the process collectors' ``process_open_fds``, the
+    JVM's ``jvm_threads_live_threads``).
+    """
     metric = alert.condition.metric if alert.condition else ""
-    return bool(_MEMORY.search(f"{alert.name} {metric} {query or ''}"))
+    text = f"{alert.name} {metric} {query or ''}"
+    return bool(_MEMORY.search(text) or _ACCUMULATING.search(text))
 
 
 def release_confidence(change: ReleaseChange, alert_start: datetime, signal_rose: bool) -> float:
@@ -245,7 +252,7 @@ def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
     """Rule 4: the version change the signal degraded with (a leak when memory climbs long after it)."""
     change, name = blamed.change, facts.name
     lead = facts.alert.starts_at - change.at
-    leak = is_memory_alert(facts.alert, facts.reading.query) and lead >= LEAK_MIN_LEAD
+    leak = is_leak_prone(facts.alert, facts.reading.query) and lead >= LEAK_MIN_LEAD
     pattern = "leak" if leak else "release"
     cause = (
         f"memory leak in release {change.version} of {name}" if leak else f"release {change.version} of {name}"
@@ -310,15 +317,16 @@ def _dependency(facts: Facts) -> Diagnosis | None:
     return diagnosis
 
 
-def _climbing_memory(facts: Facts) -> Diagnosis | None:
-    """Rule 7: a memory signal climbing steadily, no release to blame: a restart buys time."""
-    if not (facts.signal and is_memory_alert(facts.alert, facts.reading.query) and facts.reading.firing):
+def _climbing_resource(facts: Facts) -> Diagnosis | None:
+    """Rule 7: memory (or goroutines, threads, fds) climbing steadily, no release to blame: a restart buys time."""
+    if not (facts.signal and is_leak_prone(facts.alert, facts.reading.query) and facts.reading.firing):
         return None
     start = facts.alert.starts_at
     if not facts.signal.steady_climb(start - timedelta(hours=1), start + timedelta(minutes=10)):
         return None
     slope = facts.signal.slope_per_h(start - timedelta(hours=1), start)
-    why = f"{facts.name}'s memory climbs steadily ({_num(slope)}/h) with no release to blame: a leak"
+    what = "memory" if _MEMORY.search(f"{facts.alert.name} {facts.reading.query or ''}") else "signal"
+    why = f"{facts.name}'s {what} climbs steadily ({_num(slope)}/h) with no release to blame: a leak"
     diagnosis = _base(
         facts, "cause_found", summary=f"{facts.alert.name} on {facts.name}: memory leak", root_cause=why,
         pattern="leak",
@@ -356,7 +364,7 @@ def _leaking_release(facts: Facts, blamed: Suspect | None) -> bool:
         blamed is not None
         and blamed.change.previous
         and facts.reading.firing
-        and is_memory_alert(facts.alert, facts.reading.query)
+        and is_leak_prone(facts.alert, facts.reading.query)
         and facts.alert.starts_at - blamed.change.at >= LEAK_MIN_LEAD
     )
 
@@ -400,7 +408,7 @@ def conclude(facts: Facts) -> Diagnosis:
     if _leaking_release(facts, blamed):
         assert blamed is not None  # a memory alert long after a release: the leak came with it
         return _release(facts, replace(blamed, confidence=max(blamed.confidence, _leak_confidence(facts, blamed))))
-    found = _climbing_memory(facts) or _capacity(facts)
+    found = _climbing_resource(facts) or _capacity(facts)
     if found:
         return found
     why = "no release, config change, dependency or load explains it; a person must look"

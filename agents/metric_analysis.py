@@ -15,7 +15,7 @@ from typing import Any
 from state.alert import Alert
 from state.incident import Finding
 from state.subject import pod_pattern
-from tools.promql import normalize, split_comparison
+from tools.promql import normalize, range_step, split_comparison
 from tools.registry import ToolSession
 
 STEP_S = 60
@@ -115,7 +115,11 @@ def probe_queries(alert: Alert, names: list[str] | None = None) -> list[tuple[st
 def range_of(session: ToolSession, query: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:
     """A range query through the session: ``(series, error)``."""
     result = session.call(
-        "execute_range_query", query=query, start=start.isoformat(), end=end.isoformat(), step=f"{STEP_S}s"
+        "execute_range_query",
+        query=query,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        step=range_step(start, end, STEP_S),
     )
     if not result.ok:
         return [], result.error

@@ -73,8 +73,11 @@ def rung_sequence(state: IncidentState, policy: Policy, settings: Settings | Non
     if pattern is None or not state.alert.subject.workload:
         return []
     target = known_good(state, settings)
-    # a restart already seen to only reset a leak (it climbed back) is not tried again
-    reset_seen = bool(state.diagnosis and state.diagnosis.cause.get("reset_seen"))
+    # A restart only resets a leak: skip it when one was already seen to (it climbed back), or when
+    # the per-version history shows the leak came with a release (the version before held flat):
+    # then the cause is known and the rollback removes it.
+    cause = state.diagnosis.cause if state.diagnosis else {}
+    reset_seen = bool(cause.get("reset_seen") or (pattern == "leak" and cause.get("by_history")))
     levels = []
     for level in policy.rungs_for(pattern):
         rung = policy.rung(level)

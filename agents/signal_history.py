@@ -23,6 +23,8 @@ from agents.versions import VersionRun
 from state.subject import version_of
 
 HEALTHY_FACTOR = 1.5
+LEAKING_SHARE = 0.5  # a run climbing at half the alert's climb or more leaks too
+FLAT_SHARE = 0.25  # a run climbing at a quarter of it or less held flat
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,25 @@ class VersionHealth:
     healthy: bool | None  # None: no signal data for that run
 
 
-def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -> list[VersionHealth]:
+def version_health(
+    history: SignalHistory, runs: list[VersionRun], band: Band, climb_per_h: float | None = None
+) -> list[VersionHealth]:
     """The signal's mean during every version run, and whether it was healthy (time order).
 
     A run is measured until the next version started: during a rolling update both run, and
     what the signal did then belongs to the version being rolled out.
+
+    ``climb_per_h``: the alert is a leak climbing at this slope. Then a run is judged by its
+    slope, not its mean (a leaking version is under the threshold for most of its life): one
+    that climbs at half that slope or more leaks, one that held flat is healthy.
     """
-    means = [history.mean(run.start, _own_end(runs, i)) for i, run in enumerate(runs)]
+    ends = [_own_end(runs, i) for i in range(len(runs))]
+    means = [history.mean(run.start, end) for run, end in zip(runs, ends, strict=True)]
+    if climb_per_h is not None and climb_per_h > 0:
+        return [
+            _leak_health(history, run, end, mean, band, climb_per_h)
+            for run, end, mean in zip(runs, ends, means, strict=True)
+        ]
     known = [m for m in means if m is not None]
     best = (min(known) if band.high_is_bad else max(known)) if known else None
     out = []
@@ -135,6 +149,21 @@ def version_health(history: SignalHistory, runs: list[VersionRun], band: Band) -
         quiet: bool | None = True if known else None
         out.append(VersionHealth(run.version, run.start, mean, quiet if mean is None else _healthy(mean, band, best)))
     return out
+
+
+def _leak_health(
+    history: SignalHistory, run: VersionRun, end: datetime, mean: float | None, band: Band, climb_per_h: float
+) -> VersionHealth:
+    slope = history.slope_per_h(run.start, end)
+    if mean is None or slope is None:
+        healthy: bool | None = None
+    elif slope >= LEAKING_SHARE * climb_per_h:
+        healthy = False
+    elif slope <= FLAT_SHARE * climb_per_h:
+        healthy = not band.firing(mean) if band.threshold is not None else True
+    else:
+        healthy = None  # neither flat nor leaking: this run says nothing
+    return VersionHealth(run.version, run.start, mean, healthy)
 
 
 def _own_end(runs: list[VersionRun], index: int) -> datetime:

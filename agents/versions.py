@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from state.subject import Subject, owner_of_pod, pod_pattern, version_of
-from tools.promql import with_labels
+from tools.promql import range_step, with_labels
 from tools.registry import ToolSession
 
 STEP_S = 60
@@ -158,7 +158,11 @@ def _pod_selector(subject: Subject) -> str:
 
 def _range(session: ToolSession, query: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     result = session.call(
-        "execute_range_query", query=query, start=start.isoformat(), end=end.isoformat(), step=f"{STEP_S}s"
+        "execute_range_query",
+        query=query,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        step=range_step(start, end, STEP_S),
     )
     return ((result.data or {}).get("result") or []) if result.ok else []
 

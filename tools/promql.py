@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import datetime
 from typing import Any
 
 _COMPARISON = re.compile(
@@ -112,3 +114,12 @@ def with_labels(metric: str, labels: dict[str, str]) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+MAX_POINTS = 2000  # per series in one range query (Prometheus refuses more than 11,000)
+
+
+def range_step(start: datetime, end: datetime, floor_s: int = 60) -> str:
+    """The step of a range query over [start, end]: ``floor_s``, coarser when that would exceed MAX_POINTS."""
+    span = max((end - start).total_seconds(), 0.0)
+    return f"{max(floor_s, math.ceil(span / MAX_POINTS))}s"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agents.diagnosis_rules import Facts, conclude, is_memory_alert, rising_proxy
+from agents.diagnosis_rules import Facts, conclude, is_leak_prone, rising_proxy
 from agents.log_evidence import LogEvidence, config_writes, unreachable_hosts
 from agents.metric_analysis import Anomaly
 from agents.rollback import plan_next
 from agents.signal import SignalReading, band_of, read_signal
-from agents.signal_history import SignalHistory, version_health
+from agents.signal_history import SignalHistory, unhealthy_streak, version_health
 from agents.versions import VersionHistory, VersionRun
 from state.alert import Alert
 from state.incident import Attempt, Diagnosis, IncidentState, ToolCall, TriageResult
@@ -162,7 +162,11 @@ def test_a_memory_alert_with_an_hours_old_release_is_a_leak() -> None:
     # the same evidence on an error-ratio alert is no leak, and a release 5 h old explains nothing by itself
     d = conclude(facts(alert(), firing(0.23), [own(0.23, 0.23)], change(300)))
     assert d.pattern == "undetermined" and d.abstain
-    assert is_memory_alert(alert("PodOOMKilled", None), None)
+    assert is_leak_prone(alert("PodOOMKilled", None), None)
+    # what runtimes leak the way memory leaks: goroutines, threads, file descriptors
+    assert is_leak_prone(alert("GoGoroutineCountHigh", "go_goroutines > 1000"), "go_goroutines > 1000")
+    assert is_leak_prone(alert("FdExhaustionClose", None), "process_open_fds / process_max_fds > 0.8")
+    assert not is_leak_prone(alert(), EXPR)
 
 
 def test_an_alert_without_a_metric_is_verified_on_the_probe_that_rose_or_abstains() -> None:
@@ -220,3 +224,43 @@ def test_a_leak_restarts_then_rolls_back_to_the_release_before_it() -> None:
     assert (second.operation, second.params["target"]) == ("version_rollback", "v3.0.0")  # no scale-out
     undetermined = Diagnosis(summary="s", pattern="undetermined", abstain="nothing explains it")
     assert plan_next(incident(undetermined, 1), Policy()) is None  # no scale-out on a hunch
+
+
+def test_a_leak_the_history_ties_to_a_release_goes_straight_to_the_rollback() -> None:
+    # the version before held flat and this one climbs: the cause is known, a restart would only reset it
+    leak = Diagnosis(
+        summary="s", pattern="leak", suspected_release="v2.8.0", known_good_release="v2.7.5",
+        cause={"by_history": True, "reset_seen": False},
+    )  # fmt: skip
+    first = plan_next(incident(leak), Policy())
+    assert first is not None and (first.operation, first.params["target"]) == ("version_rollback", "v2.7.5")
+
+
+def climbing(runs: list[VersionRun], slopes: dict[str, float], start: float) -> SignalHistory:
+    """One sample a minute; each run starts from ``start`` (a deploy restarts the pods) and climbs at its slope."""
+    points = []
+    for run in runs:
+        t, value = run.start, start
+        while t <= run.end:
+            points.append((t.timestamp(), value))
+            t += timedelta(minutes=1)
+            value += slopes[run.version] / 60
+    return SignalHistory(points, "go_goroutines")
+
+
+def test_a_leaking_version_under_the_threshold_is_unhealthy_when_the_alert_is_a_leak() -> None:
+    # v2.7.5 flat for days; v2.8.0 leaks 42/h; the v2.8.1 hotfix restarts the pods and leaks at the same slope
+    day = timedelta(days=1)
+    runs = [
+        VersionRun("v2.7.5", START - 5 * day, START - 2 * day),
+        VersionRun("v2.8.0", START - 2 * day + timedelta(minutes=1), START - day),
+        VersionRun("v2.8.1", START - day + timedelta(minutes=1), START + timedelta(minutes=5)),
+    ]
+    signal = climbing(runs, {"v2.7.5": 0.0, "v2.8.0": 42.0, "v2.8.1": 42.0}, 182.0)
+    a = alert("GoGoroutineCountHigh", "go_goroutines > 1000")
+    band = band_of(a, a.expression, 182.0)
+    # judged by its mean, the hotfix looks healthy (its mean is under the threshold): no streak
+    assert unhealthy_streak(version_health(signal, runs, band), START) is None
+    streak = unhealthy_streak(version_health(signal, runs, band, climb_per_h=42.0), START)
+    assert streak is not None and streak.previous_good is not None
+    assert (streak.began.version, streak.previous_good.version) == ("v2.8.0", "v2.7.5")
