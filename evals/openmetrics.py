@@ -45,6 +45,8 @@ __all__ = ["BUCKETS", "LEAD", "UnsupportedQuery", "shift", "synthesize"]
 LEAD = timedelta(minutes=5)  # data runs at least until the alert's start + LEAD
 HISTORY = timedelta(hours=2)  # signal series: baseline hour, rate windows, margin
 VERSION_HISTORY = timedelta(hours=24, minutes=10)  # diagnosis reads the version series over 24 h
+LEAK_HISTORY = timedelta(days=7, minutes=10)  # ... and over 7 days for a leak (a coarser step past the first 24 h)
+OLD_STEP = 120  # s, the world's series older than VERSION_HISTORY (rate(x[5m]) still finds two samples)
 SIGNAL_STEP = 30  # s, a scrape interval
 WORLD_STEP = SIGNAL_STEP  # the world's own series are scraped like any other: rate(x[1m]) needs two samples
 LOOKBACK_S = 300  # Prometheus' lookback for an instant selector
@@ -169,7 +171,9 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
     with tempfile.TemporaryDirectory(prefix="synthesize-") as tmp:
         world = World(spec, Path(tmp) / "state.json")
         state = world.state()
-        for t in _times(starts_at - VERSION_HISTORY, end, WORLD_STEP):
+        recent = starts_at - VERSION_HISTORY
+        older = [t for t in _times(starts_at - LEAK_HISTORY, recent, OLD_STEP) if t < recent.timestamp()]
+        for t in older + _times(recent, end, WORLD_STEP):
             for labels, value in world_series(world, state, datetime.fromtimestamp(t, UTC)):
                 name = labels.pop("__name__")
                 out.family(name, "gauge").add(labels, t, value)
@@ -331,5 +335,6 @@ def shift(text: str, seconds: int, until: int | None = None) -> str:
         moved = float(stamp) + seconds
         if until is not None and moved > until:
             continue
-        lines.append(f"{head} {moved:.3f}".replace(".000", ""))
+        stamp = f"{moved:.3f}".removesuffix(".000")  # the stamp only: a value such as 4.00041e+09 keeps its digits
+        lines.append(f"{head} {stamp}")
     return "\n".join(lines) + "\n"

@@ -206,6 +206,8 @@ def test_nodes_versions_from_images_and_raw_series_are_served() -> None:
 def test_shift_moves_samples_and_drops_the_future() -> None:
     text = '# TYPE g gauge\ng{a="b c"} 1 100\ng{a="b c"} 2 200\n# EOF\n'
     assert shift(text, 1000, until=1150) == '# TYPE g gauge\ng{a="b c"} 1 1100\n# EOF\n'
+    # a value's own digits are never touched (4.00041e+09 once became 441e+09, a hundredfold spike)
+    assert shift('g 4.00041e+09 100\ng{v="1.000"} 3.000 200\n', 50) == 'g 4.00041e+09 150\ng{v="1.000"} 3.000 250\n'
 
 
 def test_anchor_puts_the_alert_its_delivery_delay_before_now_and_moves_log_timestamps() -> None:
