@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from evals.series_plan import REQUESTS_PER_S, Leaf, UnsupportedQuery, plan
-from tools.world import WorldSpec
+from tools.world import Ramp, WorldSpec
 
 if TYPE_CHECKING:
     from tools.world import World, WorldQuery, WorldState
@@ -172,7 +172,8 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
         world = World(spec, Path(tmp) / "state.json")
         state = world.state()
         recent = starts_at - VERSION_HISTORY
-        older = [t for t in _times(starts_at - LEAK_HISTORY, recent, OLD_STEP) if t < recent.timestamp()]
+        older = _times(starts_at - LEAK_HISTORY, recent, OLD_STEP) if _climbs(spec) else []
+        older = [t for t in older if t < recent.timestamp()]
         for t in older + _times(recent, end, WORLD_STEP):
             for labels, value in world_series(world, state, datetime.fromtimestamp(t, UTC)):
                 name = labels.pop("__name__")
@@ -184,6 +185,13 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
         for key, query in declared:
             _check(world, state, key, query, view, starts_at)
     return out.text()
+
+
+def _climbs(spec: WorldSpec) -> bool:
+    """Whether a signal of the world is a ramp (a leak may have begun days before the alert)."""
+    return any(
+        isinstance(value, Ramp) for w in spec.workloads for values in w.signals.values() for value in values.values()
+    )
 
 
 def _declared(world: World, state: WorldState, at: datetime) -> list[tuple[str, WorldQuery]]:
