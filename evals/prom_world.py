@@ -42,6 +42,9 @@ from tools.world import WorldSpec
 METRICS_FILE = "metrics.om"
 READY_TIMEOUT_S = 20.0
 LOAD_TIMEOUT_S = 60.0
+# The series go on this long past the episode's start, as scrapes would while the agent reads:
+# loading Prometheus takes seconds, and a rule over rate(x[1m]) needs two samples in its last minute.
+SCRAPED_AHEAD = timedelta(minutes=10)
 _TIME_KEY = re.compile(r"time|^ts$|timestamp|^t$", re.I)
 # timestamps as text: ISO 8601 / RFC 3339 (T or space, optional fraction and zone), and the
 # Common Log Format of nginx/Apache access logs (20/Nov/2026:03:08:01 +0000)
@@ -168,14 +171,15 @@ def case_openmetrics(case: Case) -> str:
     from evals.worlds import episode_start
 
     try:
-        return synthesize(WorldSpec.load(case.path), case.alert.starts_at, until=episode_start(case))
+        return synthesize(WorldSpec.load(case.path), case.alert.starts_at, until=episode_start(case) + SCRAPED_AHEAD)
     except UnsupportedQuery as exc:
         raise CaseSkipped(f"{case.id}: the prometheus world cannot serve world.yaml: {exc}") from None
 
 
 def anchored_openmetrics(case: Case, anchor: Anchor) -> str:
-    """The case's OpenMetrics moved by ``anchor`` (nothing after its ``now``)."""
-    return shift(case_openmetrics(case), int(anchor.offset.total_seconds()), until=int(anchor.now.timestamp()))
+    """The case's OpenMetrics moved by ``anchor`` (nothing past SCRAPED_AHEAD after its ``now``)."""
+    until = int((anchor.now + SCRAPED_AHEAD).timestamp())
+    return shift(case_openmetrics(case), int(anchor.offset.total_seconds()), until=until)
 
 
 def moved_logs(files: list[Path], anchor: Anchor, into: Path) -> list[Path]:
