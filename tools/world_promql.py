@@ -13,8 +13,10 @@ Two ways, tried in order:
    ``versions``), kube-state-metrics pod series for workloads with an ``image``, and
    declared raw ``series``. Selectors match by their label matchers; functions and
    aggregations cover what diagnosis asks (``*_over_time``, ``sum/max/min/avg/count
-   by|without``, ``topk|bottomk`` per group, ``predict_linear``, arithmetic and comparisons
-   with scalars and between vectors, ``and|or|unless``). An expression outside that set
+   by|without``, ``topk|bottomk`` per group, ``predict_linear``, ``round`` to a multiple,
+   arithmetic and comparisons with scalars and between vectors (one-to-one ``on``/``ignoring``
+   keeping or dropping labels, ``group_left|right`` copying the listed ones from the "one"
+   side, as Prometheus labels the result), ``and|or|unless``). An expression outside that set
    answers nothing, as a metric that does not exist would.
 """
 
@@ -261,7 +263,6 @@ _MATH: dict[str, Callable[[float], float]] = {
     "abs": abs,
     "ceil": lambda v: float(math.ceil(v)),
     "floor": lambda v: float(math.floor(v)),
-    "round": lambda v: float(round(v)),
     "sqrt": math.sqrt,
     "exp": math.exp,
     "ln": math.log,
@@ -364,6 +365,12 @@ class Evaluator:
             return [(_drop_name(labels), _predict(pts, ahead)) for labels, pts in points if len(pts) > 1]
         if name in _MATH:
             return _vector_map(self.eval(node.args[0], at), _MATH[name])
+        if name == "round":  # Prometheus rounds half up, to the nearest multiple of its second argument
+            nearest = self.eval(node.args[1], at) if len(node.args) > 1 else 1.0
+            if not isinstance(nearest, float) or nearest == 0:
+                raise Unsupported(name)
+            inverse = 1.0 / nearest
+            return _vector_map(self.eval(node.args[0], at), lambda v: math.floor(v * inverse + 0.5) / inverse)
         if name in ("clamp_min", "clamp_max"):
             bound = self.eval(node.args[1], at)
             if not isinstance(bound, float):
@@ -480,24 +487,50 @@ def _signature(labels: dict[str, str], modifier: Any) -> Labels:
 
 
 def _vector_vector(op: str, lhs: Vector, rhs: Vector, modifier: Any, as_bool: bool) -> Vector:
-    index: dict[Labels, list[float]] = {}
-    for labels, value in rhs:
-        index.setdefault(_signature(labels, modifier), []).append(value)
+    """Vector op vector: each series of the "many" side (the left; the right under ``group_right``) with its match."""
+    right_many = modifier is not None and str(modifier.card).endswith("OneToMany")
+    many, one = (rhs, lhs) if right_many else (lhs, rhs)
+    index: dict[Labels, tuple[dict[str, str], float]] = {}
+    for labels, value in one:
+        index.setdefault(_signature(labels, modifier), (labels, value))
     out: Vector = []
-    for labels, value in lhs:
-        matches = index.get(_signature(labels, modifier))
-        if not matches:
+    for labels, value in many:
+        match = index.get(_signature(labels, modifier))
+        if match is None:
             continue
-        other = matches[0]
+        a, b = (match[1], value) if right_many else (value, match[1])
+        metric = _result_metric(labels, match[0], op in _COMPARISONS and not as_bool, modifier)
         if op in _COMPARISONS:
-            holds = _compare(value, op, other)
+            holds = _compare(a, op, b)
             if as_bool:
-                out.append((_drop_name(labels), float(holds)))
+                out.append((metric, float(holds)))
             elif holds:
-                out.append((labels, value))
+                out.append((metric, a))
         else:
-            out.append((_drop_name(labels), _ARITH[op](value, other)))
+            out.append((metric, _ARITH[op](a, b)))
     return out
+
+
+def _result_metric(many: dict[str, str], one: dict[str, str], keep_name: bool, modifier: Any) -> dict[str, str]:
+    """The labels of a vector-vector result, as Prometheus builds them.
+
+    One-to-one: ``on (...)`` keeps only those labels, ``ignoring (...)`` drops them; with
+    ``group_left``/``group_right`` the "many" side keeps its labels and the listed ones are
+    copied from the "one" side (dropped where it has none).
+    """
+    labels = dict(many) if keep_name else _drop_name(many)
+    matching = modifier.matching if modifier is not None else None
+    grouped = modifier is not None and not str(modifier.card).endswith("OneToOne")
+    if matching is not None and not grouped:
+        names = set(matching.labels)
+        on = str(matching.type).endswith("Include")
+        labels = {k: v for k, v in labels.items() if (k in names) == on}
+    for name in (modifier.group_labels or []) if grouped else []:
+        if one.get(name):
+            labels[name] = one[name]
+        else:
+            labels.pop(name, None)
+    return labels
 
 
 def _set_operation(op: str, lhs: Vector, rhs: Vector, modifier: Any) -> Vector:
