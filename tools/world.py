@@ -6,7 +6,8 @@ with a release history, **signals** and the PromQL that reads them. A signal's v
 at a moment is a function of:
 
 - the version running then: a constant, or a **ramp** that starts when the version starts
-  (a leak: ``{start: 0.5, slope_per_h: 0.08, max: 1.0}``);
+  (a leak: ``{start: 0.5, slope_per_h: 0.08, max: 1.0}``); a node has no versions, so its
+  ramps start at its ``since`` (a disk filling since then);
 - the operations applied to *that* workload since the version started (``effects``:
   ``multiply``/``set`` a signal, ``reset`` a ramp to its start as a restart frees leaked
   memory, after ``delay_s``; ``fails`` makes the operation fail);
@@ -239,7 +240,13 @@ class NodeSpec(BaseModel):
 
     name: str
     labels: dict[str, str] = Field(default_factory=dict)
-    signals: dict[str, dict[str, SignalValue]] = Field(default_factory=dict, description="signal -> {default: v}")
+    signals: dict[str, dict[str, SignalValue]] = Field(
+        default_factory=dict, description="signal -> {default: value or ramp}"
+    )
+    since: datetime | None = Field(
+        default=None,
+        description="When its ramps start (a filesystem filling since then); without it a ramp keeps its start value.",
+    )
     queries: list[WorldQuery] = Field(default_factory=list)
     series: list[RawSeries] = Field(default_factory=list)
 
@@ -309,7 +316,7 @@ class WorldSpec(BaseModel):
         return self.all_workloads()[0]
 
     def moved(self, offset: timedelta) -> WorldSpec:
-        """The same world with every time in it moved by ``offset`` (releases, events)."""
+        """The same world with every time in it moved by ``offset`` (releases, events, node ramps)."""
         data = self.model_dump()
 
         def move(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -321,6 +328,8 @@ class WorldSpec(BaseModel):
         for event in data["events"]:
             event["at"] = event["at"] + offset
             event["until"] = event["until"] + offset if event["until"] else None
+        for node in data["nodes"]:
+            node["since"] = node["since"] + offset if node["since"] else None
         return WorldSpec.model_validate(data)
 
     @classmethod
@@ -463,9 +472,10 @@ class World:
         when = when or self.clock()
         state = state or self.state()
         if key in self.nodes:
-            table = self.nodes[key].signals.get(signal, {})
-            base = _profile_value(table.get("default", 0.0), hours=0.0)
-            return round(self._with_events(self.nodes[key].name, signal, when, base), 6)
+            node = self.nodes[key]
+            hours = (when - node.since).total_seconds() / 3600 if node.since is not None else 0.0
+            base = _profile_value(node.signals.get(signal, {}).get("default", 0.0), hours)
+            return round(self._with_events(node.name, signal, when, base), 6)
         workload = self.workloads[key]
         run = self.run_at(when, state, key)
         if run is None:

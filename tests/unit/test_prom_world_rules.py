@@ -36,9 +36,9 @@ def _workload(name: str, query: dict[str, Any], values: dict[str, Any], **extra:
     }
 
 
-def _nodes(query: dict[str, Any], value: float) -> WorldSpec:
-    """A world of one workload (nothing of it queried) and a node whose query measures ``value``."""
-    node = {"name": "ip-10-0-4-23", "signals": {query["signal"]: {"default": value}}, "queries": [query]}
+def _nodes(query: dict[str, Any], value: float | dict[str, float], **node: Any) -> WorldSpec:
+    """A world of one workload (nothing of it queried) and a node whose query measures ``value`` (or a ramp)."""
+    node |= {"name": "ip-10-0-4-23", "signals": {query["signal"]: {"default": value}}, "queries": [query]}
     workload = {"name": "node-exporter", "kind": "DaemonSet", "versions": [], "releases": [_releases()[0]]}
     return WorldSpec.model_validate({"workloads": [workload], "nodes": [node]})
 
@@ -162,6 +162,18 @@ def test_a_gate_over_the_main_branch_s_own_series_that_cannot_hold_is_refused_wi
     assert "while its main branch answers 6.84" in reason
     assert "'predict_linear(node_filesystem_avail_bytes" in reason and "< 0' does not hold" in reason
     assert "it reads the main branch's series" in reason
+
+
+def test_a_disk_filling_since_a_moment_is_predicted_to_run_out_and_the_rule_fires() -> None:
+    """Free space falling 3 points an hour: predict_linear over the written series is below 0 four hours out."""
+    query = {"expr": rules.NODE_FILESYSTEM_SPACE_FILLING_UP, "signal": "avail_pct", "labels": FS_LABELS}
+    filling = {"start": 30.0, "slope_per_h": -3.0, "min": 0.0}
+    since = T0 - timedelta(hours=23.16 / 3)  # 6.84% left at T0
+    text = synthesize(_nodes(query, filling, since=since.isoformat()), T0)  # raises unless it fires
+    (avail,) = _named(text, "node_filesystem_avail_bytes").values()
+    (size,) = _named(text, "node_filesystem_size_bytes").values()
+    share = [100 * _at(avail, T0 - timedelta(hours=h)) / _at(size, T0) for h in (1, 0)]
+    assert share == [pytest.approx(9.84, rel=1e-4), pytest.approx(6.84, rel=1e-4)]
 
 
 def test_a_series_of_the_world_s_own_that_mutes_the_rule_is_refused_with_the_reason() -> None:
