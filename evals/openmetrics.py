@@ -192,24 +192,30 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
 
 
 def _declared(world: World, state: WorldState, at: datetime) -> list[tuple[str, WorldQuery]]:
-    """(entity key, query) for every declared query the world's own series do not answer (first of a kind)."""
+    """(entity key, query) for every declared query the world's own series do not answer.
+
+    One expression may be declared by several entities, each for one series of its answer
+    (``sum by (service) (...)``: one per service, told apart by their labels); declaring the
+    same series twice with different answers is refused.
+    """
     from tools.promql import normalize, split_comparison
 
     found: list[tuple[str, WorldQuery]] = []
-    seen: dict[str, tuple[str, WorldQuery]] = {}
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, WorldQuery]] = {}
     entities: list[tuple[str, list[WorldQuery]]] = [(k, w.queries) for k, w in world.workloads.items()]
     entities += [(name, node.queries) for name, node in world.nodes.items()]
     for key, queries in entities:
         for query in queries:
-            text = normalize(split_comparison(query.expr)[0])
-            if text in seen:
-                first_key, first = seen[text]
-                if (first_key, first.signal, first.labels) != (key, query.signal, query.labels):
+            series = (normalize(split_comparison(query.expr)[0]), tuple(sorted(query.labels.items())))
+            if series in seen:
+                first_key, first = seen[series]
+                if (first_key, first.signal) != (key, query.signal):
                     raise UnsupportedQuery(
-                        f"{query.expr!r} is declared twice with different answers ({first_key}, {key})"
+                        f"{query.expr!r} is declared twice for the series {query.labels} "
+                        f"with different answers ({first_key}, {key})"
                     )
                 continue
-            seen[text] = (key, query)
+            seen[series] = (key, query)
             if not _own_answer(world, state, key, query, at):
                 found.append((key, query))
     return found
@@ -315,8 +321,8 @@ def _check(
         if key in world.workloads and world.run_at(at - window, state, key) is None:
             continue
         try:
-            got = _values(evaluator.eval(branch.value, at))
-            whole = got if branch.value is tree else _values(evaluator.eval(tree, at))
+            got = _values(evaluator.eval(branch.value, at), query.labels)
+            whole = got if branch.value is tree else _values(evaluator.eval(tree, at), query.labels)
         except Unsupported:
             return  # beyond the checker (histogram_quantile): the leaves' own tests vouch for it
         steps = range(0, int(window.total_seconds()) + SIGNAL_STEP, SIGNAL_STEP)
@@ -339,8 +345,11 @@ def _check(
             )
 
 
-def _values(answer: list[tuple[dict[str, str], float]] | float) -> list[float]:
-    return [answer] if isinstance(answer, float) else [value for _, value in answer]
+def _values(answer: list[tuple[dict[str, str], float]] | float, declared: dict[str, str]) -> list[float]:
+    """The answer's values for the declared series (a series with another value for a declared label is another's)."""
+    if isinstance(answer, float):
+        return [answer]
+    return [value for labels, value in answer if all(labels.get(k, v) == v for k, v in declared.items())]
 
 
 def _shown(values: list[float]) -> str:

@@ -14,10 +14,12 @@ value to the leaf's value at that moment. The forms it inverts, composed freely:
   ``4 * 60 * 60``);
 - a ratio ``A / B``: when A is B narrowed by more matchers (``code=~"5.."``, ``grpc_code!="OK"``)
   behind a ``sum``, the share of one series split in two (value and 1 - value); else B is
-  a base (a limit, a size, a request rate) of a fixed value and A is value x base; ``A * B``,
-  ``A - B``, ``A + B`` likewise (A = value / base, value + base, value - base), with
-  ``on``/``ignoring``/``group_left``. A base the world's own series already answer (an owner
-  or info series such as ``kube_pod_owner``) is read from them, not written again;
+  a base (a limit, a size, a pod capacity, a request rate) of a fixed value and A is value x
+  base; ``A * B``, ``A - B``, ``A + B`` likewise (A = value / base, value + base, value - base),
+  with ``on``/``ignoring``/``group_left (labels)`` (the right side carries the labels it copies).
+  A side may itself be such a join (``(A * on (instance) group_left (node) info) / capacity``:
+  the info side stays fixed, A carries the value). A base the world's own series already
+  answer (an owner or info series such as ``kube_pod_owner``) is read from them, not written again;
 - ``histogram_quantile(q, sum by (le) (rate(B_bucket[...])))``: buckets whose q-quantile
   interpolates to the value;
 - the set operators, on the rule's **main branch** (the left side, the one agents read): for
@@ -47,6 +49,7 @@ REQUESTS_PER_S = 20.0  # the request rate a counter split in two (or a rate base
 CPU_LIMIT = 2.0
 MEMORY_LIMIT = 1024.0**3
 FILESYSTEM_SIZE = 100 * 1024.0**3
+MAX_PODS = 110.0  # kubelet's default maxPods: a node's pod capacity in kube_node_status_capacity{resource="pods"}
 _CANDIDATES = ("500", "200", "OK", "error", "true", "false", "1", "0", "default", "x")
 _GOOD = ("200", "OK", "2xx", "SUCCESS", "success", "ok", "info", "0", "false", "x")
 _MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
@@ -67,6 +70,7 @@ class Leaf:
     is then a per-second rate); histogram buckets make their ``quantile`` interpolate to ``fn(v)``.
     ``matchers`` are the selector's and ``sampled`` the labels whose values were made up to
     satisfy one: what a series of the world's own must match to stand in for the leaf.
+    A ``fixed`` leaf does not follow ``v`` (a base, a gate, the info side of a join).
     """
 
     metric: str
@@ -77,11 +81,19 @@ class Leaf:
     quantile: float = 0.0
     matchers: tuple[Matcher, ...] = ()
     sampled: frozenset[str] = frozenset()
+    fixed: bool = False
 
     def then(self, outer: Callable[[float], float]) -> Leaf:
-        """The same leaf fed by ``outer(v)`` instead of ``v``."""
+        """The same leaf fed by ``outer(v)`` instead of ``v`` (a fixed leaf stays as it is)."""
+        if self.fixed:
+            return self
         inner = self.fn
         return replace(self, fn=lambda v: inner(outer(v)))
+
+    def pinned(self, value: float) -> Leaf:
+        """The leaf fed ``value`` whatever the expression's value is (a base, a gate that holds)."""
+        constant = self.fn(value)
+        return replace(self, fn=lambda _v: constant, fixed=True)
 
     def answered_by(self, labels: dict[str, str]) -> bool:
         """Whether a series with ``labels`` (``__name__`` included) is one this leaf's selector reads."""
@@ -200,12 +212,16 @@ def _kept(aggregation: Any, need: dict[str, str]) -> dict[str, str]:
 
 
 def _side_need(node: Any, need: dict[str, str]) -> dict[str, str]:
-    """The answer's labels the right side of a binary operation must carry to match (``on``/``ignoring``)."""
+    """The answer's labels the right side of a binary operation must carry.
+
+    Those it matches on (``on``/``ignoring``), and those ``group_left (...)`` copies from it into the answer.
+    """
     matching = node.modifier.matching if node.modifier is not None else None
     if matching is None:
         return need
     names = set(matching.labels)
     if str(matching.type).endswith("Include"):
+        names |= set(node.modifier.group_labels or [])
         return {k: v for k, v in need.items() if k in names}
     return {k: v for k, v in need.items() if k not in names}
 
@@ -320,18 +336,19 @@ class _Planner:
             raise UnsupportedQuery(f"vector {op} group_right vector is not written")
         num = self.plan(node.lhs, need)
         den = self.plan(node.rhs, _side_need(node, need))
-        if len(den) != 1 or len(num) != 1:
+        carrying = [leaf for leaf in num if not leaf.fixed]  # the left side may hold a join's fixed info side
+        if len(den) != 1 or den[0].fixed or len(carrying) != 1:
             raise UnsupportedQuery(f"vector {op} vector of more than one series a side is not written")
         given = self.provided(den[0]) if den[0].kind == "gauge" and _identity(den[0]) else None
         base = _base_value(den[0]) if given is None else given
         if op == "*" and base == 0:
             raise UnsupportedQuery(f"{den[0].metric} is 0: nothing times it gives the value")
         invert = _WITH_BASE[op]
-        carried = num[0].then(lambda v: invert(v, base))
+        carried = [leaf.then(lambda v: invert(v, base)) for leaf in num]
         if given is not None:
-            return [carried]  # the world's own series are the base
-        _check_matching(node, num[0], den[0])
-        return [carried, den[0].then(lambda _v: base)]
+            return carried  # the world's own series are the base
+        _check_matching(node, carrying[0], den[0], need)
+        return [*carried, den[0].pinned(base)]
 
     def _set(self, node: Any, need: dict[str, str]) -> list[Leaf]:
         main = self.plan(node.lhs, need)
@@ -362,7 +379,7 @@ class _Planner:
             held = self._holding(value.expr, _kept(value, need), main)  # one series: a count of 1
         else:
             target = 1.0 if branch.op is None else _satisfying(branch.op, branch.threshold)
-            held = [leaf.then(lambda _v: target) for leaf in self.plan(value, need)]
+            held = [leaf.pinned(target) for leaf in self.plan(value, need)]
         for inner in branch.secondary:  # set operators inside the condition: its gates hold too
             if str(inner.op) == "and":
                 held += self._condition(inner.rhs, _side_need(inner, need), main + held)
@@ -409,6 +426,8 @@ def _base(leaf: Leaf) -> float:
         return MEMORY_LIMIT
     if "filesystem" in name or name.endswith("_bytes"):
         return FILESYSTEM_SIZE
+    if labels.get("resource") == "pods":
+        return MAX_PODS
     return CPU_LIMIT if "cpu" in name or labels.get("resource") == "cpu" else 1.0
 
 
@@ -419,29 +438,39 @@ def _base_value(leaf: Leaf) -> float:
     return _base(leaf) / per_unit if linear else _base(leaf)
 
 
-def _result_labels(node: Any, leaf: Leaf) -> dict[str, str] | None:
-    """The labels a side's answer carries (None: whatever the leaf has, no aggregation above it)."""
-    while True:
-        kind = type(node).__name__
-        if kind == "ParenExpr":
-            node = node.expr
-        elif kind == "BinaryExpr":  # with a number the vector side carries the labels; else the left side
-            node = node.rhs if scalar(node.lhs) is not None else node.lhs
-        elif kind == "AggregateExpr" and str(node.op) in ("topk", "bottomk"):
-            node = node.expr
-        else:
-            break
-    if type(node).__name__ != "AggregateExpr":
-        return None
-    return _kept(node, dict(leaf.labels))
+def _result_labels(node: Any, leaf: Leaf, need: dict[str, str]) -> dict[str, str]:
+    """The labels a side's answer carries: its carrying leaf's, as aggregations and matchings above it leave them."""
+    kind = type(node).__name__
+    if kind == "ParenExpr":
+        return _result_labels(node.expr, leaf, need)
+    if kind == "AggregateExpr":
+        inner = _result_labels(node.expr, leaf, need)
+        return inner if str(node.op) in ("topk", "bottomk") else _kept(node, inner)
+    if kind == "BinaryExpr":  # with a number the vector side carries the labels; else the left side
+        if scalar(node.lhs) is not None:
+            return _result_labels(node.rhs, leaf, need)
+        inner = _result_labels(node.lhs, leaf, need)
+        if scalar(node.rhs) is not None or str(node.op) in SET_OPERATORS or node.modifier is None:
+            return inner
+        return _matched(inner, node.modifier, need)
+    return dict(leaf.labels)
 
 
-def _check_matching(node: Any, num: Leaf, den: Leaf) -> None:
-    """UnsupportedQuery when the two sides' series would not match one to one (Prometheus would answer nothing)."""
-    left = _result_labels(node.lhs, num)
-    right = _result_labels(node.rhs, den)
-    left = dict(num.labels) if left is None else left
-    right = dict(den.labels) if right is None else right
+def _matched(labels: dict[str, str], modifier: Any, need: dict[str, str]) -> dict[str, str]:
+    """The labels of a vector-vector answer (one-to-one ``on`` keeps, ``ignoring`` drops; ``group_left`` adds)."""
+    if not str(modifier.card).endswith("OneToOne"):
+        return labels | {k: need[k] for k in modifier.group_labels or [] if k in need}
+    matching = modifier.matching
+    if matching is None:
+        return labels
+    on = str(matching.type).endswith("Include")
+    return {k: v for k, v in labels.items() if (k in matching.labels) == on}
+
+
+def _check_matching(node: Any, num: Leaf, den: Leaf, need: dict[str, str]) -> None:
+    """UnsupportedQuery when the two sides' series would not match (Prometheus would answer nothing)."""
+    left = _result_labels(node.lhs, num, need)
+    right = _result_labels(node.rhs, den, _side_need(node, need))
     matching = node.modifier.matching if node.modifier is not None else None
     names = list(matching.labels) if matching is not None else []
     if matching is not None and str(matching.type).endswith("Include"):

@@ -65,3 +65,12 @@ NODE_FILESYSTEM_SPACE_FILLING_UP = (
     f"predict_linear(node_filesystem_avail_bytes{{{_FS}}}[6h], 4 * 60 * 60) < 0 and "
     f"node_filesystem_readonly{{{_FS}}} == 0)"
 )
+# kubernetes-system-kubelet.yaml: running pods over the node's pod capacity, joined to the node by kubelet_node_name
+KUBELET_TOO_MANY_PODS = (
+    '(max by (cluster, instance) (kubelet_running_pods{job="kubelet",metrics_path="/metrics"} > 1) * on '
+    "(cluster, instance) group_left (node) max by (cluster, instance, node) (kubelet_node_name"
+    '{job="kubelet",metrics_path="/metrics"})) / on (cluster, node) group_left () max by (cluster, node) '
+    '(kube_node_status_capacity{job="kube-state-metrics",resource="pods"} != 1) > 0.95'
+)
+# blackbox-exporter's certificate rule as teams write it (days left, rounded to a tenth)
+SSL_CERT_EXPIRING = "0 <= round((last_over_time(probe_ssl_earliest_cert_expiry[10m]) - time()) / 86400, 0.1) < 3"

@@ -183,7 +183,7 @@ def _release_world(alert_at: datetime, release: datetime) -> tuple[dict[str, Any
         "nodes": [
             {
                 "name": "ip-10-0-4-23",
-                "signals": {"avail": {"default": 3.2}, "over": {"default": 3.25}},
+                "signals": {"avail": {"default": 3.2}, "over": {"default": 3.25}, "pods": {"default": 0.9655}},
                 "queries": [
                     {
                         "expr": rules.NODE_FILESYSTEM_ALMOST_OUT_OF_SPACE,
@@ -191,6 +191,11 @@ def _release_world(alert_at: datetime, release: datetime) -> tuple[dict[str, Any
                         "labels": fs | {"mountpoint": "/"},
                     },
                     {"expr": rules.KUBE_CPU_OVERCOMMIT, "signal": "over", "labels": {}},
+                    {
+                        "expr": rules.KUBELET_TOO_MANY_PODS,
+                        "signal": "pods",
+                        "labels": {"instance": "10.0.4.23:10250", "node": "ip-10-0-4-23"},
+                    },
                 ],
             }
         ],
@@ -201,6 +206,7 @@ def _release_world(alert_at: datetime, release: datetime) -> tuple[dict[str, Any
         rules.KUBE_POD_NOT_READY: (0.0, 1.0),
         rules.NODE_FILESYSTEM_ALMOST_OUT_OF_SPACE: (3.2, 3.2),
         rules.KUBE_CPU_OVERCOMMIT: (3.25, 3.25),
+        rules.KUBELET_TOO_MANY_PODS: (0.9655, 0.9655),
     }
     return spec, values
 

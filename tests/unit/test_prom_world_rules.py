@@ -176,6 +176,39 @@ def test_a_disk_filling_since_a_moment_is_predicted_to_run_out_and_the_rule_fire
     assert share == [pytest.approx(9.84, rel=1e-4), pytest.approx(6.84, rel=1e-4)]
 
 
+def test_a_join_to_the_node_over_its_pod_capacity_is_written_with_the_info_side_fixed() -> None:
+    node = {"instance": "10.0.7.14:10250", "node": "ip-10-0-7-14.ap-southeast-1.compute.internal"}
+    query = {"expr": rules.KUBELET_TOO_MANY_PODS, "signal": "pods_ratio", "labels": node}
+    text = synthesize(_nodes(query, 0.9655), T0)  # raises unless the whole rule answers 0.9655
+    (running,) = _named(text, "kubelet_running_pods").values()
+    (capacity,) = _named(text, "kube_node_status_capacity").items()
+    (name,) = _named(text, "kubelet_node_name").items()
+    assert {v for _, v in capacity[1]} == {110.0} and 'resource="pods"' in capacity[0]  # kubelet's default maxPods
+    assert {v for _, v in name[1]} == {1.0} and f'node="{node["node"]}"' in name[0]  # carries the node it joins
+    assert _at(running, T0) == pytest.approx(0.9655 * 110)
+
+
+def test_one_expression_declared_by_two_workloads_is_one_series_each() -> None:
+    expr = (
+        'sum by (namespace, service) (rate(http_server_requests_seconds_count{namespace="fintech",status=~"5.."}[5m]))'
+        ' / sum by (namespace, service) (rate(http_server_requests_seconds_count{namespace="fintech"}[5m]))'
+    )
+    workloads = [
+        _workload(name, {"expr": expr, "signal": "err", "labels": {"namespace": "fintech", "service": name}}, values)
+        for name, values in (("wallet", {"default": 0.001, "v2": 0.2871}), ("ledger-sync", {"default": 0.46}))
+    ]
+    text = synthesize(WorldSpec.model_validate({"workloads": workloads}), T0)  # each service checked on its own
+    errors = _named(text, "http_server_requests_seconds_count")
+    assert sorted(re.search(r'service="([^"]+)"', k)[1] for k in errors if 'status="5' in k) == [
+        "ledger-sync",
+        "wallet",
+    ]
+    twice = [_workload(name, {"expr": expr, "signal": "err", "labels": {"namespace": "fintech"}}, {"default": v})
+             for name, v in (("wallet", 0.2), ("ledger-sync", 0.4))]  # fmt: skip
+    with pytest.raises(UnsupportedQuery, match="declared twice for the series"):
+        synthesize(WorldSpec.model_validate({"workloads": twice}), T0)
+
+
 def test_a_series_of_the_world_s_own_that_mutes_the_rule_is_refused_with_the_reason() -> None:
     labels = {"job": "kube-state-metrics", "namespace": "shop", "pod": "ledger-2"}
     query = {"expr": rules.KUBE_POD_NOT_READY, "signal": "not_ready", "labels": labels}
