@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from evals.promql_tree import HOLDS, main_branch, selector_names, text_of, walk
 from evals.series_plan import REQUESTS_PER_S, Leaf, UnsupportedQuery, plan
-from tools.world import WorldSpec
+from tools.world import WorldSpec, moved_unix_time, unix_time_metric
 
 if TYPE_CHECKING:
     from tools.world import World, WorldQuery, WorldState
@@ -85,7 +85,7 @@ class Family:
             last = None
             for t, value in sorted(samples, key=lambda s: s[0]):
                 if t != last:
-                    yield f"{head} {value:.6g} {t}"
+                    yield f"{head} {value:.12g} {t}"
                 last = t
 
 
@@ -386,7 +386,12 @@ def _close(got: float, wants: list[float]) -> bool:
 
 
 def shift(text: str, seconds: int, until: int | None = None) -> str:
-    """``text`` with every sample's timestamp moved by ``seconds`` (samples after ``until`` dropped)."""
+    """``text`` with every sample's timestamp moved by ``seconds`` (samples after ``until`` dropped).
+
+    A sample whose value is itself a Unix time (a certificate's expiry, a start time, by the
+    metric's name: :func:`tools.world.unix_time_metric`) moves with it, or the re-anchored case
+    would say the certificate expires days later (or earlier) than it does.
+    """
     lines = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -396,5 +401,8 @@ def shift(text: str, seconds: int, until: int | None = None) -> str:
         moved = float(stamp) + seconds
         if until is not None and moved > until:
             continue
+        series, _, value = head.rpartition(" ")
+        if unix_time_metric(series.split("{", 1)[0]):
+            head = f"{series} {moved_unix_time(float(value), seconds):.15g}"
         lines.append(f"{head} {moved:.3f}".replace(".000", ""))
     return "\n".join(lines) + "\n"

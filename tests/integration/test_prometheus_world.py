@@ -240,3 +240,50 @@ def test_a_real_prometheus_fires_whole_public_rules_only_while_the_world_says_th
                 assert ask(str(branch.value), at) == [pytest.approx(want, rel=0.02)], (expr, at)
                 fires = branch.op is None or HOLDS[branch.op](want, branch.threshold or 0.0)
                 assert ask(expr, at) == ([pytest.approx(want, rel=0.02)] if fires else []), (expr, at)
+
+
+def test_a_real_prometheus_sees_the_disk_fill_and_the_certificate_expire_in_the_moved_time(tmp_path: Path) -> None:
+    """Moved to now, a node's disk still fills at the world's pace and a certificate expires 2.4 days out."""
+    import httpx
+
+    from evals.openmetrics import LEAD, shift, synthesize
+    from evals.prom_world import serve_openmetrics
+    from tests import public_rules as rules
+    from tools.world import WorldSpec
+
+    alert_at = datetime(2026, 11, 8, 3, 0, tzinfo=UTC)
+    fs = {"device": "/dev/nvme0n1p1", "fstype": "xfs", "instance": "10.0.4.23:9100", "job": "node-exporter"}
+    probe = {"instance": "https://partner-api.example.com", "job": "blackbox", "target": "partner-api"}
+    not_after = (alert_at + LEAD + timedelta(days=2.4)).timestamp()
+    spec = {
+        "service": "partner-gateway",
+        "releases": [{"version": "v1", "deployed_at": (alert_at - timedelta(days=3)).isoformat()}],
+        "signals": {"days_left": {"default": 2.4}, "not_after": {"default": not_after}},
+        "queries": [{"expr": rules.SSL_CERT_EXPIRING, "signal": "days_left", "labels": probe}],
+        "series": [{"metric": "probe_ssl_earliest_cert_expiry", "signal": "not_after", "labels": probe}],
+        "nodes": [
+            {
+                "name": "ip-10-0-4-23",
+                "since": (alert_at - timedelta(hours=8)).isoformat(),  # 30% free then, 6% at the alert
+                "signals": {"avail": {"default": {"start": 30.0, "slope_per_h": -3.0}}},
+                "queries": [
+                    {
+                        "expr": rules.NODE_FILESYSTEM_SPACE_FILLING_UP,
+                        "signal": "avail",
+                        "labels": fs | {"mountpoint": "/"},
+                    }
+                ],
+            }
+        ],
+    }
+    now = datetime.now(UTC).replace(microsecond=0)
+    offset = int((now - (alert_at + LEAD)).total_seconds())
+    text = shift(synthesize(WorldSpec.model_validate(spec), alert_at), offset, until=int(now.timestamp()))
+    with serve_openmetrics(text, tmp_path / "prometheus") as url:
+
+        def ask(expr: str) -> list[float]:
+            answer = httpx.get(f"{url}/api/v1/query", params={"query": expr, "time": now.timestamp()}).json()
+            return [float(r["value"][1]) for r in answer["data"]["result"]]
+
+        assert ask(rules.NODE_FILESYSTEM_SPACE_FILLING_UP) == [pytest.approx(6.0 - 3.0 * 5 / 60, rel=1e-3)]
+        assert ask(rules.SSL_CERT_EXPIRING) == [pytest.approx(2.4)]
