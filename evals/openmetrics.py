@@ -12,14 +12,20 @@ time (the alert's ``startsAt`` as sent), until the episode starts:
 - for every query a workload or node declares that those series do not already answer,
   the raw series that make Prometheus answer it with the signal's value
   (:func:`evals.series_plan.plan`: counters split by ``code``, a counter over a limit,
-  histogram buckets, gauges...); one sample every 30 s over the 2 h before the alert.
+  histogram buckets, gauges, the gates of ``and``...; a base the world's own series
+  already carry, such as ``kube_pod_owner``, is read from them); one sample every 30 s
+  over the 2 h before the alert.
 
 Every sample carries the value the world gives it at that moment: the version running
-then (release history), ramps, events. Then the written series are checked: each
-declared query, evaluated over them (tools.world_promql's evaluator), must give the
-signal's value; a query it cannot write, or whose series would answer something else (two
-queries writing the same series differently, sides of a ratio that do not match), raises
-:class:`UnsupportedQuery` with the reason, and the prometheus world skips the case.
+then (release history), ramps, events. Then the written series are checked (tools.world_promql's
+evaluator over them) as agents and Prometheus read a rule: its main branch (the value
+side of the comparison it fires on, through the left of ``and``/``or``/``unless``) must
+give the signal's value, and the whole expression must answer that value while the value
+fires and nothing while it does not (a gate that does not hold, a mute, an ``or`` side
+firing on its own, are named). A query it cannot write, or whose series would answer
+something else (two queries writing the same series differently, sides of a ratio that
+do not match), raises :class:`UnsupportedQuery` with the reason, and the prometheus world
+skips the case.
 
 :func:`shift` moves every sample by a whole number of seconds and drops those after a
 cut-off: the Prometheus world re-anchors a case so its episode starts now.
@@ -29,13 +35,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from evals.promql_tree import HOLDS, main_branch, selector_names, text_of, walk
 from evals.series_plan import REQUESTS_PER_S, Leaf, UnsupportedQuery, plan
-from tools.world import Ramp, WorldSpec
+from tools.world import Ramp, WorldSpec, moved_unix_time, unix_time_metric
 
 if TYPE_CHECKING:
     from tools.world import World, WorldQuery, WorldState
@@ -76,10 +83,11 @@ class Family:
         yield f"# TYPE {self.name} {self.kind}"
         for labels, samples in self.series.items():
             body = ",".join(f'{k}="{v}"' for k, v in labels)
+            head = f"{self.sample_name}{{{body}}}" if body else self.sample_name
             last = None
             for t, value in sorted(samples, key=lambda s: s[0]):
                 if t != last:
-                    yield f"{self.sample_name}{{{body}}} {value:.6g} {t}"
+                    yield f"{head} {value:.12g} {t}"
                 last = t
 
 
@@ -179,8 +187,9 @@ def synthesize(spec: WorldSpec, starts_at: datetime, until: datetime | None = No
                 name = labels.pop("__name__")
                 out.family(name, "gauge").add(labels, t, value)
         declared = _declared(world, state, starts_at)
+        provided = _provided(world, state, starts_at)
         for key, query in declared:
-            _write_query(world, state, key, query, out, starts_at - HISTORY, end)
+            _write_query(world, state, key, query, out, provided, (starts_at - HISTORY, end))
         view = _SampleView(out)
         for key, query in declared:
             _check(world, state, key, query, view, starts_at)
@@ -195,24 +204,30 @@ def _climbs(spec: WorldSpec) -> bool:
 
 
 def _declared(world: World, state: WorldState, at: datetime) -> list[tuple[str, WorldQuery]]:
-    """(entity key, query) for every declared query the world's own series do not answer (first of a kind)."""
+    """(entity key, query) for every declared query the world's own series do not answer.
+
+    One expression may be declared by several entities, each for one series of its answer
+    (``sum by (service) (...)``: one per service, told apart by their labels); declaring the
+    same series twice with different answers is refused.
+    """
     from tools.promql import normalize, split_comparison
 
     found: list[tuple[str, WorldQuery]] = []
-    seen: dict[str, tuple[str, WorldQuery]] = {}
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, WorldQuery]] = {}
     entities: list[tuple[str, list[WorldQuery]]] = [(k, w.queries) for k, w in world.workloads.items()]
     entities += [(name, node.queries) for name, node in world.nodes.items()]
     for key, queries in entities:
         for query in queries:
-            text = normalize(split_comparison(query.expr)[0])
-            if text in seen:
-                first_key, first = seen[text]
-                if (first_key, first.signal, first.labels) != (key, query.signal, query.labels):
+            series = (normalize(split_comparison(query.expr)[0]), tuple(sorted(query.labels.items())))
+            if series in seen:
+                first_key, first = seen[series]
+                if (first_key, first.signal) != (key, query.signal):
                     raise UnsupportedQuery(
-                        f"{query.expr!r} is declared twice with different answers ({first_key}, {key})"
+                        f"{query.expr!r} is declared twice for the series {query.labels} "
+                        f"with different answers ({first_key}, {key})"
                     )
                 continue
-            seen[text] = (key, query)
+            seen[series] = (key, query)
             if not _own_answer(world, state, key, query, at):
                 found.append((key, query))
     return found
@@ -222,34 +237,53 @@ def _own_answer(world: World, state: WorldState, key: str, query: WorldQuery, at
     """Whether the world's own series answer ``query`` (so nothing more is written for it); they must agree."""
     import promql_parser as pq
 
-    from tools.promql import split_comparison
     from tools.world_promql import Evaluator, Unsupported
 
     try:
-        got = Evaluator(world, state).eval(pq.parse(split_comparison(query.expr)[0]), at)
+        got = Evaluator(world, state).eval(main_branch(pq.parse(query.expr)).value, at)
     except (Unsupported, ValueError):
         return False
     if isinstance(got, float) or not got:
         return False
     want = world.value(key, query.signal, at, state)
     if not any(_close(value, [want]) for _, value in got):
-        raise UnsupportedQuery(f"{query.expr!r}: the world's own series answer {got[0][1]:.6g}, its query {want:.6g}")
+        raise UnsupportedQuery(
+            f"{query.expr!r}: the world's own series answer {got[0][1]:.6g}, its query {want:.6g} "
+            "(world.yaml's series and its query disagree)"
+        )
     return True
 
 
 def _write_query(
-    world: World, state: WorldState, key: str, query: WorldQuery, out: _Writer, start: datetime, end: datetime
+    world: World,
+    state: WorldState,
+    key: str,
+    query: WorldQuery,
+    out: _Writer,
+    provided: Callable[[Leaf], float | None],
+    span: tuple[datetime, datetime],
 ) -> None:
-    from tools.promql import split_comparison
-
-    writers = [_LeafWriter(leaf, out) for leaf in plan(split_comparison(query.expr)[0], query.labels)]
-    for t in _times(start, end, SIGNAL_STEP):
+    writers = [_LeafWriter(leaf, out) for leaf in plan(query.expr, query.labels, provided)]
+    for t in _times(*span, SIGNAL_STEP):
         at = datetime.fromtimestamp(t, UTC)
         if key in world.workloads and world.run_at(at, state, key) is None:
             continue  # nothing of it ran yet
         value = world.value(key, query.signal, at, state)
         for writer in writers:
             writer.write(t, value, SIGNAL_STEP)
+
+
+def _provided(world: World, state: WorldState, at: datetime) -> Callable[[Leaf], float | None]:
+    """The value the world's own series give a leaf's selector at ``at`` (one value, else None)."""
+    from tools.world_promql import world_series
+
+    series = world_series(world, state, at)
+
+    def provided(leaf: Leaf) -> float | None:
+        values = {value for labels, value in series if leaf.answered_by(labels)}
+        return values.pop() if len(values) == 1 else None
+
+    return provided
 
 
 class _SampleView:
@@ -276,51 +310,82 @@ class _SampleView:
 def _check(
     world: World, state: WorldState, key: str, query: WorldQuery, view: _SampleView, starts_at: datetime
 ) -> None:
-    """UnsupportedQuery unless Prometheus' reading of the written series is the signal's value (where evaluable)."""
+    """UnsupportedQuery unless Prometheus' reading of the written series is the world's (where evaluable).
+
+    The main branch must answer the signal's value; the whole expression that value while it
+    fires (its comparison holds) and nothing while it does not.
+    """
     import promql_parser as pq
 
-    from tools.promql import split_comparison
     from tools.world_promql import Evaluator, Unsupported
 
     class _OverWritten(Evaluator):
         def series(self, at: datetime) -> list[tuple[dict[str, str], float]]:
             return view.at(at)
 
-    expr = split_comparison(query.expr)[0]
+    expr = query.expr.strip()
     tree = pq.parse(expr)
-    window = _longest_range(tree)
+    branch = main_branch(tree)
+    window = _longest_range(branch.value)
+    evaluator = _OverWritten(world, state)
     for delta in CHECKS:
         at = datetime.fromtimestamp(int((starts_at + delta).timestamp()) // SIGNAL_STEP * SIGNAL_STEP, UTC)
         if key in world.workloads and world.run_at(at - window, state, key) is None:
             continue
         try:
-            got = _OverWritten(world, state).eval(tree, at)
+            got = _values(evaluator.eval(branch.value, at), query.labels)
+            whole = got if branch.value is tree else _values(evaluator.eval(tree, at), query.labels)
         except Unsupported:
             return  # beyond the checker (histogram_quantile): the leaves' own tests vouch for it
         steps = range(0, int(window.total_seconds()) + SIGNAL_STEP, SIGNAL_STEP)
         wants = [world.value(key, query.signal, at - timedelta(seconds=s), state) for s in steps]
-        values = [got] if isinstance(got, float) else [v for _, v in got]
-        if len(values) != 1 or not _close(values[0], wants):
-            shown = "nothing" if not values else ", ".join(f"{v:.6g}" for v in values[:3])
+        shown = text_of(branch.value) if branch.value is not tree else expr
+        if len(got) != 1 or not _close(got[0], wants):
             raise UnsupportedQuery(
-                f"{expr!r}: the written series answer {shown} at {at:%H:%M}, the world {wants[0]:.6g}"
+                f"{shown!r}: the written series answer {_shown(got)} at {at:%H:%M}, the world {wants[0]:.6g}"
             )
+        fires = branch.op is None or HOLDS[branch.op](got[0], branch.threshold or 0.0)
+        if fires and (len(whole) != 1 or not _close(whole[0], wants)):
+            why = _failing_gate(branch, evaluator, at)
+            raise UnsupportedQuery(
+                f"{expr!r} answers {_shown(whole)} at {at:%H:%M} while its main branch answers {got[0]:.6g}{why}"
+            )
+        if not fires and whole:
+            raise UnsupportedQuery(
+                f"{expr!r} answers {_shown(whole)} at {at:%H:%M} while its main branch answers {got[0]:.6g}, "
+                f"not {branch.op} {branch.threshold:g}: another branch fires on its own"
+            )
+
+
+def _values(answer: list[tuple[dict[str, str], float]] | float, declared: dict[str, str]) -> list[float]:
+    """The answer's values for the declared series (a series with another value for a declared label is another's)."""
+    if isinstance(answer, float):
+        return [answer]
+    return [value for labels, value in answer if all(labels.get(k, v) == v for k, v in declared.items())]
+
+
+def _shown(values: list[float]) -> str:
+    return "nothing" if not values else ", ".join(f"{v:.6g}" for v in values[:3])
+
+
+def _failing_gate(branch: Any, evaluator: Any, at: datetime) -> str:
+    """Which set operation drops the main branch: an ``and`` side answering nothing, an ``unless`` side answering."""
+    for operation in reversed(branch.secondary):  # from the main branch up
+        op = str(operation.op)
+        side = evaluator.eval(operation.rhs, at)
+        if op == "and" and not side:
+            own = selector_names(operation.rhs) <= selector_names(branch.value)
+            tail = " (it reads the main branch's series, which follow the world's signal)" if own else ""
+            return f": {text_of(operation.rhs)!r} does not hold over the written series{tail}"
+        if op == "unless" and side:
+            return f": {text_of(operation.rhs)!r} answers and mutes it"
+    return ""
 
 
 def _longest_range(node: Any) -> timedelta:
     """The longest range selector in the expression (the window its value averages over)."""
-    longest = timedelta(0)
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if type(item).__name__ == "MatrixSelector":
-            longest = max(longest, item.range)
-        for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
-            child = getattr(item, attr, None)
-            if child is not None and not isinstance(child, str | int | float):
-                stack.append(child)
-        stack.extend(getattr(item, "args", []) or [])
-    return longest
+    ranges = [item.range for item in walk(node) if type(item).__name__ == "MatrixSelector"]
+    return max(ranges, default=timedelta(0))
 
 
 def _close(got: float, wants: list[float]) -> bool:
@@ -333,7 +398,12 @@ def _close(got: float, wants: list[float]) -> bool:
 
 
 def shift(text: str, seconds: int, until: int | None = None) -> str:
-    """``text`` with every sample's timestamp moved by ``seconds`` (samples after ``until`` dropped)."""
+    """``text`` with every sample's timestamp moved by ``seconds`` (samples after ``until`` dropped).
+
+    A sample whose value is itself a Unix time (a certificate's expiry, a start time, by the
+    metric's name: :func:`tools.world.unix_time_metric`) moves with it, or the re-anchored case
+    would say the certificate expires days later (or earlier) than it does.
+    """
     lines = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -343,6 +413,9 @@ def shift(text: str, seconds: int, until: int | None = None) -> str:
         moved = float(stamp) + seconds
         if until is not None and moved > until:
             continue
+        series, _, value = head.rpartition(" ")
+        if unix_time_metric(series.split("{", 1)[0]):
+            head = f"{series} {moved_unix_time(float(value), seconds):.15g}"
         stamp = f"{moved:.3f}".removesuffix(".000")  # the stamp only: a value such as 4.00041e+09 keeps its digits
         lines.append(f"{head} {stamp}")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,8 @@ with a release history, **signals** and the PromQL that reads them. A signal's v
 at a moment is a function of:
 
 - the version running then: a constant, or a **ramp** that starts when the version starts
-  (a leak: ``{start: 0.5, slope_per_h: 0.08, max: 1.0}``);
+  (a leak: ``{start: 0.5, slope_per_h: 0.08, max: 1.0}``); a node has no versions, so its
+  ramps start at its ``since`` (a disk filling since then);
 - the operations applied to *that* workload since the version started (``effects``:
   ``multiply``/``set`` a signal, ``reset`` a ramp to its start as a restart frees leaked
   memory, after ``delay_s``; ``fails`` makes the operation fail);
@@ -38,6 +39,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -243,7 +245,13 @@ class NodeSpec(BaseModel):
 
     name: str
     labels: dict[str, str] = Field(default_factory=dict)
-    signals: dict[str, dict[str, SignalValue]] = Field(default_factory=dict, description="signal -> {default: v}")
+    signals: dict[str, dict[str, SignalValue]] = Field(
+        default_factory=dict, description="signal -> {default: value or ramp}"
+    )
+    since: datetime | None = Field(
+        default=None,
+        description="When its ramps start (a filesystem filling since then); without it a ramp keeps its start value.",
+    )
     queries: list[WorldQuery] = Field(default_factory=list)
     series: list[RawSeries] = Field(default_factory=list)
 
@@ -313,7 +321,7 @@ class WorldSpec(BaseModel):
         return self.all_workloads()[0]
 
     def moved(self, offset: timedelta) -> WorldSpec:
-        """The same world with every time in it moved by ``offset`` (releases, events)."""
+        """The same world with every time in it moved by ``offset`` (releases, events, node ramps, Unix-time values)."""
         data = self.model_dump()
 
         def move(releases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -325,6 +333,13 @@ class WorldSpec(BaseModel):
         for event in data["events"]:
             event["at"] = event["at"] + offset
             event["until"] = event["until"] + offset if event["until"] else None
+        for node in data["nodes"]:
+            node["since"] = node["since"] + offset if node["since"] else None
+        for entity in [data, *data["workloads"], *data["nodes"]]:  # signals whose series tell a Unix time
+            for raw in entity["series"]:
+                table = entity["signals"].get(raw["signal"], {})
+                if unix_time_metric(raw["metric"]) and raw["scale"] == 1:
+                    table.update({k: _moved_time(v, offset) for k, v in table.items()})
         return WorldSpec.model_validate(data)
 
     @classmethod
@@ -333,6 +348,38 @@ class WorldSpec(BaseModel):
         if path.is_dir():
             path = path / "world.yaml"
         return cls.model_validate(yaml.safe_load(path.read_text()))
+
+
+_UNIX_TIME = re.compile(
+    r"(_timestamp(_seconds)?|_start_time_seconds|_boot_time_seconds|_created|_expiry|_not_after|_not_before)$"
+    r"|^kube_\w+_time$"
+)
+
+
+def unix_time_metric(name: str) -> bool:
+    """Whether a metric's value is a Unix time, by its name.
+
+    Prometheus' convention (``_timestamp_seconds``), process/container/node start times,
+    OpenMetrics ``_created``, and the exporters' older names: blackbox's
+    ``probe_ssl_earliest_cert_expiry``, x509-certificate-exporter's ``_not_after``/``_not_before``,
+    kube-state-metrics' ``kube_*_time`` (``kube_pod_start_time``, ``kube_job_status_completion_time``).
+    """
+    return _UNIX_TIME.search(name) is not None
+
+
+def moved_unix_time(value: float, seconds: float) -> float:
+    """``value`` moved by ``seconds`` when it reads as Unix seconds (2001..2286), else as it is."""
+    return value + seconds if 1e9 <= value < 1e10 else value
+
+
+def _moved_time(value: Any, offset: timedelta) -> Any:
+    """A signal's value (a number or a ramp's fields) moved as a Unix time."""
+    seconds = offset.total_seconds()
+    if isinstance(value, dict):
+        return value | {
+            k: moved_unix_time(v, seconds) for k in ("start", "max", "min") if (v := value.get(k)) is not None
+        }
+    return moved_unix_time(float(value), seconds)
 
 
 def workload_key(workload: WorkloadSpec) -> str:
@@ -467,9 +514,10 @@ class World:
         when = when or self.clock()
         state = state or self.state()
         if key in self.nodes:
-            table = self.nodes[key].signals.get(signal, {})
-            base = _profile_value(table.get("default", 0.0), hours=0.0)
-            return round(self._with_events(self.nodes[key].name, signal, when, base), 6)
+            node = self.nodes[key]
+            hours = (when - node.since).total_seconds() / 3600 if node.since is not None else 0.0
+            base = _profile_value(node.signals.get(signal, {}).get("default", 0.0), hours)
+            return round(self._with_events(node.name, signal, when, base), 6)
         workload = self.workloads[key]
         run = self.run_at(when, state, key)
         if run is None:

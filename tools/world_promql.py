@@ -13,8 +13,11 @@ Two ways, tried in order:
    ``versions``), kube-state-metrics pod series for workloads with an ``image``, and
    declared raw ``series``. Selectors match by their label matchers; functions and
    aggregations cover what diagnosis asks (``*_over_time``, ``sum/max/min/avg/count
-   by|without``, arithmetic and comparisons with scalars and between vectors). An
-   expression outside that set answers nothing, as a metric that does not exist would.
+   by|without``, ``topk|bottomk`` per group, ``predict_linear``, ``round`` to a multiple,
+   arithmetic and comparisons with scalars and between vectors (one-to-one ``on``/``ignoring``
+   keeping or dropping labels, ``group_left|right`` copying the listed ones from the "one"
+   side, as Prometheus labels the result), ``and|or|unless``). An expression outside that set
+   answers nothing, as a metric that does not exist would.
 """
 
 from __future__ import annotations
@@ -261,7 +264,6 @@ _MATH: dict[str, Callable[[float], float]] = {
     "abs": abs,
     "ceil": lambda v: float(math.ceil(v)),
     "floor": lambda v: float(math.floor(v)),
-    "round": lambda v: float(round(v)),
     "sqrt": math.sqrt,
     "exp": math.exp,
     "ln": math.log,
@@ -330,15 +332,19 @@ class Evaluator:
                 found.append((dict(labels), value))
         return found
 
-    def _samples(self, node: Any, at: datetime) -> dict[Labels, tuple[dict[str, str], list[float]]]:
+    def _points(self, node: Any, at: datetime) -> dict[Labels, tuple[dict[str, str], list[tuple[float, float]]]]:
+        """A range vector: per series, (seconds relative to ``at``, value) at every substep, oldest first."""
         if type(node).__name__ != "MatrixSelector":
             raise Unsupported("a range function needs a range vector")
         steps = max(1, int(node.range / SUBSTEP))
-        grouped: dict[Labels, tuple[dict[str, str], list[float]]] = {}
+        grouped: dict[Labels, tuple[dict[str, str], list[tuple[float, float]]]] = {}
         for i in range(steps, -1, -1):
             for labels, value in self._VectorSelector(node.vector_selector, at - i * SUBSTEP):
-                grouped.setdefault(_key(labels), (labels, []))[1].append(value)
+                grouped.setdefault(_key(labels), (labels, []))[1].append((-(i * SUBSTEP).total_seconds(), value))
         return grouped
+
+    def _samples(self, node: Any, at: datetime) -> dict[Labels, tuple[dict[str, str], list[float]]]:
+        return {key: (labels, [v for _, v in points]) for key, (labels, points) in self._points(node, at).items()}
 
     def _Call(self, node: Any, at: datetime) -> Vector | float:  # noqa: N802
         name = node.func.name
@@ -352,8 +358,20 @@ class Evaluator:
                 (_drop_name(labels), (vals[-1] - vals[0]) / (seconds if per_second else 1.0))
                 for labels, vals in self._samples(node.args[0], at).values()
             ]
+        if name == "predict_linear":
+            ahead = self.eval(node.args[1], at)
+            if not isinstance(ahead, float):
+                raise Unsupported(name)
+            points = self._points(node.args[0], at).values()
+            return [(_drop_name(labels), _predict(pts, ahead)) for labels, pts in points if len(pts) > 1]
         if name in _MATH:
             return _vector_map(self.eval(node.args[0], at), _MATH[name])
+        if name == "round":  # Prometheus rounds half up, to the nearest multiple of its second argument
+            nearest = self.eval(node.args[1], at) if len(node.args) > 1 else 1.0
+            if not isinstance(nearest, float) or nearest == 0:
+                raise Unsupported(name)
+            inverse = 1.0 / nearest
+            return _vector_map(self.eval(node.args[0], at), lambda v: math.floor(v * inverse + 0.5) / inverse)
         if name in ("clamp_min", "clamp_max"):
             bound = self.eval(node.args[1], at)
             if not isinstance(bound, float):
@@ -377,15 +395,17 @@ class Evaluator:
         if op in ("topk", "bottomk"):
             param = self.eval(node.param, at) if node.param is not None else 1.0
             k = int(param) if isinstance(param, float) else 1
-            return sorted(inner, key=lambda s: s[1], reverse=op == "topk")[:k]
+            members: dict[Labels, Vector] = {}
+            for labels, value in inner:  # the k largest (smallest) of each group, series kept as they are
+                members.setdefault(_key(_grouping(labels, keep, without)), []).append((labels, value))
+            return [
+                s for group in members.values() for s in sorted(group, key=lambda s: s[1], reverse=op == "topk")[:k]
+            ]
         if op not in _AGGREGATE:
             raise Unsupported(op)
         groups: dict[Labels, tuple[dict[str, str], list[float]]] = {}
         for labels, value in inner:
-            if without:
-                group = {k: v for k, v in labels.items() if k not in keep and k != "__name__"}
-            else:
-                group = {k: labels[k] for k in keep if k in labels}
+            group = _grouping(labels, keep, without)
             groups.setdefault(_key(group), (group, []))[1].append(value)
         return [(group, _AGGREGATE[op](values)) for group, values in groups.values()]
 
@@ -406,6 +426,23 @@ class Evaluator:
             assert not isinstance(vector, float) and isinstance(scalar, float)
             return _with_scalar(op, vector, scalar, scalar_left, as_bool)
         return _vector_vector(op, lhs, rhs, node.modifier, as_bool)
+
+
+def _grouping(labels: dict[str, str], keep: list[str], without: bool) -> dict[str, str]:
+    """The labels an aggregation groups a series by (``by`` keeps ``keep``, ``without`` drops them)."""
+    if without:
+        return {k: v for k, v in labels.items() if k not in keep and k != "__name__"}
+    return {k: labels[k] for k in keep if k in labels}
+
+
+def _predict(points: list[tuple[float, float]], ahead: float) -> float:
+    """``predict_linear``: the least-squares line through ``points`` (t relative to now), ``ahead`` s from now."""
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else 0.0
+    return mean_v + slope * (ahead - mean_t)
 
 
 def _reshape(name: str, inner: Vector | float) -> Vector | float:
@@ -451,24 +488,50 @@ def _signature(labels: dict[str, str], modifier: Any) -> Labels:
 
 
 def _vector_vector(op: str, lhs: Vector, rhs: Vector, modifier: Any, as_bool: bool) -> Vector:
-    index: dict[Labels, list[float]] = {}
-    for labels, value in rhs:
-        index.setdefault(_signature(labels, modifier), []).append(value)
+    """Vector op vector: each series of the "many" side (the left; the right under ``group_right``) with its match."""
+    right_many = modifier is not None and str(modifier.card).endswith("OneToMany")
+    many, one = (rhs, lhs) if right_many else (lhs, rhs)
+    index: dict[Labels, tuple[dict[str, str], float]] = {}
+    for labels, value in one:
+        index.setdefault(_signature(labels, modifier), (labels, value))
     out: Vector = []
-    for labels, value in lhs:
-        matches = index.get(_signature(labels, modifier))
-        if not matches:
+    for labels, value in many:
+        match = index.get(_signature(labels, modifier))
+        if match is None:
             continue
-        other = matches[0]
+        a, b = (match[1], value) if right_many else (value, match[1])
+        metric = _result_metric(labels, match[0], op in _COMPARISONS and not as_bool, modifier)
         if op in _COMPARISONS:
-            holds = _compare(value, op, other)
+            holds = _compare(a, op, b)
             if as_bool:
-                out.append((_drop_name(labels), float(holds)))
+                out.append((metric, float(holds)))
             elif holds:
-                out.append((labels, value))
+                out.append((metric, a))
         else:
-            out.append((_drop_name(labels), _ARITH[op](value, other)))
+            out.append((metric, _ARITH[op](a, b)))
     return out
+
+
+def _result_metric(many: dict[str, str], one: dict[str, str], keep_name: bool, modifier: Any) -> dict[str, str]:
+    """The labels of a vector-vector result, as Prometheus builds them.
+
+    One-to-one: ``on (...)`` keeps only those labels, ``ignoring (...)`` drops them; with
+    ``group_left``/``group_right`` the "many" side keeps its labels and the listed ones are
+    copied from the "one" side (dropped where it has none).
+    """
+    labels = dict(many) if keep_name else _drop_name(many)
+    matching = modifier.matching if modifier is not None else None
+    grouped = modifier is not None and not str(modifier.card).endswith("OneToOne")
+    if matching is not None and not grouped:
+        names = set(matching.labels)
+        on = str(matching.type).endswith("Include")
+        labels = {k: v for k, v in labels.items() if (k in names) == on}
+    for name in (modifier.group_labels or []) if grouped else []:
+        if one.get(name):
+            labels[name] = one[name]
+        else:
+            labels.pop(name, None)
+    return labels
 
 
 def _set_operation(op: str, lhs: Vector, rhs: Vector, modifier: Any) -> Vector:

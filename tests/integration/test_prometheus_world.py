@@ -8,7 +8,9 @@ the simulated world, with the same MCP call accuracy, from series it read over H
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,8 +93,6 @@ RULE_SHAPES = [
 
 
 def test_a_real_prometheus_answers_every_written_rule_shape_with_the_worlds_value(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
     import httpx
 
     from evals.openmetrics import LEAD, shift, synthesize
@@ -137,3 +137,153 @@ def test_a_real_prometheus_answers_every_written_rule_shape_with_the_worlds_valu
             result = answer["data"]["result"]
             assert len(result) == 1, (expr, answer)
             assert float(result[0]["value"][1]) == pytest.approx(want, rel=0.02), expr
+
+
+def _release_world(alert_at: datetime, release: datetime) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
+    """A world whose workloads and nodes declare whole public rules; each rule's (v1, v2) value."""
+    from tests import public_rules as rules
+
+    def workload(name: str, kind: str, queries: list[dict[str, Any]], signals: dict[str, Any]) -> dict[str, Any]:
+        history = [(alert_at - timedelta(days=2)).isoformat(), release.isoformat()]
+        releases = [{"version": v, "deployed_at": at} for v, at in zip(("v1", "v2"), history, strict=True)]
+        return {"name": name, "namespace": "shop", "kind": kind, "image": f"registry.example.com/shop/{name}"} | {
+            "versions": [],
+            "releases": releases,
+            "queries": queries,
+            "signals": signals,
+        }
+
+    kubelet = {"instance": "10.0.3.17:10250", "namespace": "shop", "service": "kube-prometheus-stack-kubelet"}
+    throttling = kubelet | {"container": "recommender", "pod": "recommender-5f7c9d8b6-2kqzn"}
+    fs = {"device": "/dev/nvme0n1p1", "fstype": "xfs", "instance": "10.0.4.23:9100", "job": "node-exporter"}
+    spec = {
+        "workloads": [
+            workload(
+                "recommender",
+                "Deployment",
+                [
+                    {"expr": rules.CPU_THROTTLING_HIGH, "signal": "throttle", "labels": throttling},
+                    {"expr": rules.INFO_INHIBITOR, "signal": "info", "labels": {"namespace": "shop"}},
+                ],
+                {"throttle": {"default": 0.1, "v2": 0.3241}, "info": {"default": 1.0}},
+            ),
+            workload(
+                "ledger",
+                "StatefulSet",
+                [
+                    {
+                        "expr": rules.KUBE_POD_NOT_READY,
+                        "signal": "not_ready",
+                        "labels": {"job": "kube-state-metrics", "namespace": "shop", "pod": "ledger-2"},
+                    }
+                ],
+                {"not_ready": {"default": 0.0, "v2": 1.0}},
+            ),
+        ],
+        "nodes": [
+            {
+                "name": "ip-10-0-4-23",
+                "signals": {"avail": {"default": 3.2}, "over": {"default": 3.25}, "pods": {"default": 0.9655}},
+                "queries": [
+                    {
+                        "expr": rules.NODE_FILESYSTEM_ALMOST_OUT_OF_SPACE,
+                        "signal": "avail",
+                        "labels": fs | {"mountpoint": "/"},
+                    },
+                    {"expr": rules.KUBE_CPU_OVERCOMMIT, "signal": "over", "labels": {}},
+                    {
+                        "expr": rules.KUBELET_TOO_MANY_PODS,
+                        "signal": "pods",
+                        "labels": {"instance": "10.0.4.23:10250", "node": "ip-10-0-4-23"},
+                    },
+                ],
+            }
+        ],
+    }
+    values = {
+        rules.CPU_THROTTLING_HIGH: (0.1, 0.3241),
+        rules.INFO_INHIBITOR: (1.0, 1.0),
+        rules.KUBE_POD_NOT_READY: (0.0, 1.0),
+        rules.NODE_FILESYSTEM_ALMOST_OUT_OF_SPACE: (3.2, 3.2),
+        rules.KUBE_CPU_OVERCOMMIT: (3.25, 3.25),
+        rules.KUBELET_TOO_MANY_PODS: (0.9655, 0.9655),
+    }
+    return spec, values
+
+
+def test_a_real_prometheus_fires_whole_public_rules_only_while_the_world_says_they_do(tmp_path: Path) -> None:
+    """Set operators, joins and gates: the rule answers the value while it fires, its main branch always."""
+    import httpx
+    import promql_parser
+
+    from evals.openmetrics import LEAD, shift, synthesize
+    from evals.prom_world import serve_openmetrics
+    from evals.promql_tree import HOLDS, main_branch
+    from tools.world import WorldSpec
+
+    alert_at = datetime(2026, 11, 8, 3, 0, tzinfo=UTC)
+    release = alert_at - timedelta(minutes=30)
+    spec, values = _release_world(alert_at, release)
+    now = datetime.now(UTC).replace(microsecond=0)
+    offset = int((now - (alert_at + LEAD)).total_seconds())
+    text = shift(synthesize(WorldSpec.model_validate(spec), alert_at), offset, until=int(now.timestamp()))
+    before = now - (alert_at + LEAD - release) - timedelta(minutes=10)  # v1 still ran
+    with serve_openmetrics(text, tmp_path / "prometheus") as url:
+
+        def ask(expr: str, at: datetime) -> list[float]:
+            answer = httpx.get(f"{url}/api/v1/query", params={"query": expr, "time": at.timestamp()}).json()
+            return [float(r["value"][1]) for r in answer["data"]["result"]]
+
+        for expr, (old, new) in values.items():
+            branch = main_branch(promql_parser.parse(expr))
+            for at, want in ((before, old), (now, new)):
+                assert ask(str(branch.value), at) == [pytest.approx(want, rel=0.02)], (expr, at)
+                fires = branch.op is None or HOLDS[branch.op](want, branch.threshold or 0.0)
+                assert ask(expr, at) == ([pytest.approx(want, rel=0.02)] if fires else []), (expr, at)
+
+
+def test_a_real_prometheus_sees_the_disk_fill_and_the_certificate_expire_in_the_moved_time(tmp_path: Path) -> None:
+    """Moved to now, a node's disk still fills at the world's pace and a certificate expires 2.4 days out."""
+    import httpx
+
+    from evals.openmetrics import LEAD, shift, synthesize
+    from evals.prom_world import serve_openmetrics
+    from tests import public_rules as rules
+    from tools.world import WorldSpec
+
+    alert_at = datetime(2026, 11, 8, 3, 0, tzinfo=UTC)
+    fs = {"device": "/dev/nvme0n1p1", "fstype": "xfs", "instance": "10.0.4.23:9100", "job": "node-exporter"}
+    probe = {"instance": "https://partner-api.example.com", "job": "blackbox", "target": "partner-api"}
+    not_after = (alert_at + LEAD + timedelta(days=2.4)).timestamp()
+    spec = {
+        "service": "partner-gateway",
+        "releases": [{"version": "v1", "deployed_at": (alert_at - timedelta(days=3)).isoformat()}],
+        "signals": {"days_left": {"default": 2.4}, "not_after": {"default": not_after}},
+        "queries": [{"expr": rules.SSL_CERT_EXPIRING, "signal": "days_left", "labels": probe}],
+        "series": [{"metric": "probe_ssl_earliest_cert_expiry", "signal": "not_after", "labels": probe}],
+        "nodes": [
+            {
+                "name": "ip-10-0-4-23",
+                "since": (alert_at - timedelta(hours=8)).isoformat(),  # 30% free then, 6% at the alert
+                "signals": {"avail": {"default": {"start": 30.0, "slope_per_h": -3.0}}},
+                "queries": [
+                    {
+                        "expr": rules.NODE_FILESYSTEM_SPACE_FILLING_UP,
+                        "signal": "avail",
+                        "labels": fs | {"mountpoint": "/"},
+                    }
+                ],
+            }
+        ],
+    }
+    now = datetime.now(UTC).replace(microsecond=0)
+    offset = int((now - (alert_at + LEAD)).total_seconds())
+    text = shift(synthesize(WorldSpec.model_validate(spec), alert_at), offset, until=int(now.timestamp()))
+    with serve_openmetrics(text, tmp_path / "prometheus") as url:
+
+        def ask(expr: str) -> list[float]:
+            answer = httpx.get(f"{url}/api/v1/query", params={"query": expr, "time": now.timestamp()}).json()
+            return [float(r["value"][1]) for r in answer["data"]["result"]]
+
+        assert ask(rules.NODE_FILESYSTEM_SPACE_FILLING_UP) == [pytest.approx(6.0 - 3.0 * 5 / 60, rel=1e-3)]
+        assert ask(rules.SSL_CERT_EXPIRING) == [pytest.approx(2.4)]

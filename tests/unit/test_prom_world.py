@@ -210,6 +210,32 @@ def test_shift_moves_samples_and_drops_the_future() -> None:
     assert shift('g 4.00041e+09 100\ng{v="1.000"} 3.000 200\n', 50) == 'g 4.00041e+09 150\ng{v="1.000"} 3.000 250\n'
 
 
+def test_a_value_that_is_a_unix_time_moves_with_the_case() -> None:
+    """Re-anchored, a certificate still expires 2.4 days after the alert; a byte count stays a byte count."""
+    expiry = int((T0 + timedelta(days=2.4)).timestamp())
+    text = (
+        f'# TYPE probe_ssl_earliest_cert_expiry gauge\nprobe_ssl_earliest_cert_expiry{{target="api"}} {expiry} 100\n'
+        "# TYPE node_filesystem_avail_bytes gauge\nnode_filesystem_avail_bytes 1500000000 100\n# EOF\n"
+    )
+    moved = shift(text, -86400)
+    assert f'probe_ssl_earliest_cert_expiry{{target="api"}} {expiry - 86400} -86300' in moved
+    assert "node_filesystem_avail_bytes 1500000000 -86300" in moved
+    series = {"metric": "probe_ssl_earliest_cert_expiry", "signal": "not_after", "labels": {"target": "api"}}
+    spec = WorldSpec.model_validate(
+        {
+            "service": "gateway",
+            "releases": [{"version": "v1", "deployed_at": (T0 - timedelta(days=1)).isoformat()}],
+            "signals": {"not_after": {"default": expiry}, "free": {"default": {"start": 30.0, "slope_per_h": -3.0}}},
+            "series": [series],
+            "nodes": [{"name": "ip-10-0-4-23", "since": T0.isoformat(), "signals": {}}],
+        }
+    )
+    later = spec.moved(timedelta(days=30))
+    assert later.signals["not_after"]["default"] == expiry + 30 * 86400
+    assert later.signals["free"] == spec.signals["free"]  # not read as a time
+    assert later.nodes[0].since == T0 + timedelta(days=30)  # a node's ramps start as much later
+
+
 def test_anchor_puts_the_alert_its_delivery_delay_before_now_and_moves_log_timestamps() -> None:
     case = load_case(CASES / "am-cart-errors-bad-release")
     now = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
