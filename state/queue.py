@@ -163,8 +163,8 @@ class Queue:
         stmt = self._insert(ItemRow).values(**row)
         if row["delivery_key"] is not None:
             stmt = stmt.on_conflict_do_nothing(index_elements=["delivery_key"])
-        result = session.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: PostgreSQL reports -1 for ON CONFLICT DO NOTHING (DESIGN §7)
+        return 1 if session.execute(stmt.returning(ItemRow.id)).first() is not None else 0
 
     # ------------------------------------------------------------------ claiming
 
