@@ -310,6 +310,7 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
         "tool_calls": len(state.tool_calls),
         "notifications": state.notifications,
         "escalation_reason": state.escalation_reason,
+        "recall": state.recall.model_dump(mode="json") if state.recall else None,
     }
 
 
@@ -338,12 +339,15 @@ def open_runner(
     from dataclasses import replace
 
     from tools.guard import StoreActionLog
+    from tools.history import StoreHistory
 
     store = Store.from_url(settings.db_url)
     try:
         deps = deps or live_deps(settings, store, **collaborators)
         if deps.actions is None:
             deps = replace(deps, actions=StoreActionLog(store))
+        if deps.history is None:
+            deps = replace(deps, history=StoreHistory(store))
         with open_checkpointer(settings) as saver:
             yield IncidentRunner(deps, store, saver, on_step=on_step)
     finally:
