@@ -39,6 +39,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from state.store import Base, IncidentRow
 
+# The stats group by one column made of these (one sort key instead of ten: a 5x cheaper GROUP BY
+# on SQLite), split again in Python (state/stats.py).
+CUBE_SEP = "\x1f"
+INCIDENT_CUBE = ("service", "rule", "source", "severity", "verdict", "status", "pattern", "tier", "escalation",
+                 "noise", "escalated")  # fmt: skip
+ATTEMPT_CUBE = ("rung", "operation", "pattern", "day")
 # Outcomes that are a verdict on the rung: it did not fix the alert (verified=True is a fix).
 NOT_FIXED = frozenset({"still_firing", "not_baseline", "masked", "worse"})
 FINISHED = ("resolved", "escalated", "failed")
@@ -50,12 +56,17 @@ class IncidentFacts(Base):
 
     __tablename__ = "incident_facts"
     __table_args__ = (
-        Index("ix_incident_facts_subject_opened", "subject", "opened_at"),
-        Index("ix_incident_facts_rule_service", "rule", "service"),
+        # covers recall's window reads (subject, time, finished, pattern) without a table lookup
+        Index("ix_incident_facts_subject_opened", "subject", "opened_at", "status", "pattern"),
+        # percentiles walk these in order, filtering on time and service inside the index
+        Index("ix_incident_facts_mtta", "mtta_s", "opened_at", "service"),
+        Index("ix_incident_facts_mttr", "mttr_s", "opened_at", "service"),
+        Index("ix_incident_facts_wait", "approval_wait_s", "opened_at", "service"),
+        Index("ix_incident_facts_opened", "opened_at", "day", "escalated"),  # a window, and the daily series
     )
 
     incident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     day: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(32))
     service: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
@@ -91,13 +102,16 @@ class IncidentFacts(Base):
     refusals: Mapped[int] = mapped_column(Integer)
     approval_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     dry_run: Mapped[bool] = mapped_column(Boolean)
+    cube: Mapped[str] = mapped_column(Text, doc="INCIDENT_CUBE's values joined by CUBE_SEP (what stats group by).")
 
 
 class AttemptFacts(Base):
     """One rung tried, and whether it fixed the alert (``success``: 1 fixed and held, 0 not, NULL no verdict)."""
 
     __tablename__ = "attempt_facts"
-    __table_args__ = (Index("ix_attempt_facts_subject_pattern", "subject", "pattern", "opened_at"),)
+    __table_args__ = (  # covers recall's outcome counts without a table lookup
+        Index("ix_attempt_facts_subject", "subject", "opened_at", "status", "pattern", "rung", "operation", "success"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -106,12 +120,14 @@ class AttemptFacts(Base):
     service: Mapped[str | None] = mapped_column(String(256), nullable=True)
     subject: Mapped[str] = mapped_column(String(512))
     pattern: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), doc="The incident's (recall reads finished ones without a join).")
     n: Mapped[int] = mapped_column(Integer)
     rung: Mapped[int] = mapped_column(Integer)
     operation: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
     success: Mapped[int | None] = mapped_column(Integer, nullable=True)
     undone: Mapped[bool] = mapped_column(Boolean)
+    cube: Mapped[str] = mapped_column(Text, doc="ATTEMPT_CUBE's values joined by CUBE_SEP.")
 
 
 TABLES = [IncidentFacts.__table__, AttemptFacts.__table__]
@@ -127,6 +143,13 @@ def subject_key(alert: dict[str, Any]) -> str:
     if not name or subject.get("kind") in (None, "unknown"):
         return f"rule:{alert.get('source', '')}:{alert.get('name', '')}"[:512]
     return f"{subject['kind']}:{subject.get('cluster') or ''}:{subject.get('namespace') or ''}/{name}"[:512]
+
+
+def cube_key(row: dict[str, Any], keys: tuple[str, ...]) -> str:
+    """The row's ``keys`` as one string (booleans as 1/0, None as empty)."""
+    return CUBE_SEP.join(
+        str(int(v)) if isinstance(v, bool) else "" if v is None else str(v) for v in (row[k] for k in keys)
+    )
 
 
 def _time(value: Any) -> datetime | None:
@@ -314,6 +337,7 @@ def extract(incident_id: str, doc: dict[str, Any], opened_at: datetime) -> tuple
         "approval_wait_s": waited,
         "dry_run": bool(doc.get("dry_run")),
     }
+    row["cube"] = cube_key(row, INCIDENT_CUBE)
     rows = [_attempt_row(incident_id, a, row) for a in attempts if a.get("action")]
     return row, rows
 
@@ -321,13 +345,14 @@ def extract(incident_id: str, doc: dict[str, Any], opened_at: datetime) -> tuple
 def _attempt_row(incident_id: str, attempt: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
     outcome = str(attempt.get("outcome") or "")
     success = 1 if attempt.get("verified") is True else 0 if outcome in NOT_FIXED else None
-    return {
+    row = {
         "incident_id": incident_id,
         "opened_at": incident["opened_at"],
         "day": incident["day"],
         "service": incident["service"],
         "subject": incident["subject"],
         "pattern": incident["pattern"],
+        "status": incident["status"],
         "n": int(attempt.get("n") or 0),
         "rung": int(attempt.get("rung") or 0),
         "operation": str(attempt.get("action"))[:32],
@@ -335,6 +360,7 @@ def _attempt_row(incident_id: str, attempt: dict[str, Any], incident: dict[str, 
         "success": success,
         "undone": bool(attempt.get("undone")),
     }
+    return row | {"cube": cube_key(row, ATTEMPT_CUBE)}
 
 
 # ---------------------------------------------------------------------- writing

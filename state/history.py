@@ -122,24 +122,29 @@ def _past(row: Any, score: float, matches: list[str]) -> PastIncident:
 def recall(store: Store, query: HistoryQuery) -> Recall:
     """The subject's history for ``query``: its closest past incidents and every rung's outcomes."""
     since, before = utc(query.since), utc(query.before)
+    # The incident being diagnosed is open, so "finished" already leaves it out of the counts (read from the
+    # covering indexes); the candidates also exclude it by id.
     window = (
         IncidentFacts.subject == query.subject,
         IncidentFacts.opened_at >= since,
         IncidentFacts.opened_at < before,
-        IncidentFacts.incident_id != query.exclude,
         IncidentFacts.status.in_(FINISHED),
     )
-    newest = select(IncidentFacts).where(*window).order_by(IncidentFacts.opened_at.desc()).limit(CANDIDATES)
+    newest = (
+        select(IncidentFacts)
+        .where(*window, IncidentFacts.incident_id != query.exclude)
+        .order_by(IncidentFacts.opened_at.desc())
+        .limit(CANDIDATES)
+    )
     verified = func.sum(case((AttemptFacts.success == 1, 1), else_=0))
     failed = func.sum(case((AttemptFacts.success == 0, 1), else_=0))
     outcomes = (
         select(AttemptFacts.pattern, AttemptFacts.rung, AttemptFacts.operation, verified, failed, func.count())
-        .join(IncidentFacts, IncidentFacts.incident_id == AttemptFacts.incident_id)
         .where(
             AttemptFacts.subject == query.subject,
             AttemptFacts.opened_at >= since,
             AttemptFacts.opened_at < before,
-            *window[3:],
+            AttemptFacts.status.in_(FINISHED),
         )
         .group_by(AttemptFacts.pattern, AttemptFacts.rung, AttemptFacts.operation)
         .order_by(AttemptFacts.pattern, AttemptFacts.rung)

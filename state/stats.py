@@ -1,7 +1,8 @@
 """Operations analytics over the facts rows (state/facts.py): SQL that runs on SQLite and PostgreSQL.
 
-One GROUP BY per question, each a scan of a narrow table (or its indexes), so the whole
-document takes a few hundred milliseconds on 100k incidents (``benchmarks/stats_bench.py``):
+Two GROUP BYs carry most of it (an incident cube over the categorical columns, an attempt cube by
+rung, operation, pattern and day), folded in Python; services, noisy rules, days, percentiles and
+channels are one small query each (``benchmarks/stats_bench.py`` times it on 100k incidents):
 
 - incidents by source, service, severity, verdict, status, pattern; MTTA and MTTR;
 - per rung and per failure pattern: attempts, verified fixes, verified failures, undos, the success rate;
@@ -15,6 +16,7 @@ Percentiles are read with ORDER BY ... OFFSET (no ``percentile_cont`` in SQLite)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from state.facts import AttemptFacts, IncidentFacts, utc
+from state.facts import ATTEMPT_CUBE, CUBE_SEP, INCIDENT_CUBE, AttemptFacts, IncidentFacts, utc
 from state.store import Store
 
 TOP_SERVICES = 20
@@ -199,6 +201,10 @@ def _sum(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _total(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0)
+
+
 def _where(table: Any, since: datetime | None, until: datetime | None, service: str | None) -> list[Any]:
     clauses = []
     if since is not None:
@@ -218,119 +224,142 @@ def _percentile(session: Session, column: Any, where: list[Any], n: int, q: floa
     return round(float(value), 3) if value is not None else None
 
 
-def _duration(session: Session, column: Any, where: list[Any], extra: list[Any] | None = None) -> Duration:
-    clauses = [*where, *(extra or [])]
-    n, mean = session.execute(select(func.count(column), func.avg(column)).where(*clauses)).one()
-    n = int(n or 0)
+def _duration(session: Session, column: Any, where: list[Any], n: int, total: float) -> Duration:
+    """Mean from the cube's sum and count; the median and p90 read through the column's index."""
     return Duration(
         n=n,
-        mean_s=round(float(mean), 3) if mean is not None else None,
-        p50_s=_percentile(session, column, clauses, n, 0.5),
-        p90_s=_percentile(session, column, clauses, n, 0.9),
+        mean_s=round(total / n, 3) if n else None,
+        p50_s=_percentile(session, column, where, n, 0.5),
+        p90_s=_percentile(session, column, where, n, 0.9),
     )
 
 
-def _outcomes(stmt: Any) -> Any:
-    """``stmt`` with the attempt outcome columns: attempts, verified, failed, undone."""
-    a = AttemptFacts
-    return stmt.add_columns(func.count(), _sum(a.success == 1), _sum(a.success == 0), _sum(a.undone.is_(True)))
-
-
-# ---------------------------------------------------------------------- the questions
-
-
-def _cube(session: Session, where: list[Any]) -> dict[str, dict[str, int]]:
-    """Counts by source, severity, verdict, status and pattern from one GROUP BY."""
-    f = IncidentFacts
-    stmt = select(f.source, f.severity, f.verdict, f.status, f.pattern, func.count()).where(*where)
-    stmt = stmt.group_by(f.source, f.severity, f.verdict, f.status, f.pattern)
-    out: dict[str, dict[str, int]] = {k: {} for k in ("source", "severity", "verdict", "status", "pattern")}
-    for source, severity, verdict, status, pattern, n in session.execute(stmt):
-        for key, value in zip(out, (source, severity, verdict, status, pattern), strict=True):
-            label = value or "none"
-            out[key][label] = out[key].get(label, 0) + int(n)
-    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in out.items()}
-
-
-def _services(session: Session, where: list[Any]) -> list[ServiceRow]:
-    f = IncidentFacts
-    n = func.count()
-    stmt = (
-        select(f.service, n, _sum(f.status == "resolved"), _sum(f.escalated.is_(True)), _sum(f.noise != ""),
-               func.coalesce(func.sum(f.attempts), 0), _sum(f.fixed_by.is_not(None)))
-        .where(*where).group_by(f.service).order_by(n.desc(), f.service).limit(TOP_SERVICES)
-    )  # fmt: skip
-    return [
-        ServiceRow(service=s or "none", incidents=c, resolved=r, escalated=e, noise=q, attempts=a, fixed=x)
-        for s, c, r, e, q, a, x in session.execute(stmt)
-    ]
-
-
-def _rungs(session: Session, where: list[Any]) -> list[RungRow]:
-    a = AttemptFacts
-    stmt = _outcomes(select(a.rung, a.operation)).where(*where).group_by(a.rung, a.operation).order_by(a.rung)
-    return [
-        RungRow(rung=r, operation=op, attempts=n, verified=v, failed=f, undone=u, success_rate=_rate(v, f))
-        for r, op, n, v, f, u in session.execute(stmt)
-    ]
-
-
-def _patterns(session: Session, where_i: list[Any], where_a: list[Any]) -> list[PatternRow]:
-    f, a = IncidentFacts, AttemptFacts
-    incidents = select(f.pattern, func.count(), _sum(f.fixed_by.is_not(None)), _sum(f.escalated.is_(True)))
-    rows = {
-        p or "none": (int(n), int(x), int(e))
-        for p, n, x, e in session.execute(incidents.where(*where_i).group_by(f.pattern))
-    }
-    tried = {
-        p or "none": (n, v, fl, u)
-        for p, n, v, fl, u in session.execute(_outcomes(select(a.pattern)).where(*where_a).group_by(a.pattern))
-    }
-    out = []
-    for pattern, (n, fixed, escalated) in sorted(rows.items(), key=lambda kv: -kv[1][0]):
-        attempts, verified, failed, undone = tried.get(pattern, (0, 0, 0, 0))
-        row = PatternRow(
-            pattern=pattern, incidents=n, fixed=fixed, escalated=escalated, attempts=attempts, verified=verified,
-            failed=failed, undone=undone, success_rate=_rate(verified, failed),
-        )  # fmt: skip
-        out.append(row)
+def _folded(rows: Any, key: Callable[[Any], Any], *values: int) -> dict[Any, list[int]]:
+    """Sum ``values`` (row indexes) of ``rows`` by ``key(row)``."""
+    out: dict[Any, list[int]] = {}
+    for row in rows:
+        acc = out.setdefault(key(row), [0] * len(values))
+        for i, index in enumerate(values):
+            acc[i] += int(row[index] or 0)
     return out
 
 
-def _escalations(session: Session, where: list[Any]) -> list[EscalationRow]:
+def _counts(rows: Any, index: int) -> dict[str, int]:
+    folded = _folded(rows, lambda r: r[index] or "none", CUBE_COUNT)
+    return {k: v[0] for k, v in sorted(folded.items(), key=lambda kv: (-kv[1][0], kv[0]))}
+
+
+# ---------------------------------------------------------------------- the two cubes: one scan each
+
+# incident cube columns, by position: state/facts.py::INCIDENT_CUBE, then the aggregates
+SERVICE, RULE, SOURCE, SEVERITY, VERDICT, STATUS, PATTERN, TIER, ESCALATION, NOISE, ESCALATED = range(11)
+(CUBE_COUNT, FIXED, BUDGET, SPENT, EXHAUSTED, APPROVED, REJECTED, REFUSED, ASKED, EXAMPLE,
+ MTTA_N, MTTA_SUM, MTTR_N, MTTR_SUM, WAIT_N, WAIT_SUM) = range(11, 27)  # fmt: skip
+
+
+def _split(key: str, width: int) -> list[Any]:
+    parts = key.split(CUBE_SEP)
+    return parts + [""] * (width - len(parts))
+
+
+def _incident_cube(session: Session, where: list[Any]) -> list[list[Any]]:
+    """Every incident count the page needs, grouped once by the categorical columns (their joined key)."""
     f = IncidentFacts
-    n = func.count()
-    stmt = (
-        select(f.escalation, f.pattern, n, func.min(f.escalation_reason))
-        .where(*where, f.escalated.is_(True)).group_by(f.escalation, f.pattern)
-        .order_by(n.desc(), f.escalation, f.pattern)
-    )  # fmt: skip
+    asked = (f.approvals + f.rejections + f.refusals) > 0
+    stmt = select(
+        f.cube, func.count(), _sum(f.fixed_by.is_not(None)), _total(f.budget), _total(f.attempts),
+        _sum(and_(f.budget > 0, f.attempts >= f.budget)), _total(f.approvals), _total(f.rejections),
+        _total(f.refusals), _sum(asked), func.min(f.escalation_reason),
+        func.count(f.mtta_s), _total(f.mtta_s), func.count(f.mttr_s), _total(f.mttr_s),
+        func.count(f.approval_wait_s), _total(f.approval_wait_s),
+    ).where(*where).group_by(f.cube)  # fmt: skip
+    rows = []
+    for key, *aggregates in session.execute(stmt):
+        keys = _split(key, len(INCIDENT_CUBE))
+        keys[ESCALATED] = keys[ESCALATED] == "1"
+        rows.append([*keys, *aggregates])
+    return rows
+
+
+def _attempt_cube(session: Session, where: list[Any]) -> list[list[Any]]:
+    """Attempts, verified fixes, verified failures and undos by rung, operation, pattern and day."""
+    a = AttemptFacts
+    stmt = select(a.cube, func.count(), _sum(a.success == 1), _sum(a.success == 0), _sum(a.undone.is_(True)))
+    rows = []
+    for key, *aggregates in session.execute(stmt.where(*where).group_by(a.cube)):
+        rung, operation, pattern, day = _split(key, len(ATTEMPT_CUBE))
+        rows.append([int(rung or 0), operation, pattern, day, *aggregates])
+    return rows
+
+
+def _rungs(tried: list[Any]) -> list[RungRow]:
+    folded = _folded(tried, lambda r: (r[0], r[1]), 4, 5, 6, 7)
     return [
-        EscalationRow(reason=r or "other", pattern=p or "none", count=c, example=(ex or "")[:300])
-        for r, p, c, ex in session.execute(stmt)
+        RungRow(rung=rung, operation=op, attempts=n, verified=v, failed=f, undone=u, success_rate=_rate(v, f))
+        for (rung, op), (n, v, f, u) in sorted(folded.items())
     ]
 
 
-def _approvals(session: Session, where: list[Any]) -> Approvals:
-    f = IncidentFacts
-    asked = (f.approvals + f.rejections + f.refusals) > 0
-    stmt = select(_sum(asked), func.coalesce(func.sum(f.approvals), 0), func.coalesce(func.sum(f.rejections), 0),
-                  func.coalesce(func.sum(f.refusals), 0)).where(*where)  # fmt: skip
-    incidents, approved, rejected, refused = session.execute(stmt).one()
-    wait = _duration(session, f.approval_wait_s, where, [asked])
-    return Approvals(incidents=incidents, approved=approved, rejected=rejected, refused=refused, wait=wait)
+def _patterns(cube: list[Any], tried: list[Any]) -> list[PatternRow]:
+    incidents = _folded(cube, lambda r: r[PATTERN] or "none", CUBE_COUNT, FIXED)
+    escalated = _folded([r for r in cube if r[ESCALATED]], lambda r: r[PATTERN] or "none", CUBE_COUNT)
+    attempts = _folded(tried, lambda r: r[2] or "none", 4, 5, 6, 7)
+    out = []
+    for pattern, (n, fixed) in sorted(incidents.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        count, verified, failed, undone = attempts.get(pattern, [0, 0, 0, 0])
+        out.append(PatternRow(
+            pattern=pattern, incidents=n, fixed=fixed, escalated=escalated.get(pattern, [0])[0], attempts=count,
+            verified=verified, failed=failed, undone=undone, success_rate=_rate(verified, failed),
+        ))  # fmt: skip
+    return out
 
 
-def _budget(session: Session, where: list[Any]) -> list[BudgetRow]:
-    f = IncidentFacts
-    stmt = (
-        select(f.tier, func.count(), func.coalesce(func.sum(f.budget), 0), func.coalesce(func.sum(f.attempts), 0),
-               _sum(and_(f.budget > 0, f.attempts >= f.budget)))
-        .where(*where, f.tier != "", f.noise != "info").group_by(f.tier).order_by(f.tier)
-    )  # fmt: skip
+def _escalations(cube: list[Any]) -> list[EscalationRow]:
+    rows: dict[tuple[str, str], tuple[int, str]] = {}
+    for r in cube:
+        if r[ESCALATED]:
+            key = (r[ESCALATION] or "other", r[PATTERN] or "none")
+            n, example = rows.get(key, (0, r[EXAMPLE] or ""))
+            rows[key] = (n + r[CUBE_COUNT], min(example, r[EXAMPLE] or "") or example)
+    ordered = sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [EscalationRow(reason=k[0], pattern=k[1], count=n, example=ex[:300]) for k, (n, ex) in ordered]
+
+
+def _budget(cube: list[Any]) -> list[BudgetRow]:
+    tiers = _folded([r for r in cube if r[TIER] and r[NOISE] != "info"], lambda r: r[TIER], CUBE_COUNT, BUDGET,
+                    SPENT, EXHAUSTED)  # fmt: skip
     return [
         BudgetRow(tier=t, incidents=n, budget=b, spent=s, spent_share=round(s / b, 4) if b else None, exhausted=x)
-        for t, n, b, s, x in session.execute(stmt)
+        for t, (n, b, s, x) in sorted(tiers.items())
+    ]
+
+
+def _sums(cube: list[Any], *indexes: int) -> list[float]:
+    return [sum(float(r[i] or 0) for r in cube) for i in indexes]
+
+
+def _approvals(session: Session, cube: list[Any], where: list[Any]) -> Approvals:
+    asked, approved, rejected, refused, n, total = _sums(cube, ASKED, APPROVED, REJECTED, REFUSED, WAIT_N, WAIT_SUM)
+    wait = _duration(session, IncidentFacts.approval_wait_s, where, int(n), total)
+    return Approvals(incidents=int(asked), approved=int(approved), rejected=int(rejected), refused=int(refused),
+                     wait=wait)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the other questions
+
+
+def _services(cube: list[list[Any]]) -> list[ServiceRow]:
+    out: dict[str, list[int]] = {}
+    for r in cube:
+        row = out.setdefault(r[SERVICE] or "none", [0, 0, 0, 0, 0, 0])
+        n = int(r[CUBE_COUNT])
+        for i, value in enumerate((n, n * (r[STATUS] == "resolved"), n * bool(r[ESCALATED]), n * (r[NOISE] != ""),
+                                   int(r[SPENT]), int(r[FIXED]))):  # fmt: skip
+            row[i] += value
+    top = sorted(out.items(), key=lambda kv: (-kv[1][0], kv[0]))[:TOP_SERVICES]
+    return [
+        ServiceRow(service=s, incidents=c, resolved=r, escalated=e, noise=q, attempts=a, fixed=x)
+        for s, (c, r, e, q, a, x) in top
     ]
 
 
@@ -342,21 +371,22 @@ SUGGESTIONS = {
 }
 
 
-def _noisy(session: Session, where: list[Any], noise_min: int) -> list[NoisyAlert]:
-    f = IncidentFacts
-    n = func.count()
-    kinds = [_sum(f.noise == kind) for kind in SUGGESTIONS]
-    stmt = (
-        select(f.rule, f.service, n, *kinds).where(*where).group_by(f.rule, f.service)
-        .having(and_(n >= noise_min, _sum(f.noise == "") == 0)).order_by(n.desc(), f.rule).limit(TOP_NOISY)
-    )  # fmt: skip
+def _noisy(cube: list[list[Any]], noise_min: int) -> list[NoisyAlert]:
+    """Rules (per service) with ``noise_min`` or more incidents, none of which needed action."""
+    tally: dict[tuple[str, str], dict[str, int]] = {}
+    for r in cube:
+        kinds = tally.setdefault((r[RULE], r[SERVICE]), {})
+        kinds[r[NOISE]] = kinds.get(r[NOISE], 0) + int(r[CUBE_COUNT])
     out = []
-    for rule, service, count, *counts in session.execute(stmt):
-        tally = {k: int(c) for k, c in zip(SUGGESTIONS, counts, strict=True) if c}
-        top = max(tally, key=lambda k: tally[k])
-        why = f"{rule}: {SUGGESTIONS[top]} ({count} incidents, none needed action)"
-        out.append(NoisyAlert(rule=rule, service=service, incidents=count, kinds=tally, suggestion=why))
-    return out
+    for (rule, service), kinds in tally.items():
+        count = sum(kinds.values())
+        if count < noise_min or "" in kinds:
+            continue
+        top = max(sorted(kinds), key=lambda k: kinds[k])
+        why = f"{rule}: {SUGGESTIONS.get(top, top)} ({count} incidents, none needed action)"
+        out.append(NoisyAlert(rule=rule, service=service or None, incidents=count, kinds=dict(sorted(kinds.items())),
+                              suggestion=why))  # fmt: skip
+    return sorted(out, key=lambda n: (-n.incidents, n.rule, n.service or ""))[:TOP_NOISY]
 
 
 def _channels(
@@ -379,20 +409,15 @@ def _channels(
     ]
 
 
-def _days(session: Session, where_i: list[Any], where_a: list[Any]) -> list[DayRow]:
-    f, a = IncidentFacts, AttemptFacts
-    days = select(f.day, func.count(), _sum(f.escalated.is_(True))).where(*where_i).group_by(f.day)
+def _days(session: Session, where: list[Any], tried: list[Any]) -> list[DayRow]:
+    f = IncidentFacts
+    days = select(f.day, func.count(), _sum(f.escalated.is_(True))).where(*where).group_by(f.day)
     counted = {d: (int(n), int(e)) for d, n, e in session.execute(days.order_by(f.day.desc()).limit(DAYS))}
-    tried = {
-        d: (n, v, fl)
-        for d, n, v, fl, _u in session.execute(
-            _outcomes(select(a.day)).where(*where_a, a.day.in_(counted)).group_by(a.day)
-        )
-    }
+    attempts = _folded([r for r in tried if r[3] in counted], lambda r: r[3], 4, 5, 6)
     out = []
     for day in sorted(counted):
-        attempts, verified, failed = tried.get(day, (0, 0, 0))
-        out.append(DayRow(day=day, incidents=counted[day][0], escalated=counted[day][1], attempts=attempts,
+        n, verified, failed = attempts.get(day, [0, 0, 0])
+        out.append(DayRow(day=day, incidents=counted[day][0], escalated=counted[day][1], attempts=n,
                           verified=verified, failed=failed, success_rate=_rate(verified, failed)))  # fmt: skip
     return out
 
@@ -410,23 +435,24 @@ def operations_stats(
 
     Ledger(store)  # the deliveries table exists even where nothing was ever pushed
     where_i = _where(IncidentFacts, since, until, service)
-    where_a = _where(AttemptFacts, since, until, service)
     with store.session() as session:
-        cube = _cube(session, where_i)
-        rungs = _rungs(session, where_a)
-        ladder = Outcomes(attempts=sum(r.attempts for r in rungs), verified=sum(r.verified for r in rungs),
-                          failed=sum(r.failed for r in rungs), undone=sum(r.undone for r in rungs))  # fmt: skip
-        ladder.success_rate = _rate(ladder.verified, ladder.failed)
+        cube = _incident_cube(session, where_i)
+        tried = _attempt_cube(session, _where(AttemptFacts, since, until, service))
+        rungs = _rungs(tried)
+        verified, failed = sum(r.verified for r in rungs), sum(r.failed for r in rungs)
+        ladder = Outcomes(attempts=sum(r.attempts for r in rungs), verified=verified, failed=failed,
+                          undone=sum(r.undone for r in rungs), success_rate=_rate(verified, failed))  # fmt: skip
+        mtta_n, mtta_sum, mttr_n, mttr_sum = _sums(cube, MTTA_N, MTTA_SUM, MTTR_N, MTTR_SUM)
         return OperationsStats(
-            since=since, until=until, service=service, incidents=sum(cube["status"].values()),
-            by_source=cube["source"], by_severity=cube["severity"], by_verdict=cube["verdict"],
-            by_status=cube["status"], by_pattern=cube["pattern"], services=_services(session, where_i),
-            mtta=_duration(session, IncidentFacts.mtta_s, where_i),
-            mttr=_duration(session, IncidentFacts.mttr_s, where_i),
-            ladder=ladder, rungs=rungs, patterns=_patterns(session, where_i, where_a),
-            escalations=_escalations(session, where_i), approvals=_approvals(session, where_i),
-            budget=_budget(session, where_i), noisy=_noisy(session, where_i, noise_min),
-            channels=_channels(session, since, until, service), days=_days(session, where_i, where_a),
+            since=since, until=until, service=service, incidents=sum(r[CUBE_COUNT] for r in cube),
+            by_source=_counts(cube, SOURCE), by_severity=_counts(cube, SEVERITY), by_verdict=_counts(cube, VERDICT),
+            by_status=_counts(cube, STATUS), by_pattern=_counts(cube, PATTERN), services=_services(cube),
+            mtta=_duration(session, IncidentFacts.mtta_s, where_i, int(mtta_n), mtta_sum),
+            mttr=_duration(session, IncidentFacts.mttr_s, where_i, int(mttr_n), mttr_sum),
+            ladder=ladder, rungs=rungs, patterns=_patterns(cube, tried), escalations=_escalations(cube),
+            approvals=_approvals(session, cube, where_i), budget=_budget(cube),
+            noisy=_noisy(cube, noise_min), channels=_channels(session, since, until, service),
+            days=_days(session, where_i, tried),
         )  # fmt: skip
 
 
