@@ -17,6 +17,7 @@ or the time an import or a generated history gives it).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from state.store import Base, IncidentRow
+
+log = logging.getLogger("alertpilot.facts")
 
 # The stats group by one column made of these (one sort key instead of ten: a 5x cheaper GROUP BY
 # on SQLite), split again in Python (state/stats.py).
@@ -366,15 +369,27 @@ def _attempt_row(incident_id: str, attempt: dict[str, Any], incident: dict[str, 
 # ---------------------------------------------------------------------- writing
 
 
+def _extracted(incident_id: str, doc: dict[str, Any], opened_at: datetime) -> tuple[dict[str, Any], list[Any]] | None:
+    """:func:`extract`, or None for a document it cannot read (an odd import): no facts, but the save goes on."""
+    try:
+        return extract(incident_id, doc, opened_at)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        log.warning("no facts for incident %s: %s: %s", incident_id, type(exc).__name__, exc)
+        return None
+
+
 def write(conn: Connection, incident_id: str, doc: dict[str, Any], opened_at: datetime | None = None) -> None:
     """Replace the incident's facts with those of ``doc`` (inside the caller's transaction)."""
     if opened_at is None:
         opened_at = conn.scalar(select(IncidentRow.created_at).where(IncidentRow.id == incident_id))
         if opened_at is None:
             return
-    row, attempts = extract(incident_id, doc, opened_at)
     conn.execute(delete(AttemptFacts).where(AttemptFacts.incident_id == incident_id))
     conn.execute(delete(IncidentFacts).where(IncidentFacts.incident_id == incident_id))
+    facts = _extracted(incident_id, doc, opened_at)
+    if facts is None:
+        return
+    row, attempts = facts
     conn.execute(insert(IncidentFacts), [row])
     if attempts:
         conn.execute(insert(AttemptFacts), attempts)
@@ -385,9 +400,10 @@ def write_many(conn: Connection, items: Iterable[tuple[str, dict[str, Any], date
     rows: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
     for incident_id, doc, opened_at in items:
-        row, mine = extract(incident_id, doc, opened_at)
-        rows.append(row)
-        attempts.extend(mine)
+        facts = _extracted(incident_id, doc, opened_at)
+        if facts is not None:
+            rows.append(facts[0])
+            attempts.extend(facts[1])
     if rows:
         ids = [r["incident_id"] for r in rows]
         conn.execute(delete(AttemptFacts).where(AttemptFacts.incident_id.in_(ids)))
@@ -407,9 +423,10 @@ def backfill(conn: Connection, batch: int = 500) -> int:
         select(IncidentRow.id, IncidentRow.doc, IncidentRow.created_at)
         .outerjoin(IncidentFacts, IncidentFacts.incident_id == IncidentRow.id)
         .where(IncidentFacts.incident_id.is_(None))
-        .limit(batch)
+        .order_by(IncidentRow.id)
     )
-    done = 0
-    while rows := conn.execute(missing).all():
+    done, after = 0, ""
+    while rows := conn.execute(missing.where(IncidentRow.id > after).limit(batch)).all():
         done += write_many(conn, ((i, doc or {}, at) for i, doc, at in rows))
+        after = rows[-1][0]  # an unreadable document stays without facts; the next batch starts after it
     return done

@@ -117,3 +117,16 @@ def test_since_reads_dates_times_and_durations(text: str, expected: object) -> N
 def test_a_bad_since_names_the_field() -> None:
     with pytest.raises(ValueError, match=r"^since: expected a date .* got 'yesterday'"):
         parse_since("yesterday", NOW)
+
+
+def test_a_document_the_facts_cannot_read_is_still_saved_and_the_backfill_goes_past_it(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'a.db'}")
+    odd = {"status": "resolved", "alert": {"name": "X", "source": "generic"}, "attempts": [{"action": "restart",
+                                                                                           "n": "first"}]}  # fmt: skip
+    store.restore_incident("inc-odd", "k", NOW, odd, [])  # an imported document of another shape
+    assert store.get("inc-odd") == odd
+    load_history(store)
+    with store.engine.begin() as conn:
+        conn.execute(delete(IncidentFacts))
+        assert backfill(conn, batch=4) == 16  # every readable one, in batches, past the odd one
+    assert operations_stats(store).incidents == 16
