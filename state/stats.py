@@ -205,15 +205,18 @@ def _total(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0)
 
 
-def _where(table: Any, since: datetime | None, until: datetime | None, service: str | None) -> list[Any]:
+def _window(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    """``column`` in [since, until)."""
     clauses = []
     if since is not None:
-        clauses.append(table.opened_at >= utc(since))
+        clauses.append(column >= utc(since))
     if until is not None:
-        clauses.append(table.opened_at < utc(until))
-    if service:
-        clauses.append(table.service == service)
+        clauses.append(column < utc(until))
     return clauses
+
+
+def _where(table: Any, since: datetime | None, until: datetime | None, service: str | None) -> list[Any]:
+    return [*_window(table.opened_at, since, until), *([table.service == service] if service else [])]
 
 
 def _percentile(session: Session, column: Any, where: list[Any], n: int, q: float) -> float | None:
@@ -395,11 +398,7 @@ def _channels(
     from state.delivery import Delivery
 
     d = Delivery
-    clauses = []
-    if since is not None:
-        clauses.append(d.at >= utc(since))
-    if until is not None:
-        clauses.append(d.at < utc(until))
+    clauses = _window(d.at, since, until)
     if service:
         clauses.append(d.incident_id.in_(select(IncidentFacts.incident_id).where(IncidentFacts.service == service)))
     stmt = select(d.channel, func.count(), _sum(d.status == "delivered")).where(*clauses).group_by(d.channel)
