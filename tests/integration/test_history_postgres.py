@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +19,7 @@ from state.config import load_settings
 from state.history import recall
 from state.stats import operations_stats
 from state.store import Store
-from tests.conftest import ROOT, cli_env, free_port, person_token, wait_for_port
+from tests.conftest import ROOT, cli_env, free_port, person_token, wait_for_port, wait_until
 from tests.history_data import load_history
 from tests.unit.test_recall import query
 from tests.unit.test_stats import check_counts
@@ -53,16 +51,6 @@ def test_a_generated_history_gives_the_same_numbers_on_both(pg_database: str, tm
     pg.engine.dispose()
 
 
-def _wait(what: str, probe: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_serve_on_postgresql_recalls_starts_at_the_rung_that_held_and_counts_it(
     pg_database: str, tmp_path: Path
 ) -> None:
@@ -89,7 +77,7 @@ def test_serve_on_postgresql_recalls_starts_at_the_rung_that_held_and_counts_it(
         posted = httpx.post(f"{base}/webhooks/alertmanager", json=alert, headers={"Authorization": f"Bearer {HOOK}"})
         assert posted.status_code == 200
         reader = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=20)
-        row = _wait("the incident resolved", lambda: [
+        row = wait_until("the incident resolved", lambda: [
             r for r in reader.get("/incidents").json() if not r["id"].startswith("past-") and r["status"] == "resolved"])[0]  # fmt: skip
         doc = reader.get(f"/incidents/{row['id']}").json()
         assert [a["action"] for a in doc["attempts"]] == ["version_rollback"]  # not the restart history says fails
