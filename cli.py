@@ -3,9 +3,9 @@
 The incident commands (run, resume, approve, reject, incidents, demo, review, logs) are
 here; the rest sit beside their packages and are registered below: replay and
 incidents export/import (graph/cli.py), serve, worker, briefing, executor, audit and mcp
-(server/cli.py), users (server/users_cli.py), eval (evals/cli.py). What they share (exit codes, one-line errors,
-``--config``/``--json``) is cli_common.py. Heavy modules are imported inside the
-commands that need them so the CLI starts fast.
+(server/cli.py), users (server/users_cli.py), stats (server/stats_cli.py), eval (evals/cli.py).
+What they share (exit codes, one-line errors, ``--config``/``--json``) is cli_common.py. Heavy modules
+are imported inside the commands that need them so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cli_common import ConfigOpt, JsonOpt, UsageError, emit_json, err, fail, gua
 from evals import cli as evals_cli
 from graph import cli as graph_cli
 from server import cli as server_cli
-from server import users_cli
+from server import stats_cli, users_cli
 
 if TYPE_CHECKING:
     from graph.runner import IncidentRunner
@@ -364,7 +364,7 @@ def logs_classify(
 
 # Registration order is the order `alertpilot --help` lists commands and groups in.
 app.command()(graph_cli.replay)
-for command in (server_cli.briefing, server_cli.serve, server_cli.worker):
+for command in (server_cli.briefing, server_cli.serve, server_cli.worker, stats_cli.stats):
     app.command()(command)
 incidents_app.command("export")(graph_cli.incidents_export)
 incidents_app.command("import")(graph_cli.incidents_import)

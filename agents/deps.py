@@ -11,6 +11,7 @@ from typing import Any
 from state.config import Settings
 from state.incident import Decision, IncidentState, ToolCall
 from tools.guard import ActionLog
+from tools.history import HistoryReader
 from tools.registry import ToolBackend, ToolSession
 
 # Read-only tools each agent may call; mutating tools are reached only via the guard.
@@ -38,6 +39,7 @@ class Deps:
     durable_timers: bool = False  # under `serve`/`worker`: waits become interrupts a worker resumes later
     on_event: Callable[[str, dict[str, Any]], None] = field(default=lambda _kind, _data: None)
     actions: ActionLog | None = None  # executed actions per service (rate limit); None = this incident's only
+    history: HistoryReader | None = None  # past incidents (recall, informed ladder); None = no history
 
     def session(
         self, agent: str, state: IncidentState, allowed: frozenset[str] | None = None, start_seq: int | None = None

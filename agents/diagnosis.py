@@ -24,6 +24,8 @@ from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
 from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
+from agents.recall import finding as history_finding
+from agents.recall import recall
 from agents.signal import SignalReading, band_of, own_series, read_signal
 from agents.signal_history import SignalHistory, version_health
 from agents.subject_lookup import lookup
@@ -202,7 +204,10 @@ def _facts(
     band = band_of(alert, reading.query, own.baseline if own else None, slope)
     health = version_health(lived, versions.runs, band, climb) if lived and versions.runs else []
     extra: dict[str, Any] = {"release_floor": release_floor} if release_floor is not None else {}
-    return Facts(alert, reading, anomalies, versions, health, band, history, evidence, proxy, lived=lived, **extra)
+    return Facts(
+        alert, reading, anomalies, versions, health, band, history, evidence, proxy, lived=lived, climb_per_h=climb,
+        **extra,
+    )  # fmt: skip
 
 
 def _describe_signal(diagnosis: Diagnosis, facts: Facts) -> None:
@@ -313,9 +318,14 @@ def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     diagnosis, findings = consult_model(deps, session, alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
+    recalled = recall(deps, state.incident_id, alert, diagnosis, findings)  # after the conclusion: never changes it
+    if recalled is not None:
+        findings.append(history_finding(recalled, settings.language))
     deps.on_event("diagnosis", diagnosis.model_dump())
     update.decide(diagnosis.summary)
-    fields: dict[str, Any] = {"diagnosis": diagnosis, "findings": [*state.findings, *findings]}
+    if recalled is not None and (told := history_finding(recalled, "en").detail):
+        update.decide(told)
+    fields: dict[str, Any] = {"diagnosis": diagnosis, "findings": [*state.findings, *findings], "recall": recalled}
     if alert is not state.alert:
         update.decide(f"subject: {alert.subject.describe()} ({alert.subject.evidence.get('name', '')})")
         fields["alert"] = alert

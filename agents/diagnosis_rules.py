@@ -63,6 +63,7 @@ class Facts:
     proxy: Anomaly | None = None
     release_floor: float = RELEASE_MIN_CONFIDENCE
     lived: SignalHistory | None = None  # the signal since the first version seen (per-version health)
+    climb_per_h: float | None = None  # a leak climbing into the alert at this slope (versions judged by slope)
 
     @property
     def subject(self) -> Subject:
@@ -278,6 +279,8 @@ def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
         "lead_min": int(lead.total_seconds() // 60),
         "target": blamed.target,
         "by_history": blamed.by_history,
+        # the slope changed at this release (flat before, climbing since): a restart would only reset it
+        "leak_tied_to_release": leak and blamed.by_history and facts.climb_per_h is not None,
         "skipped": blamed.skipped,
     }
     return diagnosis

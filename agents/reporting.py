@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.deps import Deps, NodeUpdate
+from agents.recall import order_sentence, sentence
 from agents.report_text import (
     DIMENSIONS,
     OPERATIONS,
@@ -31,7 +32,7 @@ from agents.report_text import (
     when,
     word,
 )
-from agents.rollback import hypothesis, known_good, rung_sequence
+from agents.rollback import hypothesis, known_good, ladder_order, rung_sequence
 from state.config import Settings
 from state.incident import Diagnosis, Finding, IncidentState
 from state.report import Report, ReportSections, render_content
@@ -234,9 +235,10 @@ def _root_cause(state: IncidentState, lang: Language) -> str:
     claims = _claims(state, evidence, lang)
     listed = [f"[{i}] {describe(f, lang)}" for i, f in enumerate(evidence, start=1)]
     body = join(claims, lang)
+    history = f" {sentence(state.recall, lang)}" if state.recall and sentence(state.recall, lang) else ""
     if lang == "zh":
-        return f"{body}。证据：{join(listed, lang) or '无'}。"
-    return f"{body}. Evidence: {join(listed, lang) or 'none'}."
+        return f"{body}。证据：{join(listed, lang) or '无'}。{history.strip()}"
+    return f"{body}. Evidence: {join(listed, lang) or 'none'}.{history}"
 
 
 # --------------------------------------------------------------------------- impact and solution
@@ -295,16 +297,18 @@ def _solution(state: IncidentState, settings: Settings, lang: Language) -> str:
                 )
             steps.append(step)
         hold = policy.hold_s
+        informed = order_sentence(ladder_order(state, policy, settings), policy, lang)
         if lang == "zh":
             return (
                 f"针对诊断出的{word(PATTERNS, hypothesis(state, policy), lang)}：{' → '.join(steps)}；每步之后等待 "
                 f"{policy.verify_after_s:g} 秒验证告警信号回到正常水平，并在 {hold:g} 秒后复查；未恢复则升级至人工。"
+                + informed
             )
         return (
             f"For the diagnosed cause ({word(PATTERNS, hypothesis(state, policy), lang)}): {' → '.join(steps)}; "
             "after each step, "
             f"wait {policy.verify_after_s:g} s, check the signal is back to normal and again after {hold:g} s; "
-            "escalate to a person if it is not."
+            "escalate to a person if it is not." + (f" {informed}" if informed else "")
         )
     return _no_change(state, settings, lang)
 

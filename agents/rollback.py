@@ -18,6 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from agents import informed_ladder
 from agents.deps import Deps, NodeUpdate
 from state.config import Settings
 from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
@@ -68,16 +69,28 @@ def known_good(state: IncidentState, settings: Settings | None) -> str | None:
 
 
 def rung_sequence(state: IncidentState, policy: Policy, settings: Settings | None = None) -> list[int]:
-    """The rungs this incident walks, in ladder order: those that address its cause and have a target."""
+    """The rungs this incident walks: those that address its cause and have a target, history's best first."""
+    return ladder_order(state, policy, settings).levels
+
+
+def ladder_order(state: IncidentState, policy: Policy, settings: Settings | None = None) -> informed_ladder.LadderOrder:
+    """The allowed rungs and the order the subject's history puts them in (agents/informed_ladder.py)."""
+    subject = state.alert.subject.describe()
+    allowed = allowed_rungs(state, policy, settings)
+    return informed_ladder.order(allowed, state.recall, hypothesis(state, policy), policy, subject)
+
+
+def allowed_rungs(state: IncidentState, policy: Policy, settings: Settings | None = None) -> list[int]:
+    """The rungs that address the incident's cause and have a target, in ladder order."""
     pattern = hypothesis(state, policy)
     if pattern is None or not state.alert.subject.workload:
         return []
     target = known_good(state, settings)
     # A restart only resets a leak: skip it when one was already seen to (it climbed back), or when
-    # the per-version history shows the leak came with a release (the version before held flat):
+    # the per-version history shows the climb began with a release (the version before held flat):
     # then the cause is known and the rollback removes it.
     cause = state.diagnosis.cause if state.diagnosis else {}
-    reset_seen = bool(cause.get("reset_seen") or (pattern == "leak" and cause.get("by_history")))
+    reset_seen = bool(cause.get("reset_seen") or cause.get("leak_tied_to_release"))
     levels = []
     for level in policy.rungs_for(pattern):
         rung = policy.rung(level)
@@ -113,7 +126,8 @@ def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = 
         return None
     if state.attempts and state.attempts[-1].outcome == "unverified":
         return None  # no reading after the last action: never climb on missing data
-    sequence = rung_sequence(state, policy, settings)
+    informed = ladder_order(state, policy, settings)
+    sequence = informed.levels
     if len(state.attempts) >= len(sequence):
         return None
     rung = policy.rung(sequence[len(state.attempts)])
@@ -132,6 +146,8 @@ def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = 
         confidence = diagnosis.release_confidence if diagnosis else 0.0
         strength = "" if confidence >= 0.7 else f", moderate confidence {confidence:.0%}"
         reason += f", back to {target} (the last version whose signal was healthy{strength})"
+    if informed.changed:
+        reason += f"; order from history: rungs {informed.levels} (ladder {informed.ladder})"
     return PlannedAction(
         rung=rung.level,
         rung_name=rung.name,
@@ -156,10 +172,18 @@ def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         proposed, note = propose(deps.model, state, deps.settings.policy, action)
         action = proposed or action
     update = NodeUpdate(state, deps, "plan")
+    policy = deps.settings.policy
     if action is None:
-        why = why_no_action(state, deps.settings.policy, deps.settings)
+        why = why_no_action(state, policy, deps.settings)
         update.decide(why)
+        diagnosed = state.diagnosis.pattern if state.diagnosis else ""
+        unused = "" if state.attempts else informed_ladder.unused(state.recall, hypothesis(state, policy), diagnosed)
+        if unused:  # history fixed other causes of this subject: say why it was not acted on
+            update.decide(unused)
         return update.build(pending=None, escalation_reason=why)
+    informed = ladder_order(state, policy, deps.settings)
+    if not state.attempts and informed.reason:  # what history said about the rungs, before the first of them
+        update.decide(informed.reason)
     deps.on_event("plan", action.model_dump())
     update.decide(action.reason + (f" ({note})" if note else ""))
     return update.build(pending=action)

@@ -203,10 +203,11 @@ def _namespace(session: ToolSession, alert: Alert, query: str) -> Alert:
     why = f"the only namespace whose series of {subject.name} answer"
     if len(namespaces) > 1:
         rewritten = per_member(query, ("namespace",))
-        result = session.call("execute_query", query=rewritten) if rewritten else None
+        per_namespace = session.call("execute_query", query=rewritten) if rewritten else None
+        answered = per_namespace.data if per_namespace is not None and per_namespace.ok else None
         breaching = {
             str((entry.get("metric") or {}).get("namespace"))
-            for entry in (((result.data or {}).get("result") or []) if result is not None and result.ok else [])
+            for entry in (answered or {}).get("result") or []
             if (entry.get("metric") or {}).get("namespace")
         }
         namespaces = breaching & namespaces

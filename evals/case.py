@@ -290,6 +290,12 @@ def _check_kube(path: Path) -> None:
             raise CaseError(str(exc).splitlines()[0]) from None
 
 
+def _check_history(path: Path) -> None:
+    from evals.history import load
+
+    load(path)  # past incidents in the store (history.yaml): CaseError names the file and field
+
+
 def load_case(path: Path) -> Case:
     """Load and validate the case in directory ``path``."""
     if not (path / EXPECT).is_file():
@@ -309,6 +315,7 @@ def load_case(path: Path) -> Case:
         raise CaseError(f"{path}: needs world.yaml or {RECORDING}")
     _check_world(path)
     _check_kube(path)
+    _check_history(path)
     first_index, first = scored[0]
     return Case(
         path=path,

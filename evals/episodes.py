@@ -35,10 +35,12 @@ def scratch_dir() -> str | None:
 
 
 def run_case(
-    case: Case, model: Any, trial: int, mode: WorldMode = "live", prometheus_url: str | None = None
-) -> list[Episode]:
+    case: Case, model: Any, trial: int, mode: WorldMode = "live", prometheus_url: str | None = None,
+    history: bool = True,
+) -> list[Episode]:  # fmt: skip
     """One run of ``case`` (``model`` None = the offline playbook) in a fresh world: one episode per scored alert.
 
+    ``history`` False leaves out the case's past incidents (``history.yaml``): the control run.
     Raises CaseSkipped when the world cannot serve the case.
     """
     with (
@@ -48,7 +50,7 @@ def run_case(
         case = world.case  # the prometheus world moved its times
         started = time.perf_counter()
         if model is None:
-            episodes = run_graph(case, world, trial)
+            episodes = run_graph(case, world, trial, history=history)
         else:
             from evals.agent import run_model
 
@@ -69,26 +71,28 @@ def human_for(case: Case, alert_index: int) -> Human:
     return mine[0] if mine else case.expect.human
 
 
-def run_graph(case: Case, world: CaseWorld, trial: int) -> list[Episode]:
+def run_graph(case: Case, world: CaseWorld, trial: int, history: bool = True) -> list[Episode]:
     """The offline playbook: the incident graph exactly as `alertpilot run` drives it.
 
-    Every alert is started first (one webhook delivers them together); then each pending
+    The store first gets the case's past incidents (``history.yaml``, unless ``history`` is
+    False); every alert is started (one webhook delivers them together); then each pending
     approval is answered as the case's simulated human says.
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agents.deps import Deps
+    from evals.history import seed_case
     from graph.checkpoint import serializer
-    from graph.runner import IncidentRunner, with_action_log
+    from graph.runner import IncidentRunner, store_backed
     from state.store import Store
 
     settings = world.settings
     store = Store.from_url(settings.db_url)
-    # the rate limit counts the episode's every incident, as under run/serve/worker
-    deps = with_action_log(
-        Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep), store
-    )
+    # the rate limit counts the episode's every incident and recall reads its past ones, as under run/serve/worker
+    deps = store_backed(Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep), store)
     try:
+        if history:
+            seed_case(case, store, settings, world.clock())
         runner = IncidentRunner(deps, store, InMemorySaver(serde=serializer()))
         incidents = [runner.start(alert).incident_id for alert in case.alerts]
         statuses: dict[str, str] = {}

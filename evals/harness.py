@@ -41,6 +41,7 @@ class EvalResult:
     cases: list[Case]
     summary: dict[str, Any] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the "with history" section (evals/history.py)
 
     def per_case(self) -> list[dict[str, Any]]:
         """One row per case (metrics averaged over its trials and alerts), with one row per scored alert."""
@@ -97,7 +98,14 @@ class EvalResult:
             "cases": cases,
             "skipped": [vars(s) for s in self.skipped],
             "tools": self.per_tool(),
+            **self.history_document(),
         }
+
+    def history_document(self) -> dict[str, Any]:
+        """``with_history`` (headline and rows) when some case had past incidents, else nothing."""
+        from evals.history import summary
+
+        return {"with_history": {**summary(self.history), "rows": self.history}} if self.history else {}
 
 
 def run_eval(
@@ -134,6 +142,10 @@ def run_eval(
         "skipped_cases": sum(s.kind == "skipped" for s in skipped),
         "invalid_cases": sum(s.kind == "invalid" for s in skipped),
     }
+    if model is None:  # the control runs (without history) are the offline playbook's
+        from evals.history import section
+
+        result.history = section(scored, scores, world, lambda case, mode: run_case(case, None, 1, mode, history=False))
     return result
 
 

@@ -242,11 +242,11 @@ def bad_release(
 
 
 def memory_leak(id: str, source: str, svc: str, ns: str, prev: str, leaky: str, at: datetime) -> Spec:
-    """A release from hours ago leaks memory; its predecessor held flat: the rollback removes the cause.
+    """A release from hours ago leaks memory: a restart buys minutes, only the rollback fixes it.
 
-    A restart would only buy minutes, and the per-version history already names the version,
-    so the playbook goes straight to the rollback (restart first is for a leak with no release
-    to blame).
+    Its memory steps up with the release rather than climbing, so nothing in the signal's slope
+    ties the leak to it: the playbook restarts first (a climb that began at the release goes
+    straight to the rollback: docs/playbook.md).
     """
     spec = bad_release(id, source, svc, ns, "memory", prev, leaky, at, lead_min=5 * 60, template="memory_leak")
     spec.title = f"{svc}: {leaky} leaks memory"
@@ -256,7 +256,7 @@ def memory_leak(id: str, source: str, svc: str, ns: str, prev: str, leaky: str, 
         f"(the leak resumes at once), scaling out does not help, rolling back to {prev} does."
     )
     spec.effects = {"restart": {"multiply": {"memory_limit_ratio": 0.98}, "detail": "pods restarted; leak resumes"}}
-    spec.mutations = [rollback(spec, prev)]
+    spec.mutations = [plain(spec, "restart"), rollback(spec, prev)]
     return spec
 
 
@@ -648,7 +648,7 @@ def specs() -> list[Spec]:
                     title="checkout: Pod OOMKilled event after v2.2", alert_extra={"event": OOM}),
         bad_release("tc-event-search-crashloop-after-release", "tencent", "search", "web", "errors", "v12.4", "v12.5", t(2, 22, 0),
                     title="search: CrashLoopBackOff event after v12.5", alert_extra={"event": BACKOFF}),
-        # memory leak shipped with a release (its predecessor held flat) → rollback
+        # memory leak → restart, then rollback
         memory_leak("am-cart-memory-leak", "alertmanager", "cart", "shop", "v3.0.0", "v3.0.1", t(4, 1, 0)),
         memory_leak("am-recommend-memory-leak", "alertmanager", "recommend", "ml", "v0.8.0", "v0.9.0", t(4, 5, 30)),
         memory_leak("tc-orders-memory-leak", "tencent", "orders", "shop", "v5.5.0", "v5.6.0", t(4, 9, 15)),

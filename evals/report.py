@@ -75,12 +75,15 @@ def tables(result: EvalResult) -> list[Any]:
         tools.add_row(
             row["tool"], *(str(row[k]) for k in ("made", "correct", "missed", "invalid")), fmt(row["accuracy"])
         )
+    from evals.history import table as history_table
+
+    with_history = [t for t in [history_table(result.history)] if t is not None]
     if not result.skipped:
-        return [head, cases, tools]
+        return [head, cases, tools, *with_history]
     skipped = Table("case", "not run", "why", title="not run")
     for item in result.skipped:
         skipped.add_row(item.id, item.kind, item.reason)
-    return [head, cases, tools, skipped]
+    return [head, cases, tools, *with_history, skipped]
 
 
 def alert_subrows(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -154,6 +157,9 @@ def markdown(result: EvalResult, charts: list[str]) -> str:
     for row in result.per_tool():
         counts = " | ".join(str(row[k]) for k in ("made", "correct", "missed", "invalid"))
         lines.append(f"| {row['tool']} | {counts} | {fmt(row['accuracy'])} |")
+    from evals.history import markdown as history_markdown
+
+    lines += history_markdown(result.history)
     if result.skipped:
         lines += ["", "## Not run", "", "| case | | why |", "|---|---|---|"]
         lines += ["| {} | {} | {} |".format(s.id, s.kind, s.reason.replace("|", "\\|")) for s in result.skipped]
@@ -162,6 +168,8 @@ def markdown(result: EvalResult, charts: list[str]) -> str:
 
 def html_page(result: EvalResult, charts: list[str]) -> str:
     """The HTML report (self-contained apart from the chart PNGs next to it)."""
+    from evals.history import html as history_html
+
     esc = html.escape
     head = "".join(f"<tr><td>{esc(label)}</td><td>{fmt(result.summary.get(key))}</td></tr>" for key, label in HEADLINE)
     rows = "".join(
@@ -192,7 +200,7 @@ def html_page(result: EvalResult, charts: list[str]) -> str:
         "<h2>Per case</h2><table><tr><th>case</th><th>template</th><th>source</th><th>accuracy</th><th>diagnosis</th>"
         f"<th>mitigation</th><th>status</th><th>success</th><th>why not</th></tr>{rows}</table>"
         "<h2>Per tool</h2><table><tr><th>tool</th><th>made</th><th>correct</th><th>missed</th><th>accuracy</th></tr>"
-        f"{tools}</table>{not_run}</body></html>"
+        f"{tools}</table>{history_html(result.history)}{not_run}</body></html>"
     )
 
 

@@ -11,14 +11,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
 
-from state import alert, incident, report
+from state import alert, history, incident, report
 from state.config import Settings
 
 
 def _state_types() -> list[type]:
     """Every pydantic model of ours that can sit in a checkpoint (the msgpack allowlist)."""
     types: list[type] = []
-    for module in (alert, incident, report):
+    for module in (alert, history, incident, report):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 types.append(value)

@@ -30,6 +30,7 @@ from graph.runner import RUN_SETTINGS_KEY, IncidentRunner
 from graph.timeline import Checkpoint, timeline
 from state.config import Settings
 from state.incident import IncidentState
+from tools.history import RecordedHistory
 from tools.registry import RecordedTools, ToolBackend
 
 __all__ = ["Checkpoint", "ReplayError", "ReplayResult", "find_checkpoint", "outcome", "replay", "timeline"]
@@ -150,7 +151,10 @@ def replay(
         tools = RecordedTools(calls, fallback=NearTimeTools(calls))
     values = {name: getattr(state, name) for name in type(state).model_fields}
     _copy(runner, incident_id, start, thread, values)
-    deps = Deps(settings=settings, tools=tools, model=None, on_event=on_event or (lambda _kind, _data: None))
+    deps = Deps(
+        settings=settings, tools=tools, model=None, on_event=on_event or (lambda _kind, _data: None),
+        history=RecordedHistory(entries[-1].state.recall),  # the history the original read, not today's
+    )  # fmt: skip
     if live_tools is None:  # recorded world: recorded time, no waiting; a live fork lives in real time
         deps = replace(deps, clock=_clock(entries, start), sleep=lambda _seconds: None)
     final, waiting = runner.run_side(thread, None, deps)

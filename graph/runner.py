@@ -310,6 +310,7 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
         "tool_calls": len(state.tool_calls),
         "notifications": state.notifications,
         "escalation_reason": state.escalation_reason,
+        "recall": state.recall.model_dump(mode="json") if state.recall else None,
     }
 
 
@@ -321,13 +322,20 @@ def live_deps(settings: Settings, store: Store, *, model: Any = None, **collabor
                 **collaborators)  # fmt: skip
 
 
-def with_action_log(deps: Deps, store: Store) -> Deps:
-    """``deps`` whose rate limit counts every incident's actions in ``store`` (every entry point's runner)."""
+def store_backed(deps: Deps, store: Store) -> Deps:
+    """``deps`` reading ``store`` for what spans incidents (every entry point's runner).
+
+    The guard's rate limit counts every incident's actions there, and recall reads the
+    subject's past incidents there; either already given is kept.
+    """
     from dataclasses import replace
 
     from tools.guard import StoreActionLog
+    from tools.history import StoreHistory
 
-    return deps if deps.actions is not None else replace(deps, actions=StoreActionLog(store))
+    if deps.actions is None:
+        deps = replace(deps, actions=StoreActionLog(store))
+    return deps if deps.history is not None else replace(deps, history=StoreHistory(store))
 
 
 @contextmanager
@@ -346,7 +354,7 @@ def open_runner(
     """
     store = Store.from_url(settings.db_url)
     try:
-        deps = with_action_log(deps or live_deps(settings, store, **collaborators), store)
+        deps = store_backed(deps or live_deps(settings, store, **collaborators), store)
         with open_checkpointer(settings) as saver:
             yield IncidentRunner(deps, store, saver, on_step=on_step)
     finally:

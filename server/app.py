@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from server import auth, login, users_api, web, webhooks
+from server import auth, login, stats_api, users_api, web, webhooks
 from server.context import ServiceContext, queue_decision
 from state.config import Settings
 
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(login.router)
     app.include_router(web.router)
     app.include_router(users_api.router)
+    app.include_router(stats_api.router)
     _api_routes(app)
     _decision_routes(app)
     return app

@@ -262,6 +262,16 @@ class Assistant:
 
     # ------------------------------------------------------------------ incidents
 
+    def operations_stats(self, days: float = 7, service: str = "") -> dict[str, str]:
+        """How operations went over the last ``days`` days (one ``service`` or all).
+
+        Incidents, escalations and their main reason, the ladder's verified success rate and
+        the alert that most often needed no action.
+        """
+        from server.stats_text import spoken_stats
+
+        return speak(spoken_stats(self.store(), self.zh, days, service, self.clock()))
+
     def _status(self, status: str) -> str:
         return STATUS_ZH.get(status, status) if self.zh else status.replace("_", " ")
 
@@ -505,6 +515,7 @@ def build(settings: Settings, assistant: Assistant | None = None) -> FastMCP:
         assistant.daily_briefing,
         assistant.list_open_incidents,
         assistant.incident_status,
+        assistant.operations_stats,
         assistant.approve_rollback,
         assistant.confirm_rollback,
         assistant.reject_rollback,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from state.alert import Alert
+from state.history import Recall
 from state.report import Report
 
 IncidentStatus = Literal["open", "awaiting_approval", "resolved", "escalated", "failed"]
@@ -45,7 +46,7 @@ class ToolCall(BaseModel):
 class Finding(BaseModel):
     """One piece of evidence from diagnosis or review."""
 
-    kind: str = Field(description="metric | log | event | audit | release | code | data")
+    kind: str = Field(description="metric | log | event | audit | release | code | data | history")
     title: str
     detail: str = ""
     severity: Literal["info", "warning", "critical"] = "info"
@@ -175,6 +176,7 @@ class IncidentState(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     notifications: list[dict[str, Any]] = Field(default_factory=list)
     escalation_reason: str = ""
+    recall: Recall | None = Field(default=None, description="The subject's history, read at diagnosis.")
 
     @property
     def budget_left(self) -> int:

@@ -163,6 +163,23 @@ DEFAULT_PATTERN_OPERATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+class HistoryPolicy(BaseModel):
+    """What the agents may learn from past incidents (recall at diagnosis, the informed ladder)."""
+
+    recall: bool = Field(default=True, description="Look up the closest past incidents of the subject at diagnosis.")
+    informed_ladder: bool = Field(
+        default=True, description="Let verified outcomes of past incidents reorder the rungs that address the cause."
+    )
+    min_outcomes: int = Field(
+        default=3, ge=1, description="Verified outcomes of a rung (same subject and pattern) before history counts."
+    )
+    min_success: float = Field(
+        default=0.6, ge=0, le=1, description="A rung goes first from this posterior mean success (Beta(1,1) prior) on."
+    )
+    window_days: float = Field(default=90.0, gt=0, description="How far back history is read.")
+    similar: int = Field(default=3, ge=1, le=20, description="How many past incidents recall shows.")
+
+
 class Policy(BaseModel):
     """Limits and choices the planner and the guard apply."""
 
@@ -216,6 +233,10 @@ class Policy(BaseModel):
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
         return self
+
+    history: HistoryPolicy = Field(
+        default_factory=HistoryPolicy, description="Learning from past incidents, within every limit above."
+    )
 
     @field_validator("pattern_rungs", mode="before")
     @classmethod

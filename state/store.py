@@ -116,12 +116,21 @@ def create_tables(engine: Engine, tables: Any = None) -> None:
         Base.metadata.create_all(conn, tables=tables)
 
 
+def _write_facts(conn: Any, incident_id: str, doc: dict[str, Any], opened_at: datetime | None = None) -> None:
+    """Keep the incident's facts row (state/facts.py: stats, recall) in step with its document, same transaction."""
+    from state import facts
+
+    facts.write(conn, incident_id, doc, opened_at)
+
+
 class Store:
     """Incidents and audit records; one instance per process, passed to whoever needs it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        from state import facts  # noqa: F401 - its tables (stats, recall) are created with ours
+
         create_tables(engine)
 
     @classmethod
@@ -160,6 +169,8 @@ class Store:
                     doc=doc,
                 )
             )
+            session.flush()
+            _write_facts(session.connection(), incident_id, doc, now)
 
     def save_doc(self, incident_id: str, doc: dict[str, Any]) -> None:
         """Replace the incident's public document and status (one UPDATE)."""
@@ -171,6 +182,7 @@ class Store:
         with self.engine.begin() as conn:
             if conn.execute(stmt).rowcount == 0:
                 raise KeyError(incident_id)
+            _write_facts(conn, incident_id, doc)
 
     def get(self, incident_id: str) -> dict[str, Any] | None:
         """The public document of ``incident_id``, or None."""
@@ -208,6 +220,7 @@ class Store:
                 )
             )
             session.flush()
+            _write_facts(session.connection(), incident_id, doc, created_at)
             for record in audit:
                 session.add(
                     AuditRow(

@@ -23,8 +23,9 @@ from tests.servers.tencent import TencentApi
 pytestmark = pytest.mark.integration
 ALICE = {"ALICE_ID": "AKIDalice", "ALICE_KEY": "alice-secret-key"}
 TOOLS = {
-    "daily_briefing", "list_open_incidents", "incident_status", "approve_rollback", "confirm_rollback", "reject_rollback",
-    "send_briefing", "set_push_preferences", "list_clusters", "cluster_nodes", "search_logs",
+    "daily_briefing", "list_open_incidents", "incident_status", "operations_stats", "approve_rollback",
+    "confirm_rollback", "reject_rollback", "send_briefing", "set_push_preferences", "list_clusters", "cluster_nodes",
+    "search_logs",
 }  # fmt: skip
 
 
@@ -141,6 +142,11 @@ async def _conversation(tmp_path: Path, home: Path, api: TencentApi, inbox: Inbo
         approved = await _speak(session, "confirm_rollback", incident_id=second["id"], action_hash=code)
         assert "已批准" in approved and "已解决" in approved
         assert _status(home, config, second["id"]) == "resolved"
+
+        # the week so far: the rejected rollback is with people, the approved one fixed its incident
+        week = await _speak(session, "operations_stats", days=7)
+        assert week.startswith("过去 7 天共有 2 个事件，已解决 1 个，仍在人工处理 1 个。"), week
+        assert "approval_rejected" in week and "验证成功率是 100%" in week
 
         sent = await _speak(session, "send_briefing", user="alice", channel="email")
         assert "alice@example.test" in sent and len(inbox.messages) == 1

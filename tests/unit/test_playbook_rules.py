@@ -230,7 +230,7 @@ def test_a_leak_the_history_ties_to_a_release_goes_straight_to_the_rollback() ->
     # the version before held flat and this one climbs: the cause is known, a restart would only reset it
     leak = Diagnosis(
         summary="s", pattern="leak", suspected_release="v2.8.0", known_good_release="v2.7.5",
-        cause={"by_history": True, "reset_seen": False},
+        cause={"by_history": True, "leak_tied_to_release": True, "reset_seen": False},
     )  # fmt: skip
     first = plan_next(incident(leak), Policy())
     assert first is not None and (first.operation, first.params["target"]) == ("version_rollback", "v2.7.5")

@@ -5,7 +5,7 @@ incident: the first acts, the second is refused by the rate limit, whether the a
 through ``alertpilot run``, a queue ``worker``, ``serve``'s webhooks, the voice assistant's
 approvals or the eval harness. (Under ``serve``/``worker`` the worker used not to set up the
 action log the limit counts: 10 actions in 38 s against a limit of 2.) Every entry point
-builds its runner through ``graph.runner.open_runner``/``with_action_log`` and its guard facts
+builds its runner through ``graph.runner.open_runner``/``store_backed`` and its guard facts
 through ``tools.guard.context``.
 """
 
