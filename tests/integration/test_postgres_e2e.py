@@ -22,11 +22,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "pg-e2e-token"
-HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}  # the webhook credential: it only posts alerts (issue 21)
 
 
 def _until(predicate: Any, timeout: float, what: str) -> Any:
@@ -58,7 +58,12 @@ def test_webhook_api_to_two_workers_to_approval_and_timer_on_postgres(pg_databas
         triage={"tiers": [{"name": "P4", "min_score": 0, "budget": 1}]},  # one attempt each
     )
     base["policy"] = {**base["policy"], "approval_from_rung": 1, "verify_after_s": 1.0}
+    base["users"] = [*base["users"], {"name": "ana", "rollback_permission": True}, {"name": "vera"}]
     config.write_text(yaml.safe_dump(base))
+    people = {  # personal tokens, made as an operator does, stored in PostgreSQL
+        "reader": {"Authorization": f"Bearer {person_token(config, home, 'vera', 'viewer')}"},
+        "approver": {"Authorization": f"Bearer {person_token(config, home, 'ana', 'approver')}"},
+    }
     env = cli_env(home, ALERTPILOT_WEBHOOK_TOKEN=TOKEN)
     port = free_port()
     logs = {name: (tmp_path / f"{name}.log").open("wb") for name in ("serve", "worker-a", "worker-b")}
@@ -76,7 +81,7 @@ def test_webhook_api_to_two_workers_to_approval_and_timer_on_postgres(pg_databas
         wait_for_port(port, timeout=60)
         health = _until(lambda: _live(url), 60, "both workers' heartbeats")
         assert {"worker-a", "worker-b"} <= set(health["workers"])
-        _drive(url)
+        _drive(url, people)
     finally:
         for proc in procs:
             proc.terminate()
@@ -95,7 +100,7 @@ def _live(url: str) -> dict[str, Any] | None:
     return body if answer.status_code == 200 and len(live) >= 2 else None
 
 
-def _drive(url: str) -> None:
+def _drive(url: str, people: dict[str, dict[str, str]]) -> None:
     post = lambda body, raw=None: httpx.post(  # noqa: E731
         f"{url}/webhooks/alertmanager", json=body if raw is None else None, content=raw, headers=HEADERS, timeout=10
     )
@@ -114,24 +119,25 @@ def _drive(url: str) -> None:
     assert post(long_name).status_code == 422  # was accepted, then lost
 
     def waiting() -> list[dict[str, Any]]:
-        rows = httpx.get(f"{url}/incidents", headers=HEADERS, timeout=5).json()
+        rows = httpx.get(f"{url}/incidents", headers=people["reader"], timeout=5).json()
         ready = [r for r in rows if r["status"] == "awaiting_approval"]
         return ready if len(ready) == 3 else []
 
     pending = _until(waiting, 120, "three incidents awaiting approval")
     for row in pending:
-        answer = httpx.post(f"{url}/incidents/{row['id']}/approve", json={"by": "alertpilot"}, headers=HEADERS,
+        answer = httpx.post(f"{url}/incidents/{row['id']}/approve", json={"by": "ana"}, headers=people["approver"],
                             timeout=10)  # fmt: skip
         assert answer.status_code == 202, answer.text
 
     def settled() -> list[dict[str, Any]]:
-        rows = httpx.get(f"{url}/incidents", headers=HEADERS, timeout=5).json()
+        rows = httpx.get(f"{url}/incidents", headers=people["reader"], timeout=5).json()
         return rows if len(rows) == 3 and all(r["status"] == "resolved" for r in rows) else []
 
     _until(settled, 120, "every approved incident verified after its timer and resolved")
     actors: Counter[str] = Counter()
     for row in pending:
-        doc = httpx.get(f"{url}/incidents/{row['id']}", headers=HEADERS, timeout=5).json()
+        doc = httpx.get(f"{url}/incidents/{row['id']}", headers=people["reader"], timeout=5).json()
+        assert [a["actor"] for a in doc["audit"] if a["kind"] == "answer"] == ["ana"]  # the authenticated approver
         assert len(doc["attempts"]) == 1 and doc["attempts"][0]["verified"] is True
         assert Counter(d["node"] for d in doc["decisions"])["execute"] == 1  # acted once
         timers = [a for a in doc["audit"] if a["kind"] == "worker" and a["detail"]["work"] == "timer"]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, executor_service, free_port, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, executor_service, free_port, person_token, wait_for_port
 from tests.integration.test_robots import DING_SECRET, Robots
 
 pytestmark = pytest.mark.integration
@@ -69,17 +69,23 @@ def test_no_secret_in_any_output_of_a_full_run(tmp_path: Path) -> None:
                 executor={"backend": "http", "url": executor_url},
                 server={"lease_s": 5, "poll_s": 0.1, "worker_nice": 0},
                 notify={"dingtalk_webhook_env": "DING_URL", "dingtalk_secret_env": "DING_SECRET"},
-                users=[{"name": "alertpilot", "rollback_permission": True, "channels": ["dingtalk"]}],
+                users=[
+                    {"name": "alertpilot", "rollback_permission": True, "channels": ["dingtalk"]},
+                    {"name": "ana", "rollback_permission": True},  # the person who answers
+                    {"name": "vera"},  # the person who reads
+                ],
             )
             base["policy"] = {**base["policy"], "approval_from_rung": 1, "verify_after_s": 0}
             config.write_text(yaml.safe_dump(base))
+            people = {"reader": person_token(config, home, "vera", "viewer"),
+                      "approver": person_token(config, home, "ana", "approver")}  # fmt: skip
             out = (logs / "serve.log").open("wb")
             serve = subprocess.Popen(
                 [sys.executable, "-m", "cli", "serve", "--port", str(port), "--config", str(config)],
                 cwd=ROOT, env=cli_env(home, **env), stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
             try:
-                _drive(f"http://127.0.0.1:{port}", port, robots)
+                _drive(f"http://127.0.0.1:{port}", port, robots, people)
             finally:
                 serve.terminate()
                 serve.wait(timeout=30)
@@ -90,12 +96,14 @@ def test_no_secret_in_any_output_of_a_full_run(tmp_path: Path) -> None:
     text = (logs / "serve.log").read_text(errors="replace")
     assert "HTTP Request: POST" in text  # httpx did log its requests (the robot's URL among them)
     assert "sign=***" in text  # the robot's URL is itself a configured secret; what httpx appended is masked too
-    for name, value in {**SECRETS, "DING_URL access_token": ACCESS_TOKEN}.items():
+    for name, value in {**SECRETS, "DING_URL access_token": ACCESS_TOKEN, **people}.items():
         assert value not in text, f"{name} leaked into serve's output"
 
 
-def _drive(url: str, port: int, robots: Robots) -> None:
-    headers = {"Authorization": f"Bearer {SECRETS['ALERTPILOT_WEBHOOK_TOKEN']}"}
+def _drive(url: str, port: int, robots: Robots, people: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {SECRETS['ALERTPILOT_WEBHOOK_TOKEN']}"}  # posts alerts only (issue 21)
+    reader = {"Authorization": f"Bearer {people['reader']}"}
+    approver = {"Authorization": f"Bearer {people['approver']}"}
     wait_for_port(port, timeout=60)
     _until(lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 60, "a live worker")
     for name in ("approve", "reject"):
@@ -103,19 +111,19 @@ def _drive(url: str, port: int, robots: Robots) -> None:
         assert posted.status_code == 200, posted.text
 
     def waiting() -> list[dict[str, Any]]:
-        rows = httpx.get(f"{url}/incidents", headers=headers, timeout=5).json()
+        rows = httpx.get(f"{url}/incidents", headers=reader, timeout=5).json()
         ready = [r for r in rows if r["status"] == "awaiting_approval"]
         return ready if len(ready) == 2 else []
 
     first, second = sorted(_until(waiting, 90, "two incidents awaiting approval"), key=lambda r: r["created_at"])
     answers = (
-        httpx.post(f"{url}/incidents/{first['id']}/approve", json={"by": "alertpilot"}, headers=headers, timeout=10),
-        httpx.post(f"{url}/incidents/{second['id']}/reject", json={"reason": "not now"}, headers=headers, timeout=10),
+        httpx.post(f"{url}/incidents/{first['id']}/approve", json={"by": "ana"}, headers=approver, timeout=10),
+        httpx.post(f"{url}/incidents/{second['id']}/reject", json={"reason": "not now"}, headers=approver, timeout=10),
     )
     assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
 
     def settled() -> bool:
-        status = {r["id"]: r["status"] for r in httpx.get(f"{url}/incidents", headers=headers, timeout=5).json()}
+        status = {r["id"]: r["status"] for r in httpx.get(f"{url}/incidents", headers=reader, timeout=5).json()}
         return status[first["id"]] == "resolved" and status[second["id"]] == "escalated"
 
     _until(settled, 90, "the approved one resolved and the rejected one escalated")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "supervise-token"
@@ -61,8 +61,10 @@ def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None
         world=str(DEMO_CASE),
         server={"lease_s": 2, "poll_s": 0.1, "worker_nice": 0},
         policy={**base.get("policy", {}), "verify_after_s": 0},
+        users=[*base.get("users", []), {"name": "vera"}],  # a person who reads the incidents
     )
     config.write_text(yaml.safe_dump(base))
+    reader = person_token(config, home, "vera", "viewer")  # the webhook token only posts alerts (issue 21)
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
@@ -91,7 +93,7 @@ def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None
         _wait(new_child_live, 60, "the restarted worker's heartbeat")
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert "alertpilot_worker_restarts_total 1.0" in metrics
-        headers = {"Authorization": f"Bearer {TOKEN}"}
+        headers = {"Authorization": f"Bearer {reader}"}
 
         def settled() -> list[dict]:
             rows = httpx.get(f"{url}/incidents", headers=headers, timeout=5).json()

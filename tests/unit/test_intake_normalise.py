@@ -22,7 +22,7 @@ from graph.checkpoint import serializer
 from server.app import create_app
 from server.worker import open_worker
 from state.alert import AlertParseError, parse_alerts
-from state.config import load_settings
+from state.config import UserConfig, load_settings
 from state.incident import IncidentState
 from tests.conftest import DEMO_CASE
 
@@ -148,6 +148,7 @@ def test_fields_of_the_wrong_type_are_4xx_material_not_crashes(source: str, payl
 def service(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Any]]:
     monkeypatch.setenv("ALERTPILOT_WEBHOOK_TOKEN", TOKEN)
     settings = load_settings(DEMO_CASE / "config.yaml", home=home, policy={"verify_after_s": 0})
+    settings.users.append(UserConfig(name="vic"))  # a person who reads what was accepted
     with TestClient(create_app(settings, run_worker=False)) as client:
         yield client, settings
 
@@ -174,10 +175,12 @@ def test_accepted_payloads_are_processed_and_shown(service: tuple[TestClient, An
     bad = client.post("/webhooks/alertmanager", content='{"v": NaN, ' + json.dumps(am())[1:], headers=headers)
     assert bad.status_code == 422 and bad.json()["field"] == "v"
     _work(settings)
-    listed = client.get("/incidents", headers=headers).json()
+    token, _info = client.app.state.ctx.identity.create_token("vic", "viewer")  # type: ignore[attr-defined]
+    reader = {"Authorization": f"Bearer {token}"}  # the webhook token only posts alerts (issue 21)
+    listed = client.get("/incidents", headers=reader).json()
     assert len(listed) == 3
     for row in listed:
-        shown = client.get(f"/incidents/{row['id']}", headers=headers)
+        shown = client.get(f"/incidents/{row['id']}", headers=reader)
         assert shown.status_code == 200, shown.text
         assert shown.json()["status"] != "open", shown.json()["status"]  # worked to the end, not wedged
         assert shown.json()["triage"] is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -139,12 +140,20 @@ def test_the_assistants_approvals(tmp_path: Path, home: Path) -> None:
     from state.alert import parse_alerts
 
     settings = _settings(tmp_path, home, approval_from_rung=1)
+    settings.language = "en"
+    ana = settings.user("ana")
+    assert ana is not None
+    ana.speaker = "voice-ana"  # approvals by voice need a speaker the voiceprint identifies (issue 21)
     with open_runner(settings) as runner:
         ids = [runner.start(parse_alerts(p)[0]).incident_id for p in _payloads()]
         assert all(runner.interrupted(i) for i in ids)  # both wait for a person; the limit is checked on answer
     assistant = Assistant(settings)
     for incident_id in ids:
-        assistant.approve_rollback(incident_id, "ana")
+        asked = assistant.approve_rollback(incident_id, "voice-ana")["response"]
+        code = re.search(r"action code is ([0-9a-f ]+)\.", asked)
+        assert code is not None, asked
+        done = assistant.confirm_rollback(incident_id, code.group(1), "voice-ana")["response"]
+        assert done.startswith("Approved, ana."), done
     _check([assistant.store().get(i) for i in ids])
 
 

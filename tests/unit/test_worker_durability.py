@@ -109,9 +109,11 @@ def test_a_poison_item_is_dead_lettered_and_never_blocks_its_fingerprint(home: P
     worked = [row for row in rows.values() if row["id"] != "inc-orphan"]
     assert len(worked) == 1 and worked[0]["status"] in ("resolved", "escalated")
     with TestClient(create_app(settings, run_worker=False)) as client:
-        listed = client.get("/dead-letters", headers={"Authorization": "Bearer t"})
+        token, _info = client.app.state.ctx.identity.create_token("ana", "viewer")  # type: ignore[attr-defined]
+        listed = client.get("/dead-letters", headers={"Authorization": f"Bearer {token}"})
         assert listed.status_code == 200 and listed.json()[0]["reason"] == letters[0]["reason"]
         assert client.get("/dead-letters").status_code == 401
+        assert client.get("/dead-letters", headers={"Authorization": "Bearer t"}).status_code == 403  # webhook's
         text = client.get("/metrics").text
     assert "alertpilot_dead_letters_total 1.0" in text
     assert "alertpilot_queue_depth 0.0" in text
