@@ -288,6 +288,7 @@ def review(
             raise UsageError(f"--local: {local} is not a git clone")
         settings = load(config)
         from agents.brain import ModelConfigError, make_model
+        from agents.llm_calls import ModelGate
         from agents.pr_review import review_tag
         from tools.catalog import release_registry
         from tools.registry import ToolSession
@@ -299,7 +300,8 @@ def review(
         except ModelConfigError as exc:
             raise UsageError(str(exc)) from None
         registry = release_registry(settings, {repo: local} if local else None)
-        outcome = review_tag(ToolSession(registry, agent="review"), registry, repo, tag, model)
+        gate = ModelGate(model, "review", settings) if model is not None else None
+        outcome = review_tag(ToolSession(registry, agent="review"), registry, repo, tag, gate)
     if as_json:
         emit_json(outcome.as_dict())
     elif outcome.error:

@@ -29,7 +29,7 @@ MILESTONES = frozenset({"triage", "report", "execute", "verify"})
 # Checkpoint metadata key holding the settings a step ran under (replay re-runs with them).
 RUN_SETTINGS_KEY = "alertpilot_settings"
 RECORDED_SETTINGS = frozenset(
-    {"language", "acting_user", "policy", "triage", "services", "users", "logs", "github", "prometheus"}
+    {"language", "acting_user", "policy", "triage", "services", "users", "logs", "github", "prometheus", "llm"}
 )
 
 
