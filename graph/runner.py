@@ -292,8 +292,29 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
         "attempts": [a.model_dump(mode="json") for a in state.attempts],
         "decisions": [d.model_dump(mode="json") for d in state.decisions],
         "tool_calls": len(state.tool_calls),
+        "llm": llm_usage(state),
         "notifications": state.notifications,
         "escalation_reason": state.escalation_reason,
+    }
+
+
+def llm_usage(state: IncidentState) -> dict[str, Any] | None:
+    """Model calls, tokens and seconds per agent (None when no model was asked)."""
+    if not state.model_calls:
+        return None
+    agents: dict[str, dict[str, Any]] = {}
+    for call in state.model_calls:
+        row = agents.setdefault(call.agent, {"calls": 0, "errors": 0, "tokens": 0, "seconds": 0.0})
+        row["calls"] += 1
+        row["errors"] += call.status == "error"
+        row["tokens"] += call.usage.total_tokens
+        row["seconds"] = round(row["seconds"] + call.duration_ms / 1000, 3)
+    return {
+        "models": sorted({c.model for c in state.model_calls}),
+        "calls": len(state.model_calls),
+        "tokens": state.llm_tokens,
+        "seconds": round(state.llm_seconds, 3),
+        "agents": agents,
     }
 
 

@@ -28,9 +28,12 @@ class _Forward:
         self.events = events
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Forward a ``Deps.on_event`` call (only executed actions are counted)."""
+        """Forward a ``Deps.on_event`` call (executed actions and model calls are counted)."""
         if kind == "execute":
             self.events.put(("event", kind, {"action": data.get("action"), "result": data.get("result")}))
+        elif kind == "model_call":
+            keep = ("agent", "model", "status", "usage", "duration_ms")
+            self.events.put(("event", kind, {k: data.get(k) for k in keep}))
 
     def on_step(self, node: str, seconds: float) -> None:
         """Forward one graph step's latency."""

@@ -31,7 +31,11 @@ def test_alertmanager_sample_from_the_reference() -> None:
 
 def test_alertmanager_group_gives_one_alert_each_and_resolved_keeps_fingerprint() -> None:
     payload = _reference("alertmanager-v4.json")
-    second = dict(payload["alerts"][0], fingerprint="aaaa", labels={"alertname": "HighErrorRate", "pod": "checkout-7d9f8b6c5-x2x9k"})
+    second = dict(
+        payload["alerts"][0],
+        fingerprint="aaaa",
+        labels={"alertname": "HighErrorRate", "pod": "checkout-7d9f8b6c5-x2x9k"},
+    )
     payload["alerts"].append(second)
     alerts = parse_alerts(payload)
     assert [a.fingerprint for a in alerts] == ["7c1f0a9b3e2d4c55", "aaaa"]

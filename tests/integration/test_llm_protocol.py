@@ -1,0 +1,145 @@
+"""The protocol tier: `alertpilot run` in LLM mode against a scripted OpenAI-compatible server on 127.0.0.1.
+
+The server (tests/servers/openai_compat.py) answers in the shapes real providers send
+(OpenAI, DashScope/Qwen, vLLM, llama.cpp), fails like them, or never answers. These tests
+assert what the product does about it: bounded time, requests every server accepts,
+recorded calls, fallbacks that say exactly why, and exact replay without a model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO_CASE, run_cli
+from tests.servers.openai_compat import PROFILES, Reply, has_tool, incident_agent, serve
+
+pytestmark = pytest.mark.integration
+ALERT = str(DEMO_CASE / "alert.json")
+
+
+def llm_config(tmp_path: Path, base_url: str, llm: dict[str, Any] | None = None, **policy: Any) -> Path:
+    """The demo's config (world, process executor) in LLM mode against ``base_url``."""
+    config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
+    config["world"] = str(DEMO_CASE)
+    config["logs"] = {"files": [str(DEMO_CASE / "logs")]}
+    config["llm"] = {"model": "openai:scripted-1", "base_url": base_url, "timeout_s": 20, "max_retries": 0,
+                     "max_output_tokens": 256, **(llm or {})}  # fmt: skip
+    config["policy"] = {**config["policy"], **policy}
+    path = tmp_path / "alertpilot.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_incident(tmp_path: Path, config: Path) -> dict[str, Any]:
+    result = run_cli("run", ALERT, "--config", str(config), "--json", home=tmp_path / "home", timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def finding(doc: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(f for f in doc["findings"] if f["title"] == title)
+
+
+def plan_decisions(doc: dict[str, Any]) -> list[str]:
+    return [d["summary"] for d in doc["decisions"] if d["node"] == "plan"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_llm_mode_end_to_end_against_each_provider_shape(tmp_path: Path, profile: str) -> None:
+    with serve(incident_agent(), profile) as (server, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url))
+    assert doc["status"] == "resolved"
+    assert [a["action"] for a in doc["attempts"]] == ["version_rollback"]
+    assert finding(doc, "diagnosis by model")["evidence"]["model_name"] == "scripted-1"
+    assert doc["llm"]["calls"] == len(server.requests) and doc["llm"]["tokens"] == 150 * len(server.requests)
+    assert set(doc["llm"]["agents"]) == {"diagnosis", "plan"}
+    for body in server.requests:  # what every server accepts
+        if body.get("tools"):
+            assert body["tool_choice"] == "auto"
+        assert body["max_tokens"] == 256 and "max_completion_tokens" not in body
+        assert all(m.get("content") is not None for m in body["messages"])
+    planner = [b for b in server.requests if has_tool(b, "version_rollback")]
+    assert len(planner) == 1 and [t["function"]["name"] for t in planner[0]["tools"]] == ["version_rollback"]
+
+
+def test_a_silent_server_cannot_hold_an_incident(tmp_path: Path) -> None:
+    with serve(lambda _body: Reply(silent=True)) as (server, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url, {"timeout_s": 1}))
+    assert doc["status"] == "resolved"  # the playbook's action, without the model
+    why = "model request timed out after 1s (llm.timeout_s) and 0 retries"
+    assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
+    assert any(f"model unavailable ({why}); playbook action kept" in d for d in plan_decisions(doc))
+    assert doc["llm"]["agents"]["diagnosis"]["errors"] == 1
+
+
+def test_a_server_error_is_named_in_the_fallback(tmp_path: Path) -> None:
+    with serve(lambda _body: Reply(status=500, error="Internal Server Error"), "llamacpp") as (_, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url))
+    detail = finding(doc, "model diagnosis failed; playbook result used")["detail"]
+    assert detail.startswith("model server answered HTTP 500: ") and "Internal Server Error" in detail
+    assert doc["status"] == "resolved"
+
+
+def test_an_answer_cut_by_the_length_limit_is_not_taken(tmp_path: Path) -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        if has_tool(body, "version_rollback"):
+            return Reply(tool_calls=[("version_rollback", {"service": "checkout"})], finish_reason="length")
+        return Reply(content='{"summary": "checkout err', finish_reason="length")
+
+    with serve(respond, "vllm") as (_, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url))
+    why = "answer cut by the length limit (finish_reason length, llm.max_output_tokens 256)"
+    assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
+    assert any(f"model unavailable ({why})" in d for d in plan_decisions(doc))
+    assert doc["status"] == "resolved"
+
+
+def test_the_incident_token_budget_stops_further_requests(tmp_path: Path) -> None:
+    with serve(incident_agent(), "dashscope") as (server, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url, max_llm_tokens=100))
+    assert len(server.requests) == 1  # 150 tokens spent: nothing more is sent
+    why = "token budget spent: 150 of policy.max_llm_tokens 100"
+    assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
+    assert any(f"model unavailable ({why})" in d for d in plan_decisions(doc))
+
+
+def test_an_injected_proposal_falls_back_to_the_playbook_not_to_a_human(tmp_path: Path) -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        if has_tool(body, "version_rollback"):
+            return Reply(tool_calls=[("version_rollback", {"service": "checkout", "namespace": "prod"})])
+        return Reply(content="no idea")
+
+    with serve(respond, "openai") as (_, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url))
+    assert doc["status"] == "resolved" and [a["action"] for a in doc["attempts"]] == ["version_rollback"]
+    assert doc["attempts"][0]["params"]["namespace"] == "shop"
+    assert any(
+        "model proposal refused: namespace 'prod' is not this incident's 'shop'" in d for d in plan_decisions(doc)
+    )
+
+
+def test_replay_of_an_llm_incident_is_exact_without_a_model_and_a_fork_asks_anew(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with serve(incident_agent(), "openai") as (server, url):
+        config = llm_config(tmp_path, url)
+        doc = run_incident(tmp_path, config)
+        made = len(server.requests)
+        fork = run_cli("replay", doc["id"], "--checkpoint", "first", "--fork", "--set", "llm.model=openai:scripted-2",
+                       "--json", "--config", str(config), home=home, timeout=180)  # fmt: skip
+        assert fork.returncode in (0, 1), fork.stderr[-1500:]
+        asked = server.requests[made:]
+    assert asked and {b["model"] for b in asked} == {"scripted-2"}
+    # the server is gone: a plain re-run must come entirely from the recording
+    rerun = run_cli("replay", doc["id"], "--checkpoint", "first", "--json", "--config", str(config), home=home,
+                    timeout=180)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stdout[-1500:] + rerun.stderr[-1500:]
+    result = json.loads(rerun.stdout)
+    assert result["diverged_at"] is None and result["diff"] == []
+    assert result["outcome"]["findings"] == result["original"]["findings"]
+    assert result["outcome"]["decisions"] == result["original"]["decisions"]
+    assert any("diagnosis by model" in f["title"] for f in result["outcome"]["findings"])
