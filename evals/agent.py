@@ -1,4 +1,7 @@
-"""A chat model as the incident agent over a case's tools, every call recorded and scored.
+"""The baseline (``eval --agent react``): one chat model as the whole incident agent over a case's tools.
+
+The product's LLM mode is the incident graph with the model in every role
+(``evals.episodes.run_graph``); this single ReAct-style loop is kept only to compare with.
 
 The model sees the alert and the whole catalog — the read tools and the devops
 operations. Each call goes through a :class:`~tools.registry.ToolSession`, so a call to
@@ -157,6 +160,7 @@ def run_model(case: Case, world: CaseWorld, model: Any, trial: int, alert_index:
         status=None,
         steps=turns + len(session.calls),
         tokens=tokens,
+        model_calls=turns,
         error=error,
         alert_index=alert_index,
         fingerprint=alert.fingerprint,
