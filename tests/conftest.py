@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,21 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def llm_config(tmp_path: Path, base_url: str, llm: dict[str, Any] | None = None, **policy: Any) -> Path:
+    """The demo's config (its world, the process executor) in LLM mode against the server at ``base_url``."""
+    import yaml
+
+    config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
+    config["world"] = str(DEMO_CASE)
+    config["logs"] = {"files": [str(DEMO_CASE / "logs")]}
+    config["llm"] = {"model": "openai:scripted-1", "base_url": base_url, "timeout_s": 20, "max_retries": 0,
+                     "max_output_tokens": 256, **(llm or {})}  # fmt: skip
+    config["policy"] = {**config["policy"], **policy}
+    path = tmp_path / "alertpilot.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

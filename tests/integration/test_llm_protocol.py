@@ -13,26 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import DEMO_CASE, run_cli
+from tests.conftest import DEMO_CASE, llm_config, run_cli
 from tests.servers.openai_compat import PROFILES, Reply, has_tool, incident_agent, serve
 
 pytestmark = pytest.mark.integration
 ALERT = str(DEMO_CASE / "alert.json")
-
-
-def llm_config(tmp_path: Path, base_url: str, llm: dict[str, Any] | None = None, **policy: Any) -> Path:
-    """The demo's config (world, process executor) in LLM mode against ``base_url``."""
-    config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
-    config["world"] = str(DEMO_CASE)
-    config["logs"] = {"files": [str(DEMO_CASE / "logs")]}
-    config["llm"] = {"model": "openai:scripted-1", "base_url": base_url, "timeout_s": 20, "max_retries": 0,
-                     "max_output_tokens": 256, **(llm or {})}  # fmt: skip
-    config["policy"] = {**config["policy"], **policy}
-    path = tmp_path / "alertpilot.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def run_incident(tmp_path: Path, config: Path) -> dict[str, Any]:
