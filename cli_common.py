@@ -55,10 +55,13 @@ def guarded() -> Iterator[None]:
 
 
 def load(config: Path | None, **overrides: Any) -> Settings:
-    """Load settings once for this command."""
+    """Load settings once for this command (and start tracing when the OTEL_* environment asks for it)."""
     from state.config import load_settings
+    from tools import tracing
 
-    return load_settings(config, **overrides)
+    settings = load_settings(config, **overrides)
+    tracing.configure()
+    return settings
 
 
 def emit_json(document: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from agents.llm_redact import Redactor
 from state.config import Settings
 from state.incident import IncidentState, ModelCall, ModelUsage
+from tools import tracing
 
 REPEAT_MIN_LINE = 12  # characters: shorter lines ("}", "- yes") repeat legitimately
 REPEAT_TIMES = 3
@@ -231,13 +232,25 @@ class ModelGate:
         if isinstance(self.model, RecordedModel):
             return self._replayed(digest, request)
         started, t0 = self.clock(), time.perf_counter()
-        try:
-            reply = self._send(sent, tool_list, tool_choice, response_format)
-        except Exception as exc:  # noqa: BLE001 - provider SDKs raise many types; each becomes a stated fault
-            reason = describe(exc, self.settings)
-            self._record(digest, request, started, t0, error=reason)
-            raise ModelFault(reason) from None
-        call = self._record(digest, request, started, t0, reply=reply)
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": self.name,
+            "alertpilot.agent": self.agent,
+        }
+        with tracing.span(f"chat {self.name}", attributes) as current:
+            try:
+                reply = self._send(sent, tool_list, tool_choice, response_format)
+            except Exception as exc:  # noqa: BLE001 - provider SDKs raise many types; each becomes a stated fault
+                reason = describe(exc, self.settings)
+                self._record(digest, request, started, t0, error=reason)
+                if current is not None:
+                    current.set_attribute("error.type", type(exc).__name__)
+                raise ModelFault(reason) from None
+            call = self._record(digest, request, started, t0, reply=reply)
+            if current is not None:
+                current.set_attribute("gen_ai.usage.input_tokens", call.usage.input_tokens)
+                current.set_attribute("gen_ai.usage.output_tokens", call.usage.output_tokens)
+                current.set_attribute("gen_ai.response.finish_reasons", [call.finish_reason or ""])
         self._check(call)
         return reply
 

@@ -21,6 +21,7 @@ from state.alert import Alert
 from state.config import Settings
 from state.incident import Decision, IncidentState
 from state.store import Store
+from tools import tracing
 
 # Nodes after which the stored document is refreshed while a run is in progress.
 MILESTONES = frozenset({"triage", "report", "execute", "verify"})
@@ -233,11 +234,12 @@ class IncidentRunner:
                 waiting = value if isinstance(value, dict) else {"value": value}
             else:
                 milestone = bool(MILESTONES & chunk.keys())
-                if self.on_step is not None:
-                    now = time.perf_counter()
-                    for node in chunk:
+                now = time.perf_counter()
+                for node in chunk:
+                    tracing.finished_span(f"node {node}", now - started, {"alertpilot.incident": incident_id})
+                    if self.on_step is not None:
                         self.on_step(node, now - started)
-                    started = now
+                started = now
         if latest is None:  # nothing ran (a finished thread): report what is stored
             return self._save(incident_id)
         return self._publish(incident_id, latest, waiting)

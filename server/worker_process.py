@@ -56,6 +56,9 @@ def child_main(settings_data: dict[str, Any], events: Any, stop: Any, nice: int,
         os.nice(nice)
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     settings = Settings.model_validate(settings_data)
+    from tools import tracing
+
+    tracing.configure()  # the child exports its own spans (OTEL_* is inherited)
     with open_worker(settings, metrics=_Forward(events)) as worker:
         worker.run(stop)  # type: ignore[arg-type]  # an mp.Event has the same wait/is_set
 
