@@ -84,21 +84,13 @@ def repeated_line(text: str) -> str | None:
 
 def _message_dict(message: Any) -> dict[str, Any]:
     """A LangChain message as the JSON that is recorded and hashed."""
-    data: dict[str, Any] = {"role": getattr(message, "type", "unknown"), "content": _text(message.content)}
+    data: dict[str, Any] = {"role": getattr(message, "type", "unknown"), "content": message.text}
     calls = getattr(message, "tool_calls", None)
     if calls:
         data["tool_calls"] = [{"name": c.get("name"), "args": c.get("args"), "id": c.get("id")} for c in calls]
     if getattr(message, "tool_call_id", None):
         data["tool_call_id"] = message.tool_call_id
     return data
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(c if isinstance(c, str) else str(c.get("text", "")) for c in content)
-    return str(content)
 
 
 def _usage(reply: Any) -> ModelUsage:
@@ -296,7 +288,7 @@ class ModelGate:
             digest=digest,
             request=request,
             status="error" if error else "success",
-            content=_text(reply.content) if reply is not None else "",
+            content=reply.text if reply is not None else "",
             tool_calls=[
                 {"name": c.get("name"), "args": c.get("args"), "id": c.get("id")}
                 for c in (getattr(reply, "tool_calls", None) or [])

@@ -132,7 +132,7 @@ def run_model(case: Case, world: CaseWorld, model: Any, trial: int, alert_index:
     alert = case.alerts[alert_index]
     backend = GuardedTools(world.backend, case, world, _incident_id(case, trial, alert_index), alert_index)
     session = ToolSession(backend=backend, agent="model", allowed=frozenset(world.catalog.names()))
-    bound = model.bind_tools(_langchain_tools(world))
+    bound = model.bind_tools(_langchain_tools(world), tool_choice="auto")  # explicit: some servers ignore tools
     messages: list[Any] = [SystemMessage(read_prompt("eval_agent.md")), HumanMessage(_task(alert))]
     tokens, turns, text, error = 0, 0, "", ""
     for turns in range(1, MAX_TURNS + 1):  # noqa: B007 - turns is reported after the loop

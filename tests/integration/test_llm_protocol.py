@@ -129,3 +129,11 @@ def test_replay_of_an_llm_incident_is_exact_without_a_model_and_a_fork_asks_anew
     assert result["outcome"]["findings"] == result["original"]["findings"]
     assert result["outcome"]["decisions"] == result["original"]["decisions"]
     assert any("diagnosis by model" in f["title"] for f in result["outcome"]["findings"])
+
+
+def test_an_unknown_llm_key_is_refused_with_exit_2_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "alertpilot.yaml"
+    config.write_text("llm: {model: 'openai:x', base_url: 'http://127.0.0.1:9/v1', timeout: 2}\n")
+    result = run_cli("run", ALERT, "--config", str(config), home=tmp_path / "home")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "alertpilot: llm.timeout: unknown key"
