@@ -100,5 +100,13 @@ def narrator(enabled: bool) -> Callable[[str, dict[str, Any]], None]:
                 err.print(f"[bold]verify[/]  #{data['attempt']} {data.get('note', '')}{value}")
             case "notify":
                 err.print(f"[bold]notify[/]  {data['message']}")
+            case "model_call":
+                usage = data.get("usage") or {}
+                took = f"{float(data.get('duration_ms', 0)) / 1000:.1f}s"
+                what = data.get("error") or f"{usage.get('total_tokens', 0)} tokens, {data.get('finish_reason')}"
+                from rich.markup import escape
+
+                text = escape(f"{data['agent']} {data['model']} {took}: {what}")
+                err.print(f"[bold]model[/]   {text}")
 
     return on_event
