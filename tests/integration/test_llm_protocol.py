@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO_CASE, llm_config, run_cli
-from tests.servers.openai_compat import PROFILES, Reply, has_tool, incident_agent, serve
+from tests.servers.openai_compat import LLAMA_CPP_PYTHON, PROFILES, Reply, has_tool, incident_agent, serve
 
 pytestmark = pytest.mark.integration
 ALERT = str(DEMO_CASE / "alert.json")
@@ -137,3 +137,19 @@ def test_an_unknown_llm_key_is_refused_with_exit_2_naming_it(tmp_path: Path) -> 
     result = run_cli("run", ALERT, "--config", str(config), home=tmp_path / "home")
     assert result.returncode == 2
     assert result.stderr.strip() == "alertpilot: llm.timeout: unknown key"
+
+
+def test_llama_cpp_python_server_quirks_are_avoided_and_a_refused_strategy_is_named(tmp_path: Path) -> None:
+    with serve(incident_agent(), LLAMA_CPP_PYTHON) as (server, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url))  # json_object, tool_choice auto, content ""
+    assert doc["status"] == "resolved" and doc["llm"]["agents"]["diagnosis"]["errors"] == 0
+    assert finding(doc, "diagnosis by model")
+    agent = incident_agent(read=None)
+
+    def only_when_asked(body: dict[str, Any]) -> Reply:  # prose while investigating, JSON when asked for it
+        return agent(body) if body.get("response_format") or has_tool(body, "version_rollback") else Reply("Looking.")
+
+    with serve(only_when_asked, LLAMA_CPP_PYTHON) as (_, url):
+        doc = run_incident(tmp_path / "schema", llm_config(tmp_path, url, {"structured_output": "json_schema"}))
+    detail = finding(doc, "model diagnosis failed; playbook result used")["detail"]
+    assert detail.startswith("model server answered HTTP 500") and "json_schema" in detail

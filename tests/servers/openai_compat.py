@@ -8,7 +8,8 @@ a responder function decides, in the response shape of a chosen provider profile
 - ``dashscope`` (Qwen, compatible mode): ``content: ""`` with tool calls that carry an
   ``index``, ``usage.prompt_tokens_details.cached_tokens``, error bodies with string codes;
 - ``vllm``: ``reasoning_content: null``, ``stop_reason`` per choice, ``chatcmpl-tool-`` ids;
-- ``llamacpp`` (``llama-server --jinja``): ``timings``, ``system_fingerprint: b<build>``.
+- ``llamacpp`` (``llama-server --jinja``): ``timings``, ``system_fingerprint: b<build>``;
+- ``llama-cpp-python`` (its server, a compatibility profile): llama.cpp's shapes plus its quirks.
 
 Besides answers it can fail like a provider (an HTTP status with that provider's error
 body), answer slowly, or accept the request and never answer (a silent server). Every
@@ -29,6 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PROFILES = ("openai", "dashscope", "vllm", "llamacpp")
+# llama-cpp-python 0.3.36's server (`python -m llama_cpp.server`): answers like llama.cpp, but 500s
+# a json_schema response format, tool_choice "required" and an assistant turn with content null,
+# and ignores tools sent without a tool_choice (DESIGN §7). A compatibility profile, not in PROFILES.
+LLAMA_CPP_PYTHON = "llama-cpp-python"
 
 
 @dataclass
@@ -135,7 +140,7 @@ class ScriptedOpenAI:
     """The server; use :func:`serve` to run it on a free loopback port."""
 
     def __init__(self, responder: Responder, profile: str = "openai") -> None:
-        assert profile in PROFILES, profile
+        assert profile in (*PROFILES, LLAMA_CPP_PYTHON), profile
         self.responder = responder
         self.profile = profile
         self.requests: list[dict[str, Any]] = []
@@ -145,10 +150,28 @@ class ScriptedOpenAI:
     def handle(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None, Reply]:
         with self._lock:
             self.requests.append(body)
+        if self.profile == LLAMA_CPP_PYTHON:
+            quirk = _llama_cpp_python_refusal(body)
+            if quirk:
+                return 500, error_for("llamacpp", 500, quirk), Reply(status=500)
+            if body.get("tools") and "tool_choice" not in body:
+                body = {k: v for k, v in body.items() if k != "tools"}  # it answers as if none were sent
         reply = self.responder(body)
         if reply.status >= 400:
             return reply.status, error_for(self.profile, reply.status, reply.error or "failure"), reply
-        return 200, body_for(self.profile, str(body.get("model", "scripted")), reply), reply
+        shape = "llamacpp" if self.profile == LLAMA_CPP_PYTHON else self.profile
+        return 200, body_for(shape, str(body.get("model", "scripted")), reply), reply
+
+
+def _llama_cpp_python_refusal(body: dict[str, Any]) -> str:
+    """The request shapes llama-cpp-python's server answers 500 to (empty: it serves the request)."""
+    if (body.get("response_format") or {}).get("type") == "json_schema":
+        return "'json_schema' response format is not supported"
+    if body.get("tool_choice") == "required":
+        return "tool_choice 'required' is not supported"
+    if any(m.get("role") == "assistant" and m.get("content") is None for m in body.get("messages", [])):
+        return "assistant message content must be a string"
+    return ""
 
 
 def _handler(server: ScriptedOpenAI) -> type[BaseHTTPRequestHandler]:
