@@ -159,7 +159,7 @@ def propose(
             _messages(state, suggestion, offered), tools=tool_specs(list(offered)), tool_choice="auto", purpose="plan"
         )
     except ModelFault as exc:
-        return Proposal(suggestion, f"model unavailable ({exc}); playbook action kept")
+        return Proposal(suggestion, f"no usable model proposal ({exc}); playbook action kept")
     calls = getattr(reply, "tool_calls", None) or []
     if not calls:
         return Proposal(suggestion, "model proposed nothing; playbook action kept")

@@ -59,7 +59,7 @@ def test_a_silent_server_cannot_hold_an_incident(tmp_path: Path) -> None:
     assert doc["status"] == "resolved"  # the playbook's action, without the model
     why = "model request timed out after 1s (llm.timeout_s) and 0 retries"
     assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
-    assert any(f"model unavailable ({why}); playbook action kept" in d for d in plan_decisions(doc))
+    assert any(f"no usable model proposal ({why}); playbook action kept" in d for d in plan_decisions(doc))
     assert doc["llm"]["agents"]["diagnosis"]["errors"] == 1
 
 
@@ -81,7 +81,7 @@ def test_an_answer_cut_by_the_length_limit_is_not_taken(tmp_path: Path) -> None:
         doc = run_incident(tmp_path, llm_config(tmp_path, url))
     why = "answer cut by the length limit (finish_reason length, llm.max_output_tokens 256)"
     assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
-    assert any(f"model unavailable ({why})" in d for d in plan_decisions(doc))
+    assert any(f"no usable model proposal ({why})" in d for d in plan_decisions(doc))
     assert doc["status"] == "resolved"
 
 
@@ -91,7 +91,7 @@ def test_the_incident_token_budget_stops_further_requests(tmp_path: Path) -> Non
     assert len(server.requests) == 1  # 150 tokens spent: nothing more is sent
     why = "token budget spent: 150 of policy.max_llm_tokens 100"
     assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
-    assert any(f"model unavailable ({why})" in d for d in plan_decisions(doc))
+    assert any(f"no usable model proposal ({why})" in d for d in plan_decisions(doc))
 
 
 def test_an_injected_proposal_falls_back_to_the_playbook_not_to_a_human(tmp_path: Path) -> None:
