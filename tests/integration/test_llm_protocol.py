@@ -45,6 +45,8 @@ def test_llm_mode_end_to_end_against_each_provider_shape(tmp_path: Path, profile
     assert doc["llm"]["calls"] == len(server.requests) and doc["llm"]["tokens"] == 150 * len(server.requests)
     assert set(doc["llm"]["agents"]) == {"diagnosis", "plan"}
     for body in server.requests:  # what every server accepts
+        assert set(body) <= {"model", "messages", "max_tokens", "temperature", "stream", "tools", "tool_choice",
+                             "response_format"}  # fmt: skip
         if body.get("tools"):
             assert body["tool_choice"] == "auto"
         assert body["max_tokens"] == 256 and "max_completion_tokens" not in body
