@@ -146,6 +146,7 @@ class ModelGate:
         self._spent_s = sum(c.duration_ms for c in previous) / 1000
         self._start_seq = len(previous) if start_seq is None else start_seq
         self.calls: list[ModelCall] = []
+        self._sent: dict[int, list[dict[str, Any]]] = {}  # seq → the whole messages it sent (for _compact)
         self.name = model_name(model)
 
     # ------------------------------------------------------------------ budget
@@ -221,6 +222,7 @@ class ModelGate:
             "purpose": purpose,
         }
         digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        request = self._compact(request)
         if isinstance(self.model, RecordedModel):
             return self._replayed(digest, request)
         started, t0 = self.clock(), time.perf_counter()
@@ -245,6 +247,21 @@ class ModelGate:
                 current.set_attribute("gen_ai.response.finish_reasons", [call.finish_reason or ""])
         self._check(call)
         return reply
+
+    def _compact(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The request as recorded, in linear rather than quadratic space over a tool loop.
+
+        A turn that continues this gate's previous conversation keeps only the messages it
+        adds (``continues`` names the call it extends). The digest is of the whole request.
+        """
+        messages = request["messages"]
+        for previous in reversed(self.calls):
+            before = self._sent.get(previous.seq)
+            if before is not None and messages[: len(before)] == before:
+                self._sent[self._start_seq + len(self.calls)] = messages
+                return {**request, "messages": messages[len(before) :], "continues": previous.seq}
+        self._sent[self._start_seq + len(self.calls)] = messages
+        return request
 
     def _send(
         self,

@@ -189,3 +189,18 @@ def test_models_are_built_bounded_and_a_local_server_needs_no_key(monkeypatch: p
     )
     assert payload["messages"][0]["content"] == ""  # never null: some servers answer 500 to it
     assert payload["max_tokens"] == 256 and "max_completion_tokens" not in payload
+
+
+def test_a_tool_loop_is_recorded_turn_by_turn_not_whole_each_time() -> None:
+    model = ScriptedModel(
+        responses=[tool_call("lookup", key="a"), tool_call("lookup", call_id="2", key="b"), answer(GOOD)]
+    )
+    _, _, _, gate = _run(model)
+    first, second, third = gate.calls
+    assert "continues" not in first.request and len(first.request["messages"]) == 2  # system + task
+    assert second.request["continues"] == first.seq and [m["role"] for m in second.request["messages"]] == [
+        "ai",
+        "tool",
+    ]
+    assert third.request["continues"] == second.seq
+    assert len({first.digest, second.digest, third.digest}) == 3
