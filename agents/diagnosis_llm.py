@@ -45,7 +45,10 @@ class DiagnosisAnswer(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="Titles of the evidence relied on.")
 
 
-def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding]) -> str:
+def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding], limit: int) -> str:
+    """The facts as JSON within ``limit`` characters (``llm.max_prompt_chars``): the least telling go first."""
+    evidence = [{"kind": f.kind, "title": f.title, "detail": f.detail[:300], "query": f.query} for f in findings]
+    playbook = diagnosis.model_dump(mode="json")
     facts = {
         "alert": {
             "name": alert.name,
@@ -55,10 +58,18 @@ def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding]) -> str:
             "expression": alert.expression,
             "summary": alert.summary,
         },
-        "playbook_diagnosis": diagnosis.model_dump(),
-        "evidence": [{"kind": f.kind, "title": f.title, "detail": f.detail[:300], "query": f.query} for f in findings],
+        "playbook_diagnosis": playbook,
+        "evidence": evidence,
     }
-    return "Diagnose this incident.\n" + json.dumps(facts, ensure_ascii=False, default=str)[:12_000]
+    bulky = ["versions", "cause"]  # the playbook's particulars: first to go after the evidence list
+    while True:
+        text = "Diagnose this incident.\n" + json.dumps(facts, ensure_ascii=False, default=str)
+        if len(text) <= limit or not (evidence or bulky):
+            return text[:limit]
+        if evidence:
+            evidence.pop()
+        else:
+            playbook.pop(bulky.pop(0), None)
 
 
 def schema_catalog() -> ToolRegistry:
@@ -103,7 +114,7 @@ def ask_model(
         session,
         TOOLS,
         read_prompt("diagnosis.md"),
-        _task(alert, diagnosis, findings),
+        _task(alert, diagnosis, findings, gate.settings.llm.max_prompt_chars),
         DiagnosisAnswer,
         scope=scope_of(gate.settings, alert),
     )

@@ -129,7 +129,8 @@ def _execute(run: _Run, call: dict[str, Any], seen: dict[str, int]) -> tuple[str
         return json.dumps({"status": "denied", "error": refusal}), False
     assert run.session is not None
     result = run.session.call(name, **bound)
-    return json.dumps(result.model_dump(), ensure_ascii=False, default=str)[:MAX_RESULT_CHARS], False
+    limit = min(MAX_RESULT_CHARS, run.gate.settings.llm.max_prompt_chars // 2)
+    return json.dumps(result.model_dump(), ensure_ascii=False, default=str)[:limit], False
 
 
 def _investigate(run: _Run, tools: list[dict[str, Any]], max_tool_calls: int) -> Any:

@@ -60,7 +60,7 @@ def evidence(state: IncidentState) -> str:
     return "\n".join(lines)
 
 
-def _messages(state: IncidentState, suggestion: PlannedAction, offered: dict[str, int]) -> list[Any]:
+def _messages(state: IncidentState, suggestion: PlannedAction, offered: dict[str, int], limit: int) -> list[Any]:
     from langchain_core.messages import HumanMessage, SystemMessage
 
     return [
@@ -69,7 +69,7 @@ def _messages(state: IncidentState, suggestion: PlannedAction, offered: dict[str
             f"Incident {state.incident_id}, attempt {len(state.attempts) + 1}.\n"
             f"Operations you may choose (one call): {', '.join(offered)}.\n"
             f"Ladder suggests: {suggestion.operation} {json.dumps(suggestion.params, ensure_ascii=False)}\n\n"
-            f"Evidence:\n{evidence(state)[:12_000]}"
+            f"Evidence:\n{evidence(state)[:limit]}"
         ),
     ]
 
@@ -156,7 +156,10 @@ def propose(
         return Proposal(suggestion, "no rung open to offer the model; playbook action kept")
     try:
         reply = gate.invoke(
-            _messages(state, suggestion, offered), tools=tool_specs(list(offered)), tool_choice="auto", purpose="plan"
+            _messages(state, suggestion, offered, gate.settings.llm.max_prompt_chars),
+            tools=tool_specs(list(offered)),
+            tool_choice="auto",
+            purpose="plan",
         )
     except ModelFault as exc:
         return Proposal(suggestion, f"no usable model proposal ({exc}); playbook action kept")

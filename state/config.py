@@ -57,6 +57,13 @@ class LLMConfig(Strict):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed request (timeouts, 5xx, 429).")
     max_output_tokens: int = Field(default=1024, ge=16, le=65536, description="Cap on one answer's tokens.")
     max_tool_calls: int = Field(default=12, ge=1, le=100, description="Tool calls one agent run may make.")
+    max_prompt_chars: int = Field(
+        default=12_000,
+        ge=500,
+        le=1_000_000,
+        description="The longest task text an agent sends; the least telling evidence is dropped to fit "
+        "(a small model's context).",
+    )
     structured_output: StructuredOutput = Field(
         default="json_object",
         description="How an agent's final answer is asked for: json_schema (the provider enforces the schema), "

@@ -30,7 +30,8 @@ from tests.servers.llama import llama_server
 
 pytestmark = pytest.mark.integration
 ALERT = str(DEMO_CASE / "alert.json")
-LLM = {"model": "openai:smollm2", "timeout_s": 120, "max_retries": 0, "max_output_tokens": 64}
+# A prompt that fits the 2048-token context, so the diagnosis is really asked (a longer one is refused: 400).
+LLM = {"model": "openai:smollm2", "timeout_s": 120, "max_retries": 0, "max_output_tokens": 64, "max_prompt_chars": 2000}
 BOUND_S = 900  # the subprocess limit: a run that does not end by then has failed its bounds
 FALLBACK_TITLES = ("model diagnosis failed; playbook result used",)
 
