@@ -155,3 +155,34 @@ def test_llama_cpp_python_server_quirks_are_avoided_and_a_refused_strategy_is_na
         doc = run_incident(tmp_path / "schema", llm_config(tmp_path, url, {"structured_output": "json_schema"}))
     detail = finding(doc, "model diagnosis failed; playbook result used")["detail"]
     assert detail.startswith("model server answered HTTP 500") and "json_schema" in detail
+
+
+def test_eval_with_a_model_scores_the_graph_with_the_react_baseline_beside_it(tmp_path: Path) -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        if has_tool(body, "list_metrics") and has_tool(body, "version_rollback"):  # the react agent: act, then stop
+            if any(m.get("role") == "tool" for m in body["messages"]):
+                return Reply(content='{"summary": "v2.2", "root_cause_entities": ["checkout", "v2.2"]}')
+            return Reply(
+                tool_calls=[("version_rollback", {"service": "checkout", "namespace": "shop", "target": "v2.1"})]
+            )
+        return incident_agent()(body)
+
+    with serve(respond, "dashscope") as (server, url):
+        config = tmp_path / "llm.yaml"
+        config.write_text(f"llm: {{base_url: '{url}', timeout_s: 20, max_retries: 0}}\n")
+        result = run_cli("eval", "--model", "openai:qwen-plus", "--agent", "react", "--case", "checkout-bad-release",
+                         "--config", str(config), "--json", home=tmp_path / "home", timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = json.loads(result.stdout)
+    rows = {row["key"]: row for row in doc["metrics"]}
+    assert {
+        "mcp_call_accuracy",
+        "pass^1",
+        "tokens_per_episode",
+        "model_calls_per_episode",
+        "wall_s_per_episode",
+    } <= set(rows)
+    assert doc["graph"]["agent"] == "graph" and doc["react"]["agent"] == "react"
+    assert rows["model_calls_per_episode"]["graph"] > 0 and rows["model_calls_per_episode"]["react"] == 2
+    assert doc["graph"]["cases"][0]["status"] == "resolved"
+    assert doc["cases"][0]["id"] == "checkout-bad-release" and "graph" in doc["cases"][0]["metrics"]["episode_success"]
