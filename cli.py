@@ -77,6 +77,22 @@ def print_incident(doc: dict[str, Any]) -> None:
         )
     if doc.get("escalation_reason"):
         out.print(f"escalation: {doc['escalation_reason']}", markup=False)
+    footer = model_footer(doc.get("llm"))
+    if footer:
+        out.print(footer, markup=False)
+
+
+def model_footer(usage: dict[str, Any] | None) -> str:
+    """The report's footer in LLM mode: calls, tokens and model time, in all and per agent (empty offline)."""
+    if not usage:
+        return ""
+    parts = []
+    for agent, row in usage["agents"].items():
+        failed = f" ({row['errors']} failed)" if row.get("errors") else ""
+        parts.append(f"{agent} {row['calls']} calls{failed}, {row['tokens']} tokens, {float(row['seconds']):.1f}s")
+    models = ", ".join(usage.get("models") or [])
+    total = f"{usage['calls']} calls, {usage['tokens']} tokens, {float(usage['seconds']):.1f}s"
+    return f"model {models}: {total} ({'; '.join(parts)})"
 
 
 def _exit_code(doc: dict[str, Any]) -> int:

@@ -186,3 +186,43 @@ def test_eval_with_a_model_scores_the_graph_with_the_react_baseline_beside_it(tm
     assert rows["model_calls_per_episode"]["graph"] > 0 and rows["model_calls_per_episode"]["react"] == 2
     assert doc["graph"]["cases"][0]["status"] == "resolved"
     assert doc["cases"][0]["id"] == "checkout-bad-release" and "graph" in doc["cases"][0]["metrics"]["episode_success"]
+
+
+def test_serve_exports_model_tokens_and_the_report_footer_shows_them(tmp_path: Path, monkeypatch: Any) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+    from state.config import load_settings
+
+    monkeypatch.setenv("ALERTPILOT_WEBHOOK_TOKEN", "t0ken-for-metrics")
+    headers = {"Authorization": "Bearer t0ken-for-metrics"}
+    home = tmp_path / "home"
+    with serve(incident_agent(), "dashscope") as (server, url):
+        config = llm_config(tmp_path, url)
+        settings = load_settings(config, home=home)  # serve's own worker: a child process (the default)
+        with TestClient(create_app(settings)) as client:
+            assert client.post("/webhooks/alertmanager", json=json.loads(Path(ALERT).read_text()),
+                               headers=headers).status_code == 200  # fmt: skip
+            deadline = time.monotonic() + 120
+            while True:
+                listed = client.get("/incidents", headers=headers).json()
+                done = [i for i in listed if i["status"] in ("resolved", "escalated", "failed")]
+                text = client.get("/metrics").text
+                if done and 'alertpilot_llm_call_seconds_count{agent="plan"' in text:
+                    break
+                assert time.monotonic() < deadline, listed
+                time.sleep(0.5)
+        made = len(server.requests)
+    doc = next(iter(done))
+    assert doc["status"] == "resolved"
+    tokens = {agent: 150 * n for agent, n in (("diagnosis", made - 1), ("plan", 1))}  # 150 tokens per answer
+    for agent, spent in tokens.items():
+        assert f'alertpilot_llm_tokens_total{{agent="{agent}",model="scripted-1"}} {float(spent)}' in text
+        assert f'alertpilot_llm_calls_total{{agent="{agent}",model="scripted-1",outcome="success"}}' in text
+    shown = run_cli("incidents", "show", doc["id"], "--config", str(config), home=home)
+    assert shown.returncode == 0, shown.stderr
+    footer = shown.stdout.strip().splitlines()[-1]
+    assert footer.startswith(f"model scripted-1: {made} calls, {150 * made} tokens, ")
+    assert f"diagnosis {made - 1} calls, {150 * (made - 1)} tokens" in footer and "plan 1 calls, 150 tokens" in footer
