@@ -113,7 +113,16 @@ def test_an_injected_proposal_falls_back_to_the_playbook_not_to_a_human(tmp_path
 
 def test_replay_of_an_llm_incident_is_exact_without_a_model_and_a_fork_asks_anew(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with serve(incident_agent(), "openai") as (server, url):
+    agent = incident_agent()
+
+    def respond(body: dict[str, Any]) -> Reply:  # the second model blames the database instead
+        reply = agent(body)
+        if body["model"] == "scripted-2" and reply.content and "release v2.2" in reply.content:
+            return Reply(content=json.dumps({"summary": "checkout errors come from its database",
+                                             "root_cause": "the orders database", "evidence": []}))  # fmt: skip
+        return reply
+
+    with serve(respond, "openai") as (server, url):
         config = llm_config(tmp_path, url)
         doc = run_incident(tmp_path, config)
         made = len(server.requests)
@@ -122,6 +131,8 @@ def test_replay_of_an_llm_incident_is_exact_without_a_model_and_a_fork_asks_anew
         assert fork.returncode in (0, 1), fork.stderr[-1500:]
         asked = server.requests[made:]
     assert asked and {b["model"] for b in asked} == {"scripted-2"}
+    forked = json.loads(fork.stdout)
+    assert forked["diff"] and any("its database" in line for line in forked["diff"]), forked["diff"]  # what changed
     # the server is gone: a plain re-run must come entirely from the recording
     rerun = run_cli("replay", doc["id"], "--checkpoint", "first", "--json", "--config", str(config), home=home,
                     timeout=180)  # fmt: skip
