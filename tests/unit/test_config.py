@@ -9,6 +9,15 @@ import pytest
 from state.config import ConfigError, load_settings
 
 
+def refusal(tmp_path: Path, text: str) -> str:
+    """The ConfigError message for a config file holding ``text``."""
+    path = tmp_path / "alertpilot.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    return str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
@@ -21,11 +30,7 @@ from state.config import ConfigError, load_settings
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, needle: str) -> None:
-    path = tmp_path / "alertpilot.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path)
-    message = str(caught.value)
+    message = refusal(tmp_path, text)
     assert needle in message
     assert "\n" not in message
 
@@ -70,11 +75,7 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_an_unknown_key_in_any_section_is_refused_naming_it(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "alertpilot.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path)
-    assert str(caught.value).startswith(message)
+    assert refusal(tmp_path, text).startswith(message)
 
 
 def test_model_bounds_and_budgets_are_settings(tmp_path: Path) -> None:
