@@ -86,12 +86,16 @@ def model_footer(usage: dict[str, Any] | None) -> str:
     """The report's footer in LLM mode: calls, tokens and model time, in all and per agent (empty offline)."""
     if not usage:
         return ""
+
+    def calls(n: int) -> str:
+        return f"{n} call" if n == 1 else f"{n} calls"
+
     parts = []
     for agent, row in usage["agents"].items():
         failed = f" ({row['errors']} failed)" if row.get("errors") else ""
-        parts.append(f"{agent} {row['calls']} calls{failed}, {row['tokens']} tokens, {float(row['seconds']):.1f}s")
+        parts.append(f"{agent} {calls(row['calls'])}{failed}, {row['tokens']} tokens, {float(row['seconds']):.1f}s")
     models = ", ".join(usage.get("models") or [])
-    total = f"{usage['calls']} calls, {usage['tokens']} tokens, {float(usage['seconds']):.1f}s"
+    total = f"{calls(usage['calls'])}, {usage['tokens']} tokens, {float(usage['seconds']):.1f}s"
     return f"model {models}: {total} ({'; '.join(parts)})"
 
 

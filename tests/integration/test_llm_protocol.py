@@ -236,4 +236,4 @@ def test_serve_exports_model_tokens_and_the_report_footer_shows_them(tmp_path: P
     assert shown.returncode == 0, shown.stderr
     footer = shown.stdout.strip().splitlines()[-1]
     assert footer.startswith(f"model scripted-1: {made} calls, {150 * made} tokens, ")
-    assert f"diagnosis {made - 1} calls, {150 * (made - 1)} tokens" in footer and "plan 1 calls, 150 tokens" in footer
+    assert f"diagnosis {made - 1} calls, {150 * (made - 1)} tokens" in footer and "plan 1 call, 150 tokens" in footer
