@@ -105,12 +105,22 @@ def _finish_reason(reply: Any) -> str | None:
     return str(reason) if reason else None
 
 
-def describe(exc: BaseException, settings: Settings) -> str:
-    """One sentence for a failed request: timeout, unreachable server, HTTP status, or the error."""
+def describe(exc: BaseException, settings: Settings, timeout_s: float | None = None) -> str:
+    """One sentence for a failed request: timeout, unreachable server, HTTP status, or the error.
+
+    ``timeout_s`` is the limit the request was sent with when it was less than ``llm.timeout_s``
+    (the incident's time budget was nearly spent): a timeout then names the budget, not the setting.
+    """
     name = type(exc).__name__
     text = " ".join(str(exc).split())[:240]
     llm = settings.llm
     if "Timeout" in name:
+        if timeout_s is not None and timeout_s < llm.timeout_s:
+            budget = settings.policy.max_llm_seconds
+            return (
+                f"model request timed out after {timeout_s:g}s (what policy.max_llm_seconds {budget:g} had left)"
+                f" and {llm.max_retries} retries"
+            )
         return f"model request timed out after {llm.timeout_s:g}s (llm.timeout_s) and {llm.max_retries} retries"
     if name == "APIConnectionError":
         return f"model server unreachable at {llm.base_url or 'the default endpoint'}: {text}"
@@ -180,7 +190,8 @@ class ModelGate:
         """The next request's limit: llm.timeout_s, or less when the incident's time budget is nearly spent."""
         limit = self.settings.llm.timeout_s
         budget = self.settings.policy.max_llm_seconds
-        return max(1.0, min(limit, budget - self.seconds_spent)) if budget is not None else limit
+        # at least a second of what the budget has left (a request cannot be asked to finish in no time)
+        return min(limit, max(1.0, budget - self.seconds_spent)) if budget is not None else limit
 
     # ------------------------------------------------------------------ requests
 
@@ -231,11 +242,12 @@ class ModelGate:
             "gen_ai.request.model": self.name,
             "alertpilot.agent": self.agent,
         }
+        timeout = self._timeout()
         with tracing.span(f"chat {self.name}", attributes) as current:
             try:
-                reply = self._send(sent, tool_list, tool_choice, response_format)
+                reply = self._send(sent, tool_list, tool_choice, response_format, timeout)
             except Exception as exc:  # noqa: BLE001 - provider SDKs raise many types; each becomes a stated fault
-                reason = describe(exc, self.settings)
+                reason = describe(exc, self.settings, timeout if self.speaks_openai else None)
                 self._record(digest, request, started, t0, error=reason)
                 if current is not None:
                     current.set_attribute("error.type", type(exc).__name__)
@@ -269,6 +281,7 @@ class ModelGate:
         tools: list[dict[str, Any]],
         tool_choice: str | None,
         response_format: dict[str, Any] | None,
+        timeout: float,
     ) -> Any:
         runnable = self.model.bind_tools(tools, tool_choice=tool_choice) if tools else self.model
         kwargs: dict[str, Any] = {}
@@ -276,7 +289,7 @@ class ModelGate:
         if response_format is not None and takes_format:
             kwargs["response_format"] = response_format
         if self.speaks_openai:
-            kwargs["timeout"] = self._timeout()
+            kwargs["timeout"] = timeout
         return runnable.invoke(messages, **kwargs)
 
     @property

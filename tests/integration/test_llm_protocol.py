@@ -65,6 +65,24 @@ def test_a_silent_server_cannot_hold_an_incident(tmp_path: Path) -> None:
     assert doc["llm"]["agents"]["diagnosis"]["errors"] == 1
 
 
+def test_a_slow_server_is_cut_off_by_the_incidents_time_budget(tmp_path: Path) -> None:
+    agent = incident_agent()
+
+    def slow(body: dict[str, Any]) -> Reply:  # every answer sensible, each 1.5 s late
+        reply = agent(body)
+        reply.delay_s = 1.5
+        return reply
+
+    with serve(slow, "vllm") as (server, url):
+        doc = run_incident(tmp_path, llm_config(tmp_path, url, {"timeout_s": 20}, max_llm_seconds=2))
+    assert doc["status"] == "resolved"  # the playbook's action, without the model
+    # 1.5 s spent on the first answer: the second may take only what is left (at least 1 s), then nothing more
+    assert len(server.requests) == 2 and doc["llm"]["seconds"] < 2 + 1 + 1
+    why = "model request timed out after 1s (what policy.max_llm_seconds 2 had left) and 0 retries"
+    assert finding(doc, "model diagnosis failed; playbook result used")["detail"] == why
+    assert any("no usable model proposal (time budget spent: " in d for d in plan_decisions(doc))
+
+
 def test_a_server_error_is_named_in_the_fallback(tmp_path: Path) -> None:
     with serve(lambda _body: Reply(status=500, error="Internal Server Error"), "llamacpp") as (_, url):
         doc = run_incident(tmp_path, llm_config(tmp_path, url))
