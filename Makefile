@@ -18,7 +18,7 @@ NODE_TOOLS := deploy/tools/node_modules
 NODE_STAMP := $(NODE_TOOLS)/.installed
 CHECK_ENV = ALERTPILOT_TOOLS_VENV=$(abspath $(TOOLS_VENV)) ALERTPILOT_NODE_TOOLS=$(abspath $(NODE_TOOLS))
 
-.PHONY: demo test unit integration lint bench clean lock lock-upgrade deploy-tools deploy-check tools-lock image
+.PHONY: demo test unit integration model-tier lint bench clean lock lock-upgrade deploy-tools deploy-check tools-lock image
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -87,6 +87,12 @@ unit: $(DEV_STAMP) deploy-tools
 
 integration: $(DEV_STAMP) deploy-tools
 	$(CHECK_ENV) $(BIN)/pytest -q -m integration
+
+# The LLM tiers: a scripted OpenAI-compatible server (protocol) and a real llama-server with
+# SmolLM2-135M (built once and cached by .ci/model-server.sh; `make test` runs both too).
+model-tier: $(DEV_STAMP)
+	@eval "$$(bash .ci/model-server.sh | sed 's/^/export /')"; \
+	  $(BIN)/pytest -q tests/integration/test_llm_protocol.py tests/integration/test_real_model.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

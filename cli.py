@@ -78,6 +78,26 @@ def print_incident(doc: dict[str, Any]) -> None:
         )
     if doc.get("escalation_reason"):
         out.print(f"escalation: {doc['escalation_reason']}", markup=False)
+    footer = model_footer(doc.get("llm"))
+    if footer:
+        out.print(footer, markup=False)
+
+
+def model_footer(usage: dict[str, Any] | None) -> str:
+    """The report's footer in LLM mode: calls, tokens and model time, in all and per agent (empty offline)."""
+    if not usage:
+        return ""
+
+    def calls(n: int) -> str:
+        return f"{n} call" if n == 1 else f"{n} calls"
+
+    parts = []
+    for agent, row in usage["agents"].items():
+        failed = f" ({row['errors']} failed)" if row.get("errors") else ""
+        parts.append(f"{agent} {calls(row['calls'])}{failed}, {row['tokens']} tokens, {float(row['seconds']):.1f}s")
+    models = ", ".join(usage.get("models") or [])
+    total = f"{calls(usage['calls'])}, {usage['tokens']} tokens, {float(usage['seconds']):.1f}s"
+    return f"model {models}: {total} ({'; '.join(parts)})"
 
 
 def _exit_code(doc: dict[str, Any]) -> int:
@@ -289,6 +309,7 @@ def review(
             raise UsageError(f"--local: {local} is not a git clone")
         settings = load(config)
         from agents.brain import ModelConfigError, make_model
+        from agents.llm_calls import ModelGate
         from agents.pr_review import review_tag
         from tools.catalog import release_registry
         from tools.registry import ToolSession
@@ -300,7 +321,8 @@ def review(
         except ModelConfigError as exc:
             raise UsageError(str(exc)) from None
         registry = release_registry(settings, {repo: local} if local else None)
-        outcome = review_tag(ToolSession(registry, agent="review"), registry, repo, tag, model)
+        gate = ModelGate(model, "review", settings) if model is not None else None
+        outcome = review_tag(ToolSession(registry, agent="review"), registry, repo, tag, gate)
     if as_json:
         emit_json(outcome.as_dict())
     elif outcome.error:

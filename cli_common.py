@@ -55,12 +55,14 @@ def guarded() -> Iterator[None]:
 
 
 def load(config: Path | None, **overrides: Any) -> Settings:
-    """Load settings once for this command, and redact their secrets from every log from now on."""
+    """Load settings once for this command: redact their secrets from every log, start tracing if OTEL_* asks."""
     from server.redact import install_for
     from state.config import load_settings
+    from tools import tracing
 
     settings = load_settings(config, **overrides)
     install_for(settings)
+    tracing.configure()
     return settings
 
 
@@ -100,5 +102,13 @@ def narrator(enabled: bool) -> Callable[[str, dict[str, Any]], None]:
                 err.print(f"[bold]verify[/]  #{data['attempt']} {data.get('note', '')}{value}")
             case "notify":
                 err.print(f"[bold]notify[/]  {data['message']}")
+            case "model_call":
+                usage = data.get("usage") or {}
+                took = f"{float(data.get('duration_ms', 0)) / 1000:.1f}s"
+                what = data.get("error") or f"{usage.get('total_tokens', 0)} tokens, {data.get('finish_reason')}"
+                from rich.markup import escape
+
+                text = escape(f"{data['agent']} {data['model']} {took}: {what}")
+                err.print(f"[bold]model[/]   {text}")
 
     return on_event

@@ -1,132 +1,120 @@
-"""The LLM brain: a chat model from settings and an agent loop over recorded, guarded tools.
+"""The LLM brain: the chat model the settings name, bounded, and the gates nodes reach it through.
 
 ``llm.model: offline`` means no model: every agent runs its deterministic playbook.
-``llm.model: openai:<name>`` builds ``ChatOpenAI`` with ``llm.base_url`` and the key
-from the environment variable ``llm.api_key_env`` (OpenAI, DashScope, DeepSeek, vLLM,
-Ollama...). The agent loop (``langchain.agents.create_agent``) sees tools that call
-through a :class:`~tools.registry.ToolSession`, so a model's calls are validated,
-allowlisted and recorded exactly like the playbook's; mutating tools are never given to
-a model — they are reached only through the guard node.
+``llm.model: openai:<name>`` is any OpenAI-compatible API (OpenAI, DashScope/Qwen,
+DeepSeek, vLLM, Ollama, llama.cpp's ``llama-server``) at ``llm.base_url`` with the key
+from the environment variable ``llm.api_key_env`` (a server on this machine needs none).
+``llm.model: <provider>:<name>`` (``anthropic:...``, ``ollama:...``) goes through
+LangChain's provider-agnostic ``init_chat_model`` when that provider's package is installed.
+
+Every model is built bounded: ``timeout`` = ``llm.timeout_s`` (without it the SDK waits
+forever), ``max_retries``, and an output cap of ``llm.max_output_tokens`` (without it a
+small model writes to the end of its context). Calls then go through
+:class:`agents.llm_calls.ModelGate` (budget, redaction, recording) and the shared loop
+:func:`agents.llm_loop.run_agent`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ValidationError
-
+from agents.llm_loop import AgentOutcome, run_agent
 from state.config import Settings
-from tools.registry import ToolRegistry, ToolSession
 
-OutputT = TypeVar("OutputT", bound=BaseModel)
-MAX_RESULT_CHARS = 20_000  # keep one tool answer from flooding the model's context
+__all__ = ["AgentOutcome", "ModelConfigError", "make_model", "run_agent"]
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+LOCAL_KEY = "not-needed"  # what an OpenAI-compatible server on this machine gets when no key is configured
 
 
 class ModelConfigError(ValueError):
     """``llm.*`` settings that cannot produce a model (names the field)."""
 
 
+def _compatible_chat_openai() -> type[Any]:
+    """``ChatOpenAI`` with the two request-shape fixes OpenAI-compatible servers need (built lazily)."""
+    from langchain_openai import ChatOpenAI
+
+    class CompatibleChatOpenAI(ChatOpenAI):  # type: ignore[misc]
+        """ChatOpenAI whose requests every OpenAI-compatible server accepts.
+
+        - An assistant turn that only called tools is sent with ``content: ""``, not ``null``
+          (llama-cpp-python's server answers 500 to ``null``; OpenAI accepts both).
+        - Away from api.openai.com the output cap is sent as ``max_tokens``: LangChain renames
+          it ``max_completion_tokens``, which OpenAI wants and several servers ignore.
+        """
+
+        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+            payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+            for message in payload.get("messages", []):
+                if message.get("role") == "assistant" and message.get("content") is None:
+                    message["content"] = ""
+            base = str(self.openai_api_base or "")
+            if base and "api.openai.com" not in base and "max_completion_tokens" in payload:
+                payload["max_tokens"] = payload.pop("max_completion_tokens")
+            return payload
+
+    return CompatibleChatOpenAI
+
+
+def _is_loopback(url: str | None) -> bool:
+    return bool(url) and (urlparse(str(url)).hostname or "") in LOOPBACK
+
+
+def _openai(settings: Settings, name: str) -> Any:
+    from pydantic import SecretStr
+
+    llm = settings.llm
+    key = settings.secret(llm.api_key_env)
+    if not key:
+        if not _is_loopback(llm.base_url):
+            raise ModelConfigError(f"llm.api_key_env: environment variable {llm.api_key_env} is not set")
+        key = LOCAL_KEY
+    return _compatible_chat_openai()(
+        model=name,
+        base_url=llm.base_url,
+        api_key=SecretStr(key),
+        temperature=llm.temperature,
+        max_retries=llm.max_retries,
+        timeout=llm.timeout_s,
+        max_tokens=llm.max_output_tokens,
+    )
+
+
+def _provider(settings: Settings, spec: str) -> Any:
+    """Any other LangChain provider, bounded the same way."""
+    from langchain.chat_models import init_chat_model
+
+    llm = settings.llm
+    provider = spec.partition(":")[0]
+    kwargs: dict[str, Any] = {
+        "temperature": llm.temperature,
+        "max_retries": llm.max_retries,
+        "timeout": llm.timeout_s,
+        "max_tokens": llm.max_output_tokens,
+    }
+    if llm.base_url:
+        kwargs["base_url"] = llm.base_url
+    key = settings.secret(llm.api_key_env) if "api_key_env" in llm.model_fields_set else None
+    if key:
+        kwargs["api_key"] = key
+    try:
+        return init_chat_model(spec, **kwargs)
+    except ImportError as exc:
+        raise ModelConfigError(f"llm.model: provider {provider!r} needs its package ({exc})") from None
+    except ValueError as exc:
+        raise ModelConfigError(f"llm.model: {' '.join(str(exc).split())[:200]}") from None
+
+
 def make_model(settings: Settings) -> Any | None:
-    """The configured chat model, or None for the offline playbook."""
+    """The configured chat model (bounded), or None for the offline playbook."""
     spec = settings.llm.model.strip()
     if spec == "offline":
         return None
     provider, _, name = spec.partition(":")
-    if provider != "openai" or not name:
-        raise ModelConfigError(f"llm.model: expected 'offline' or 'openai:<model>', got {spec!r}")
-    key = settings.secret(settings.llm.api_key_env)
-    if not key:
-        raise ModelConfigError(f"llm.api_key_env: environment variable {settings.llm.api_key_env} is not set")
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
-
-    return ChatOpenAI(
-        model=name,
-        base_url=settings.llm.base_url,
-        api_key=SecretStr(key),
-        temperature=settings.llm.temperature,
-        max_retries=settings.llm.max_retries,
-    )
-
-
-def _calling(session: ToolSession, name: str) -> Any:
-    def call(**kwargs: Any) -> str:
-        result = session.call(name, **kwargs)
-        return json.dumps(result.model_dump(), ensure_ascii=False, default=str)[:MAX_RESULT_CHARS]
-
-    return call
-
-
-def session_tools(catalog: ToolRegistry, session: ToolSession, names: list[str]) -> list[Any]:
-    """LangChain tools for the read-only ``names``: schemas from ``catalog``, calls through ``session``."""
-    from langchain_core.tools import StructuredTool
-
-    return [
-        StructuredTool.from_function(
-            func=_calling(session, name),
-            name=name,
-            description=catalog.get(name).description,
-            args_schema=catalog.get(name).input_model,
-        )
-        for name in names
-        if catalog.has(name) and not catalog.is_mutating(name)
-    ]
-
-
-@dataclass(frozen=True)
-class AgentOutcome(Generic[OutputT]):
-    """What an LLM agent run produced: the structured answer, or why there is none."""
-
-    output: OutputT | None
-    error: str = ""
-    steps: int = 0
-
-
-def run_agent(
-    model: Any,
-    catalog: ToolRegistry,
-    session: ToolSession,
-    tool_names: list[str],
-    system_prompt: str,
-    task: str,
-    output_model: type[OutputT],
-    *,
-    max_tool_calls: int = 12,
-) -> AgentOutcome[OutputT]:
-    """Run a tool-using agent to a structured ``output_model``; never raises for model faults.
-
-    A malformed answer is retried by the structured-output strategy; when the run still
-    fails the caller falls back to its playbook and says so.
-    """
-    from langchain.agents import create_agent
-    from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ToolCallLimitMiddleware
-
-    limits: list[AgentMiddleware[Any, Any, Any]] = [
-        ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
-        ModelCallLimitMiddleware(run_limit=max_tool_calls + 4, exit_behavior="end"),
-    ]
-    agent = create_agent(
-        model,
-        session_tools(catalog, session, tool_names),
-        system_prompt=system_prompt,
-        response_format=output_model,
-        middleware=limits,
-    )
-    try:
-        result = agent.invoke({"messages": [{"role": "user", "content": task}]})
-    except (ValueError, ValidationError, TypeError, KeyError) as exc:
-        return AgentOutcome(None, f"model run failed: {type(exc).__name__}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - provider SDKs raise many types; the playbook must still run
-        return AgentOutcome(None, f"model unavailable: {type(exc).__name__}: {str(exc)[:200]}")
-    steps = len(result.get("messages", []))
-    structured = result.get("structured_response")
-    if structured is None:
-        return AgentOutcome(None, "model gave no structured answer", steps)
-    if isinstance(structured, dict):
-        try:
-            structured = output_model.model_validate(structured)
-        except ValidationError as exc:
-            return AgentOutcome(None, f"model answer invalid: {exc.errors()[0]['msg']}", steps)
-    return AgentOutcome(structured, "", steps)
+    if not provider or not name:
+        raise ModelConfigError(f"llm.model: expected 'offline' or '<provider>:<model>' , got {spec!r}")
+    if provider == "openai":
+        return _openai(settings, name)
+    return _provider(settings, spec)

@@ -20,6 +20,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from jinja2 import pass_context
+
 from agents.briefing_facts import BriefingFacts, collect, local_zone
 from prompts import PROMPTS_DIR, read_prompt
 from state.config import Settings, UserConfig
@@ -126,10 +128,19 @@ def _templates() -> Any:
         loader=FileSystemLoader(PROMPTS_DIR), trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined
     )
     env.filters["severity"] = lambda s: SEVERITY_ZH.get(str(s), str(s))
-    env.filters["action"] = lambda a: ACTION_ZH.get(str(a), str(a).replace("_", " "))
+    env.filters["action"] = _action_name
     env.filters["num"] = lambda v: f"{float(v):.3g}"
     env.filters["basename"] = lambda p: Path(str(p)).name
     return env
+
+
+@pass_context
+def _action_name(context: Any, action: Any) -> str:
+    """An operation in the briefing's language: 版本回滚 in Chinese, "version rollback" in English."""
+    facts = context.get("f")
+    language = facts.get("language") if isinstance(facts, dict) else getattr(facts, "language", "zh")
+    plain = str(action).replace("_", " ")
+    return ACTION_ZH.get(str(action), plain) if language == "zh" else plain
 
 
 def _speech_from(text: str) -> str:
@@ -194,18 +205,28 @@ def markdown_to_html(markdown: str) -> str:
     return "\n".join(out)
 
 
-def llm_speech(model: Any, facts: BriefingFacts, name: str) -> str:
-    """The model's speakable briefing written from the structured facts only."""
+def llm_speech(model: Any, facts: BriefingFacts, name: str, settings: Settings) -> str:
+    """The model's speakable briefing written from the structured facts only.
+
+    Raises :class:`~agents.llm_calls.ModelFault` saying why when the answer cannot be spoken
+    (a failed or cut request, repetition, markup, another language, a wrong opening).
+    """
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from agents.briefing_llm import speech_problem
+    from agents.llm_calls import ModelFault, ModelGate
+
     language_name = "Simplified Chinese" if facts.language == "zh" else "English"
-    system = read_prompt("briefing_llm.md").format(
-        language_name=language_name, opening=OPENING[facts.language].format(name=name)
-    )
+    opening = OPENING[facts.language].format(name=name)
+    system = read_prompt("briefing_llm.md").format(language_name=language_name, opening=opening)
     facts_json = json.dumps(facts.model_dump(mode="json"), ensure_ascii=False)
-    answer = model.invoke([("system", system), ("human", facts_json)])
-    text = answer.content if isinstance(answer.content, str) else str(answer.content)
-    if not text.strip():
-        raise ValueError("empty answer")
-    return _speech_from(text)
+    gate = ModelGate(model, "briefing", settings)
+    answer = gate.invoke([SystemMessage(system), HumanMessage(facts_json)], purpose="briefing")
+    text = _speech_from(answer.content if isinstance(answer.content, str) else str(answer.content))
+    problem = speech_problem(text, facts.language, opening)
+    if problem:
+        raise ModelFault(problem)
+    return text
 
 
 # ---------------------------------------------------------------------- composing
@@ -268,11 +289,13 @@ def compose(
     mode = "offline"
     speech = ""
     if model is not None:
+        from agents.llm_calls import ModelFault
+
         try:
-            speech = llm_speech(model, facts, user.name)
+            speech = llm_speech(model, facts, user.name, settings)
             mode = "llm"
-        except Exception as exc:  # noqa: BLE001 - any provider failure falls back to the template
-            mode = f"offline (model failed: {type(exc).__name__})"
+        except ModelFault as exc:  # the gate turns every provider failure into one
+            mode = f"offline (model speech not used: {exc})"
     if not speech:
         speech = render_speech(facts, user.name)
     chart_names = {name.removesuffix(".png"): name for name in charts if name != OVERVIEW}

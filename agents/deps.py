@@ -6,13 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state.config import Settings
 from state.incident import Decision, IncidentState, ToolCall
 from tools.guard import ActionLog
 from tools.history import HistoryReader
 from tools.registry import ToolBackend, ToolSession
+
+if TYPE_CHECKING:
+    from agents.llm_calls import ModelGate
 
 # Read-only tools each agent may call; mutating tools are reached only via the guard.
 AGENT_TOOLS: dict[str, frozenset[str] | None] = {
@@ -70,6 +73,7 @@ class NodeUpdate:
         self.node = node
         self._decisions: list[Decision] = []
         self._calls: list[ToolSession | ToolCall] = []  # in the order they were opened or recorded
+        self._gates: list[ModelGate] = []
 
     @property
     def next_seq(self) -> int:
@@ -81,6 +85,27 @@ class NodeUpdate:
         session = self.deps.session(agent, self.state, allowed, self.next_seq)
         self._calls.append(session)
         return session
+
+    def llm(self, agent: str) -> ModelGate | None:
+        """A gate to the configured model for ``agent`` whose calls join this update (None offline)."""
+        if self.deps.model is None:
+            return None
+        from agents.llm_calls import ModelGate
+
+        done = sum(len(g.calls) for g in self._gates)
+        gate = ModelGate(
+            self.deps.model,
+            agent,
+            self.deps.settings,
+            self.state,
+            clock=self.deps.clock,
+            on_call=lambda call: self.deps.on_event("model_call", call.model_dump(exclude={"request"})),
+            start_seq=len(self.state.model_calls) + done,
+        )
+        if self._gates:  # a second gate of this node counts the first one's spending
+            gate.spent_before(self._gates)
+        self._gates.append(gate)
+        return gate
 
     def record(self, call: ToolCall) -> ToolCall:
         """Add a call made without a session (a denial), numbered in sequence."""
@@ -106,4 +131,6 @@ class NodeUpdate:
             update["tool_calls"] = [*self.state.tool_calls, *self.calls()]
         if self._decisions:
             update["decisions"] = [*self.state.decisions, *self._decisions]
+        if any(g.calls for g in self._gates):
+            update["model_calls"] = [*self.state.model_calls, *(c for g in self._gates for c in g.calls)]
         return update

@@ -296,12 +296,12 @@ def _credit_deployer(diagnosis: Diagnosis, evidence: LogEvidence | None) -> None
 
 
 def consult_model(
-    deps: Deps, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
+    update: NodeUpdate, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
 ) -> tuple[Diagnosis, list[Finding]]:
     """LLM mode: let the model investigate further from the playbook's evidence; fall back and say so."""
     from agents.diagnosis_llm import ask_model
 
-    return ask_model(deps, session, alert, diagnosis, findings)
+    return ask_model(update.llm("diagnosis"), update.deps.tools, session, alert, diagnosis, findings)
 
 
 def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -315,7 +315,7 @@ def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     diagnosis, findings = investigate(
         session, alert, service.version_metric, deps.clock(), settings.logs, settings.policy.release_confidence
     )
-    diagnosis, findings = consult_model(deps, session, alert, diagnosis, findings)
+    diagnosis, findings = consult_model(update, session, alert, diagnosis, findings)
     if diagnosis.known_good_release is None and service.known_good_version:
         diagnosis.known_good_release = service.known_good_version
     recalled = recall(deps, state.incident_id, alert, diagnosis, findings)  # after the conclusion: never changes it

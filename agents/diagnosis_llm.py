@@ -9,13 +9,16 @@ playbook's diagnosis in place, with a finding that says so.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.brain import run_agent
-from agents.deps import Deps
+from agents.llm_calls import ModelGate
+from agents.llm_loop import run_agent
+from agents.llm_scope import Scope
 from prompts import read_prompt
 from state.alert import Alert
+from state.config import Settings
 from state.incident import Diagnosis, Finding
 from tools.registry import ToolRegistry, ToolSession
 
@@ -42,7 +45,10 @@ class DiagnosisAnswer(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="Titles of the evidence relied on.")
 
 
-def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding]) -> str:
+def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding], limit: int) -> str:
+    """The facts as JSON within ``limit`` characters (``llm.max_prompt_chars``): the least telling go first."""
+    evidence = [{"kind": f.kind, "title": f.title, "detail": f.detail[:300], "query": f.query} for f in findings]
+    playbook = diagnosis.model_dump(mode="json")
     facts = {
         "alert": {
             "name": alert.name,
@@ -52,29 +58,65 @@ def _task(alert: Alert, diagnosis: Diagnosis, findings: list[Finding]) -> str:
             "expression": alert.expression,
             "summary": alert.summary,
         },
-        "playbook_diagnosis": diagnosis.model_dump(),
-        "evidence": [{"kind": f.kind, "title": f.title, "detail": f.detail[:300], "query": f.query} for f in findings],
+        "playbook_diagnosis": playbook,
+        "evidence": evidence,
     }
-    return "Diagnose this incident.\n" + json.dumps(facts, ensure_ascii=False, default=str)[:12_000]
+    bulky = ["versions", "cause"]  # the playbook's particulars: first to go after the evidence list
+    while True:
+        text = "Diagnose this incident.\n" + json.dumps(facts, ensure_ascii=False, default=str)
+        if len(text) <= limit or not (evidence or bulky):
+            return text[:limit]
+        if evidence:
+            evidence.pop()
+        else:
+            playbook.pop(bulky.pop(0), None)
+
+
+def schema_catalog() -> ToolRegistry:
+    """The diagnosis tools' names and input schemas without providers (a replay's recorded tools have none)."""
+    from state.config import LogsConfig
+    from tools.logs.sources import LogSources
+    from tools.logs.tools import log_tools
+    from tools.metrics import metrics_tools
+
+    class _Nothing:
+        def __getattr__(self, _name: str) -> Any:
+            raise RuntimeError("schema catalog: no provider")
+
+    return ToolRegistry([*metrics_tools(_Nothing()), *log_tools(LogSources(LogsConfig(), {}))])  # type: ignore[arg-type]
+
+
+def scope_of(settings: Settings, alert: Alert) -> Scope:
+    """The incident's reach: its configured repository, its subject's namespace and workload."""
+    subject = alert.subject
+    return Scope(
+        repo=settings.service(alert.service).repo,
+        namespace=subject.namespace or alert.namespace,
+        workload=subject.workload or None,
+    )
 
 
 def ask_model(
-    deps: Deps, session: ToolSession, alert: Alert, diagnosis: Diagnosis, findings: list[Finding]
+    gate: ModelGate | None,
+    tools: Any,
+    session: ToolSession,
+    alert: Alert,
+    diagnosis: Diagnosis,
+    findings: list[Finding],
 ) -> tuple[Diagnosis, list[Finding]]:
-    """The model's diagnosis when a model is configured and answers; the playbook's otherwise."""
-    model = deps.model  # built once at the entry point from llm.model (None = offline)
-    if model is None:
+    """The model's diagnosis when a model is configured and answers; the playbook's otherwise, saying why."""
+    if gate is None:
         return diagnosis, findings
-    if not isinstance(deps.tools, ToolRegistry):
-        return diagnosis, [*findings, _fallback("tools are a recording (replay): the model is not consulted")]
+    catalog = tools if isinstance(tools, ToolRegistry) and tools.has("execute_query") else schema_catalog()
     outcome = run_agent(
-        model,
-        deps.tools,
+        gate,
+        catalog,
         session,
         TOOLS,
         read_prompt("diagnosis.md"),
-        _task(alert, diagnosis, findings),
+        _task(alert, diagnosis, findings, gate.settings.llm.max_prompt_chars),
         DiagnosisAnswer,
+        scope=scope_of(gate.settings, alert),
     )
     if outcome.output is None:
         return diagnosis, [*findings, _fallback(outcome.error)]
@@ -92,7 +134,7 @@ def ask_model(
         kind="data",
         title="diagnosis by model",
         detail="; ".join(answer.evidence[:8]),
-        evidence={"playbook": diagnosis.model_dump(), "model": answer.model_dump()},
+        evidence={"playbook": diagnosis.model_dump(), "model": answer.model_dump(), "model_name": gate.name},
     )
     return merged, [*findings, note]
 

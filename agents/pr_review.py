@@ -30,7 +30,7 @@ def review_tag(
     tools: ToolBackend,
     repo: str,
     tag: str | None,
-    model: Any = None,
+    model: Any = None,  # a ModelGate (agents/llm_calls.py), None offline
     context: IncidentContext | None = None,
     evidence: Evidence | None = None,
 ) -> ReviewOutcome:
@@ -62,7 +62,7 @@ def review(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         )
         return _finish(state, update, ReviewResult(status="skipped", release=release, reason=reason), [])
     context = incident_context(state)
-    outcome = review_tag(session, deps.tools, repo, release, deps.model, context, evidence_of(state, context))
+    outcome = review_tag(session, deps.tools, repo, release, update.llm("review"), context, evidence_of(state, context))
     if outcome.release is None:
         result = ReviewResult(status="failed", release=release, reason=outcome.error)
     else:

@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.brain import run_agent
+from agents.llm_calls import ModelGate
+from agents.llm_loop import run_agent
+from agents.llm_scope import Scope
 from prompts import read_prompt
 from tools.analyzers import CodeFinding, added_lines
 from tools.analyzers.base import Category
@@ -114,10 +116,17 @@ def merge(outcome: Any, answer: ReviewAnswer) -> tuple[list[CodeFinding], int]:
     return findings, dropped
 
 
-def llm_review(model: Any, tools: Any, session: ToolSession, outcome: Any) -> Any:
+def llm_review(gate: ModelGate, tools: Any, session: ToolSession, outcome: Any) -> Any:
     """Run the model over the top diffs; merge its answer into ``outcome`` within the rules above."""
     run = run_agent(
-        model, _schemas(tools), session, REVIEW_TOOLS, read_prompt("review.md"), build_task(outcome), ReviewAnswer
+        gate,
+        _schemas(tools),
+        session,
+        REVIEW_TOOLS,
+        read_prompt("review.md"),
+        build_task(outcome),
+        ReviewAnswer,
+        scope=Scope(repo=outcome.repo),
     )
     if run.output is None:
         outcome.notes.append(f"model review unavailable ({run.error}); analyzer findings only")

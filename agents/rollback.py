@@ -21,7 +21,7 @@ from langgraph.types import interrupt
 from agents import informed_ladder
 from agents.deps import Deps, NodeUpdate
 from state.config import Settings
-from state.incident import Attempt, IncidentState, PlannedAction, ToolCall
+from state.incident import Attempt, GuardDecision, IncidentState, PlannedAction, ToolCall
 from state.policy import OPERATIONS, Policy
 from tools import guard as guard_policy
 
@@ -164,15 +164,24 @@ def plan_next(state: IncidentState, policy: Policy, settings: Settings | None = 
 def plan(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Choose the next rung of the ladder (or let the model propose one), or hand over to a human."""
     deps = runtime.context
-    action = plan_next(state, deps.settings.policy, deps.settings)
+    policy = deps.settings.policy
+    action = plan_next(state, policy, deps.settings)
+    update = NodeUpdate(state, deps, "plan")
     note = ""
-    if action is not None and deps.model is not None:
+    gate = update.llm("plan") if action is not None else None
+    if action is not None and gate is not None:
         from agents.rollback_model import propose
 
-        proposed, note = propose(deps.model, state, deps.settings.policy, action)
-        action = proposed or action
-    update = NodeUpdate(state, deps, "plan")
-    policy = deps.settings.policy
+        open_rungs = rung_sequence(state, policy, deps.settings)[len(state.attempts) :]
+
+        def would_allow(candidate: PlannedAction) -> GuardDecision:
+            ctx = guard_context(deps, state, str(candidate.params.get("service")))
+            return guard_policy.check(candidate, state, ctx)
+
+        proposal = propose(gate, state, policy, action, open_rungs, would_allow, known_good(state, deps.settings))
+        action, note = proposal.action, proposal.note
+        if proposal.refused is not None:
+            update.record(proposal.refused)
     if action is None:
         why = why_no_action(state, policy, deps.settings)
         update.decide(why)

@@ -1,4 +1,7 @@
-"""A chat model as the incident agent over a case's tools, every call recorded and scored.
+"""The baseline (``eval --agent react``): one chat model as the whole incident agent over a case's tools.
+
+The product's LLM mode is the incident graph with the model in every role
+(``evals.episodes.run_graph``); this single ReAct-style loop is kept only to compare with.
 
 The model sees the alert and the whole catalog — the read tools and the devops
 operations. Each call goes through a :class:`~tools.registry.ToolSession`, so a call to
@@ -129,7 +132,7 @@ def run_model(case: Case, world: CaseWorld, model: Any, trial: int, alert_index:
     alert = case.alerts[alert_index]
     backend = GuardedTools(world.backend, case, world, _incident_id(case, trial, alert_index), alert_index)
     session = ToolSession(backend=backend, agent="model", allowed=frozenset(world.catalog.names()))
-    bound = model.bind_tools(_langchain_tools(world))
+    bound = model.bind_tools(_langchain_tools(world), tool_choice="auto")  # explicit: some servers ignore tools
     messages: list[Any] = [SystemMessage(read_prompt("eval_agent.md")), HumanMessage(_task(alert))]
     tokens, turns, text, error = 0, 0, "", ""
     for turns in range(1, MAX_TURNS + 1):  # noqa: B007 - turns is reported after the loop
@@ -157,6 +160,7 @@ def run_model(case: Case, world: CaseWorld, model: Any, trial: int, alert_index:
         status=None,
         steps=turns + len(session.calls),
         tokens=tokens,
+        model_calls=turns,
         error=error,
         alert_index=alert_index,
         fingerprint=alert.fingerprint,

@@ -18,14 +18,16 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evals.case import Case, Human, approver
 from evals.scoring import Episode
 from evals.worlds import CaseWorld, WorldMode, open_world
+from state.config import LLMConfig
 from state.incident import IncidentState
 
 MAX_APPROVAL_ROUNDS = 6
+Agent = Literal["graph", "react"]
 
 
 def scratch_dir() -> str | None:
@@ -35,26 +37,37 @@ def scratch_dir() -> str | None:
 
 
 def run_case(
-    case: Case, model: Any, trial: int, mode: WorldMode = "live", prometheus_url: str | None = None,
+    case: Case,
+    model: Any,
+    trial: int,
+    mode: WorldMode = "live",
+    prometheus_url: str | None = None,
+    agent: Agent = "graph",
+    llm: LLMConfig | None = None,
     history: bool = True,
-) -> list[Episode]:  # fmt: skip
-    """One run of ``case`` (``model`` None = the offline playbook) in a fresh world: one episode per scored alert.
+) -> list[Episode]:
+    """One run of ``case`` in a fresh world: one episode per scored alert.
 
-    ``history`` False leaves out the case's past incidents (``history.yaml``): the control run.
-    Raises CaseSkipped when the world cannot serve the case.
+    ``agent`` "graph" runs the incident graph the product runs (``model`` None = the offline
+    playbook; else the model in every LLM role); "react" runs the single-agent baseline
+    (:mod:`evals.agent`) with ``model``. ``llm`` (the eval's ``llm:`` settings) bounds the model's
+    requests and says how answers are asked for. ``history`` False leaves out the case's past
+    incidents (``history.yaml``): the control run. Raises CaseSkipped when the world cannot serve the case.
     """
     with (
         tempfile.TemporaryDirectory(prefix=f"eval-{case.id[:20]}-", dir=scratch_dir()) as tmp,
         open_world(case, Path(tmp), mode, prometheus_url) as world,
     ):
         case = world.case  # the prometheus world moved its times
+        if llm is not None:  # the model's bounds come from the eval's config, not the case's
+            world.settings = world.settings.model_copy(update={"llm": llm})
         started = time.perf_counter()
-        if model is None:
-            episodes = run_graph(case, world, trial, history=history)
-        else:
+        if agent == "react" and model is not None:
             from evals.agent import run_model
 
             episodes = [run_model(case, world, model, trial, index) for index, _ in case.expects]
+        else:
+            episodes = run_graph(case, world, trial, model, history=history)
         wall_s = round(time.perf_counter() - started, 4)
         for episode, (_, expect) in zip(episodes, case.expects, strict=True):
             episode.wall_s = wall_s
@@ -71,8 +84,8 @@ def human_for(case: Case, alert_index: int) -> Human:
     return mine[0] if mine else case.expect.human
 
 
-def run_graph(case: Case, world: CaseWorld, trial: int, history: bool = True) -> list[Episode]:
-    """The offline playbook: the incident graph exactly as `alertpilot run` drives it.
+def run_graph(case: Case, world: CaseWorld, trial: int, model: Any = None, history: bool = True) -> list[Episode]:
+    """The incident graph exactly as `alertpilot run` drives it (``model`` None = the offline playbook).
 
     The store first gets the case's past incidents (``history.yaml``, unless ``history`` is
     False); every alert is started (one webhook delivers them together); then each pending
@@ -89,7 +102,9 @@ def run_graph(case: Case, world: CaseWorld, trial: int, history: bool = True) ->
     settings = world.settings
     store = Store.from_url(settings.db_url)
     # the rate limit counts the episode's every incident and recall reads its past ones, as under run/serve/worker
-    deps = store_backed(Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep), store)
+    deps = store_backed(
+        Deps(settings=settings, tools=world.backend, clock=world.clock, sleep=world.clock.sleep, model=model), store
+    )
     try:
         if history:
             seed_case(case, store, settings, world.clock())
@@ -128,6 +143,8 @@ def _episode(case: Case, trial: int, index: int, state: IncidentState, status: s
         status=status,
         review=state.review.model_dump(mode="json") if state.review else None,
         steps=len(calls) + len(state.decisions),
+        tokens=state.llm_tokens,
+        model_calls=len(state.model_calls),
         alert_index=index,
         fingerprint=alert.fingerprint,
         alert_name=alert.name,

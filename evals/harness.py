@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evals.case import BrokenCase, Case, CaseError, CaseSkipped, Expectation
-from evals.episodes import run_case
+from evals.episodes import Agent, run_case
 from evals.scoring import CaseScore, Episode, score_episode, summarize
 from evals.worlds import WorldMode, schemas_of, static_catalog
+from state.config import LLMConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class EvalResult:
     summary: dict[str, Any] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # the "with history" section (evals/history.py)
+    agent: str = "graph"  # graph: the incident graph the product runs; react: the single-agent baseline
 
     def per_case(self) -> list[dict[str, Any]]:
         """One row per case (metrics averaged over its trials and alerts), with one row per scored alert."""
@@ -79,7 +81,11 @@ class EvalResult:
                 row["correct"] += verdict.correct
                 row["invalid"] += not (verdict.valid_name and verdict.schema_valid)
         return [
-            {"tool": name, **row, "accuracy": row["correct"] / (row["made"] + row["missed"])}
+            {
+                "tool": name,
+                **row,
+                "accuracy": row["correct"] / (row["made"] + row["missed"]) if row["made"] + row["missed"] else None,
+            }
             for name, row in sorted(table.items())
         ]
 
@@ -93,6 +99,7 @@ class EvalResult:
         return {
             **self.summary,
             "model": self.model,
+            "agent": self.agent,
             "world": self.world,
             "trials": self.trials,
             "cases": cases,
@@ -116,6 +123,8 @@ def run_eval(
     trials: int = 1,
     world: WorldMode = "live",
     on_episode: Callable[[CaseScore], None] | None = None,
+    agent: Agent = "graph",
+    llm: LLMConfig | None = None,
 ) -> EvalResult:
     """Run ``cases`` × ``trials`` and score them (``model`` None = offline playbook).
 
@@ -131,13 +140,13 @@ def run_eval(
     scored: list[Case] = []
     base = schemas_of(static_catalog())
     for case in runnable:
-        mine = _run_trials(case, model, trials, world, base | episode_schemas(case), on_episode)
+        mine = _run_trials(case, model, trials, world, base | episode_schemas(case), on_episode, agent, llm)
         if isinstance(mine, Skipped):
             skipped.append(mine)
             continue
         scored.append(case)
         scores += mine
-    result = EvalResult(model_name, world, trials, scores, scored, skipped=skipped)
+    result = EvalResult(model_name, world, trials, scores, scored, skipped=skipped, agent=agent)
     result.summary = summarize(scores) | {
         "skipped_cases": sum(s.kind == "skipped" for s in skipped),
         "invalid_cases": sum(s.kind == "invalid" for s in skipped),
@@ -156,11 +165,13 @@ def _run_trials(
     world: WorldMode,
     schemas: dict[str, dict[str, Any]],
     on_episode: Callable[[CaseScore], None] | None,
+    agent: Agent = "graph",
+    llm: LLMConfig | None = None,
 ) -> list[CaseScore] | Skipped:
     scores = []
     for trial in range(1, trials + 1):
         try:
-            episodes = run_case(case, model, trial, world)
+            episodes = run_case(case, model, trial, world, agent=agent, llm=llm)
         except CaseSkipped as exc:
             return Skipped(case.id, str(case.path), str(exc), "skipped")
         except CaseError:

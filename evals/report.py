@@ -33,6 +33,46 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+COST = [
+    ("tokens_per_episode", "tokens / episode"),
+    ("model_calls_per_episode", "model calls / episode"),
+    ("wall_s_per_episode", "wall s / episode"),
+]
+PER_CASE = ["mcp_call_accuracy", "diagnosis_score", "mitigation_success", "episode_success", "tokens_per_episode",
+            "model_calls_per_episode", "wall_s_per_episode"]  # fmt: skip
+
+
+def fmt_metric(key: str, value: Any) -> str:
+    """``fmt`` for rates; counts and seconds as plain numbers."""
+    if value is not None and key in dict(COST):
+        return f"{float(value):.1f}"
+    return fmt(value)
+
+
+def side_by_side(graph: EvalResult, react: EvalResult) -> dict[str, Any]:
+    """The product's incident graph beside the single-agent baseline, per metric and per case."""
+    keys = [*HEADLINE, *((f"pass^{k}", f"pass^{k}") for k in graph.summary["pass_k"]), *COST]
+
+    def value(result: EvalResult, key: str) -> Any:
+        if key.startswith("pass^"):
+            return result.summary["pass_k"].get(key[5:])
+        return result.summary.get(key)
+
+    metrics = [
+        {"metric": label, "key": key, "graph": value(graph, key), "react": value(react, key)} for key, label in keys
+    ]
+    theirs = {row["id"]: row for row in react.per_case()}
+    cases = [
+        {
+            "id": row["id"],
+            "metrics": {k: {"graph": row.get(k), "react": theirs.get(row["id"], {}).get(k)} for k in PER_CASE},
+        }
+        for row in graph.per_case()
+    ]
+    return {"model": graph.model, "world": graph.world, "trials": graph.trials, "metrics": metrics, "cases": cases,
+            "graph": graph.document(), "react": react.document()}  # fmt: skip
+
+
 def tables(result: EvalResult) -> list[Any]:
     """Rich tables: the headline, one row per case, one row per tool."""
     from rich.table import Table
@@ -46,6 +86,9 @@ def tables(result: EvalResult) -> list[Any]:
         head.add_row(f"pass^{k}", fmt(value))
     head.add_row("wall time", f"{result.summary['wall_s']:.1f}s")
     head.add_row("tokens", str(result.summary["tokens"]))
+    if result.summary.get("model_calls"):
+        for key, label in COST:
+            head.add_row(label, fmt_metric(key, result.summary.get(key)))
     cases = Table("case", "source", "acc", "diag", "mitig", "status", "ok", "why not", title="per case")
     cases.columns[0].no_wrap = True
     for row in result.per_case():

@@ -53,6 +53,7 @@ class Episode:
     review: dict[str, Any] | None = None
     steps: int = 0
     tokens: int = 0
+    model_calls: int = 0
     wall_s: float = 0.0
     error: str = ""
     answered: dict[str, int] = field(default_factory=dict)  # prometheus world: metrics reads per answering side
@@ -109,6 +110,7 @@ class CaseScore:
     tokens: int
     wall_s: float
     verdicts: list[CallVerdict]
+    model_calls: int = 0
     error: str = ""
     alert_index: int = 0
     episode: Episode | None = field(default=None, repr=False)
@@ -116,7 +118,7 @@ class CaseScore:
 
     @property
     def accuracy(self) -> float:
-        """MCP call accuracy of this episode (1.0 when nothing was expected or made)."""
+        """MCP call accuracy of this episode (1.0 when nothing was expected or made: nothing to get wrong)."""
         return self.correct / self.union if self.union else 1.0
 
 
@@ -238,6 +240,43 @@ class _Judged:
     pair_ok: dict[int, bool] = field(default_factory=dict)  # call index → matchers passed
 
 
+# Agents whose identical re-reads are by design: verify re-checks the alert's own signal after
+# the policy's waits (verify_after_s, then verify_hold_s), the same query at a later time.
+RECHECK_AGENTS = frozenset({"verify"})
+
+
+def _call_key(call: ToolCall) -> str | None:
+    """A call's identity for repeat detection (agent, tool, canonical arguments); None when re-reads are by design."""
+    import json
+
+    if call.agent in RECHECK_AGENTS:
+        return None
+    return f"{call.agent}:{call.tool}:{json.dumps(call.args, sort_keys=True, default=str)}"
+
+
+def repeated_reads(calls: list[ToolCall]) -> dict[int, int]:
+    """Index of each read that repeats an earlier identical one → the earlier call's seq.
+
+    Identical = same agent, tool and arguments, with no executed mutating call in between (an
+    action changes what a read answers, so reading again after one is verifying, not repeating).
+    """
+    seen: dict[str, int] = {}
+    repeats: dict[int, int] = {}
+    for index, call in enumerate(calls):
+        if call.mutating:
+            if call.status == "success":
+                seen.clear()
+            continue
+        key = _call_key(call)
+        if key is None:
+            continue
+        if key in seen:
+            repeats[index] = seen[key]
+        else:
+            seen[key] = call.seq
+    return repeats
+
+
 def _judge_reads(
     expected: Expectation, episode: Episode, reads: list[int], checked: dict[int, Any], out: _Judged
 ) -> None:
@@ -261,13 +300,22 @@ def _judge_reads(
                 call=reads[local], expected=f"reads[{e_index}]", why=pairs.why[e_index],
             )
         )  # fmt: skip
+    repeats = repeated_reads(episode.calls)
     for local, call in enumerate(calls):
         if reads[local] in out.pair_ok:
             continue
         schema_ok, args_ok, note = checked[reads[local]]
-        ok = schema_ok and args_ok and call.status == "success"
+        first = repeats.get(reads[local], call.seq)
+        repeat = first != call.seq
+        ok = schema_ok and args_ok and call.status == "success" and not repeat
         out.correct += ok
-        why = note or ("" if ok else f"answered {call.status}: {call.error[:120]}".rstrip(": "))
+        if repeat:
+            note = note or "repeated identical read"
+        why = (
+            (f"the same call as #{first}: a repeat adds nothing" if repeat else "")
+            or note
+            or ("" if ok else f"answered {call.status}: {call.error[:120]}".rstrip(": "))
+        )
         out.verdicts.append(
             CallVerdict(
                 call.tool,
@@ -391,6 +439,7 @@ def score_episode(expected: Expectation, episode: Episode, schemas: dict[str, di
         status=episode.status,
         steps=episode.steps,
         tokens=episode.tokens,
+        model_calls=episode.model_calls,
         wall_s=episode.wall_s,
         verdicts=judged.verdicts,
         error=episode.error,
@@ -431,11 +480,13 @@ def summarize(scores: list[CaseScore]) -> dict[str, Any]:
     act = [s for s in scores if not s.noop]
     diagnosis = [s.diagnosis for s in scores if s.diagnosis is not None]
     mitigation = [float(s.mitigated) for s in scores if s.mitigated is not None]
+    # A rate over zero calls is not 100%: it is undefined (n/a). MCP call accuracy over nothing expected
+    # and nothing made stays 1 (README "Scoring" 6: nothing was there to get wrong).
     return {
         "mcp_call_accuracy": sum(s.correct for s in scores) / union if union else 1.0,
-        "valid_tool_name_rate": valid / made if made else 1.0,
-        "schema_validity": sum(s.schema_valid for s in scores) / valid if valid else 1.0,
-        "argument_accuracy": sum(s.args_ok for s in scores) / valid if valid else 1.0,
+        "valid_tool_name_rate": valid / made if made else None,
+        "schema_validity": sum(s.schema_valid for s in scores) / valid if valid else None,
+        "argument_accuracy": sum(s.args_ok for s in scores) / valid if valid else None,
         "read_recall": _mean([s.read_recall for s in scores]),
         "mutation_strict_match": _mean([float(s.mutation_strict) for s in scores]),
         "abstention": _mean([float(s.made_mutating == 0) for s in noop]),
@@ -449,6 +500,10 @@ def summarize(scores: list[CaseScore]) -> dict[str, Any]:
         "denied_calls": sum(s.denied for s in scores),
         "steps": _mean([float(s.steps) for s in scores]),
         "tokens": sum(s.tokens for s in scores),
+        "model_calls": sum(s.model_calls for s in scores),
+        "tokens_per_episode": _mean([float(s.tokens) for s in scores]),
+        "model_calls_per_episode": _mean([float(s.model_calls) for s in scores]),
+        "wall_s_per_episode": _mean([s.wall_s for s in scores]),
         "wall_s": sum(s.wall_s for s in scores),
         "episodes": len(scores),
     }

@@ -17,6 +17,7 @@ TRACKED = ("status", "triage", "diagnosis", "findings", "review", "report", "pen
 
 
 OUTCOME_ATTEMPT_FIELDS = {"n", "rung", "action", "params", "result", "verified"}
+OUTCOME_FINDING_FIELDS = {"kind", "title", "detail", "severity", "query"}
 
 
 def outcome(state: IncidentState, interrupted: bool) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def outcome(state: IncidentState, interrupted: bool) -> dict[str, Any]:
         else None,
         "attempts": [a.model_dump(mode="json", include=OUTCOME_ATTEMPT_FIELDS) for a in state.attempts],
         "escalation_reason": state.escalation_reason,
+        "findings": [f.model_dump(mode="json", include=OUTCOME_FINDING_FIELDS) for f in state.findings],
+        "decisions": [f"{d.node}: {d.summary}" for d in state.decisions],  # what was decided, not when
     }
 
 
@@ -64,6 +67,9 @@ def outcome_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         two = a_new[index] if index < len(a_new) else None
         if one != two:
             lines.append(f"attempt {index + 1}: {_attempt_text(one)} → {_attempt_text(two)}")
+    lines.extend(_list_diff("finding", [_finding_text(f) for f in old.get("findings", [])],
+                            [_finding_text(f) for f in new.get("findings", [])]))  # fmt: skip
+    lines.extend(_list_diff("decision", old.get("decisions", []), new.get("decisions", [])))
     if old["escalation_reason"] != new["escalation_reason"]:
         lines.append(f"escalation: {old['escalation_reason'] or '-'!r} → {new['escalation_reason'] or '-'!r}")
     r_old, r_new = old["report"] or {}, new["report"] or {}
@@ -75,6 +81,21 @@ def outcome_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         lines.append("report: " + ("content differs" if body else "status/promQL differ"))
         lines.extend(f"  {line}" for line in body)
     return lines
+
+
+def _finding_text(finding: dict[str, Any]) -> str:
+    return f"[{finding.get('kind')}] {finding.get('title')}: {str(finding.get('detail', ''))[:160]}"
+
+
+def _list_diff(what: str, old: list[str], new: list[str]) -> list[str]:
+    """Lines for entries only one run has (``- ``: only the original, ``+ ``: only the re-run)."""
+    if old == new:
+        return []
+    only_old = [x for x in old if x not in new]
+    only_new = [x for x in new if x not in old]
+    if not only_old and not only_new:
+        return [f"{what}s: same entries in another order"]
+    return [f"{what} - {x}" for x in only_old[:8]] + [f"{what} + {x}" for x in only_new[:8]]
 
 
 def _attempt_text(attempt: dict[str, Any] | None) -> str:

@@ -56,8 +56,11 @@ def parse_sets(items: list[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
+SETTINGS_PREFIXES = ("policy", "settings", "llm")  # llm.model=... forks with another model
+
+
 def apply_settings_edits(settings: Settings, pairs: list[tuple[str, Any]]) -> Settings:
-    """Apply ``policy.*`` / ``settings.*`` edits to the settings of the re-run."""
+    """Apply ``policy.*`` / ``llm.*`` / ``settings.*`` edits to the settings of the re-run."""
     data = settings.model_dump()
     touched: set[str] = set()
     for key, value in pairs:
@@ -94,6 +97,6 @@ def apply_state_edits(state: IncidentState, pairs: list[tuple[str, Any]]) -> Inc
 
 def split_edits(pairs: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """(settings edits, state edits)."""
-    settings = [(k, v) for k, v in pairs if k.split(".")[0] in ("policy", "settings")]
-    state = [(k, v) for k, v in pairs if k.split(".")[0] not in ("policy", "settings")]
+    settings = [(k, v) for k, v in pairs if k.split(".")[0] in SETTINGS_PREFIXES]
+    state = [(k, v) for k, v in pairs if k.split(".")[0] not in SETTINGS_PREFIXES]
     return settings, state

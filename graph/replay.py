@@ -7,7 +7,9 @@ thread and the store are never written. The outcome (see :func:`outcome`) is com
 with the original's, and the first step where the two runs part is named.
 
 A fork is the same re-run with ``--set key=value`` edits: ``policy.*`` and ``settings.*``
-keys edit the settings of the re-run, any other key edits the copied state.
+keys edit the settings of the re-run, any other key edits the copied state. Model answers
+are served from the recording like tool answers; a fork with ``--live`` or ``--set llm.*``
+asks a model anew.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from langgraph.checkpoint.base import CheckpointMetadata
 from langgraph.types import Command
 
 from agents.deps import Deps
+from agents.llm_calls import RecordedModel
 from graph.compare import divergence, first_difference, outcome, outcome_diff, path_difference
 from graph.edits import ReplayError, apply_settings_edits, apply_state_edits, parse_sets, split_edits
 from graph.recording import NearTimeTools, RecordedClock, StepTime, recorded_settings, step_time
 from graph.runner import RUN_SETTINGS_KEY, IncidentRunner
 from graph.timeline import Checkpoint, timeline
 from state.config import Settings
-from state.incident import IncidentState
+from state.incident import IncidentState, ModelCall
 from tools.history import RecordedHistory
 from tools.registry import RecordedTools, ToolBackend
 
@@ -123,6 +126,24 @@ def _answers(entries: list[Checkpoint], start: Checkpoint) -> list[tuple[Any, st
     return found
 
 
+def replay_model(settings: Settings, answers: list[ModelCall], fresh: bool) -> Any:
+    """The model of a re-run: the recorded answers, or (a fork with ``--live`` or ``--set llm.*``) a real one.
+
+    A re-run of an incident that ran offline has no model; one that ran with a model is
+    answered from its recorded calls, so it calls no model and reproduces the original.
+    """
+    if settings.llm.model.strip() == "offline":
+        return None
+    if not fresh:
+        return RecordedModel(list(answers))
+    from agents.brain import ModelConfigError, make_model
+
+    try:
+        return make_model(settings)
+    except ModelConfigError as exc:
+        raise ReplayError(f"--set: {exc}") from None
+
+
 def replay(
     runner: IncidentRunner,
     incident_id: str,
@@ -151,8 +172,11 @@ def replay(
         tools = RecordedTools(calls, fallback=NearTimeTools(calls))
     values = {name: getattr(state, name) for name in type(state).model_fields}
     _copy(runner, incident_id, start, thread, values)
+    answers = entries[-1].state.model_calls[len(start.state.model_calls) :]
+    fresh = live_tools is not None or any(key.split(".")[0] == "llm" for key, _ in settings_edits)
+    model = replay_model(settings, answers, fresh)
     deps = Deps(
-        settings=settings, tools=tools, model=None, on_event=on_event or (lambda _kind, _data: None),
+        settings=settings, tools=tools, model=model, on_event=on_event or (lambda _kind, _data: None),
         history=RecordedHistory(entries[-1].state.recall),  # the history the original read, not today's
     )  # fmt: skip
     if live_tools is None:  # recorded world: recorded time, no waiting; a live fork lives in real time

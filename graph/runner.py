@@ -21,6 +21,7 @@ from state.alert import Alert
 from state.config import Settings
 from state.incident import Decision, IncidentState
 from state.store import Store
+from tools import tracing
 
 # Nodes after which the stored document is refreshed while a run is in progress.
 MILESTONES = frozenset({"triage", "report", "execute", "verify"})
@@ -29,7 +30,7 @@ MILESTONES = frozenset({"triage", "report", "execute", "verify"})
 # Checkpoint metadata key holding the settings a step ran under (replay re-runs with them).
 RUN_SETTINGS_KEY = "alertpilot_settings"
 RECORDED_SETTINGS = frozenset(
-    {"language", "acting_user", "policy", "triage", "services", "users", "logs", "github", "prometheus"}
+    {"language", "acting_user", "policy", "triage", "services", "users", "logs", "github", "prometheus", "llm"}
 )
 
 
@@ -249,11 +250,12 @@ class IncidentRunner:
                 waiting = value if isinstance(value, dict) else {"value": value}
             else:
                 milestone = bool(MILESTONES & chunk.keys())
-                if self.on_step is not None:
-                    now = time.perf_counter()
-                    for node in chunk:
+                now = time.perf_counter()
+                for node in chunk:
+                    tracing.finished_span(f"node {node}", now - started, {"alertpilot.incident": incident_id})
+                    if self.on_step is not None:
                         self.on_step(node, now - started)
-                    started = now
+                started = now
         if latest is None:  # nothing ran (a finished thread): report what is stored
             return self._save(incident_id)
         return self._publish(incident_id, latest, waiting)
@@ -308,9 +310,30 @@ def document(state: IncidentState, *, interrupted: bool) -> dict[str, Any]:
         "attempts": [a.model_dump(mode="json") for a in state.attempts],
         "decisions": [d.model_dump(mode="json") for d in state.decisions],
         "tool_calls": len(state.tool_calls),
+        "llm": llm_usage(state),
         "notifications": state.notifications,
         "escalation_reason": state.escalation_reason,
         "recall": state.recall.model_dump(mode="json") if state.recall else None,
+    }
+
+
+def llm_usage(state: IncidentState) -> dict[str, Any] | None:
+    """Model calls, tokens and seconds per agent (None when no model was asked)."""
+    if not state.model_calls:
+        return None
+    agents: dict[str, dict[str, Any]] = {}
+    for call in state.model_calls:
+        row = agents.setdefault(call.agent, {"calls": 0, "errors": 0, "tokens": 0, "seconds": 0.0})
+        row["calls"] += 1
+        row["errors"] += call.status == "error"
+        row["tokens"] += call.usage.total_tokens
+        row["seconds"] = round(row["seconds"] + call.duration_ms / 1000, 3)
+    return {
+        "models": sorted({c.model for c in state.model_calls}),
+        "calls": len(state.model_calls),
+        "tokens": state.llm_tokens,
+        "seconds": round(state.llm_seconds, 3),
+        "agents": agents,
     }
 
 

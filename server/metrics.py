@@ -1,4 +1,4 @@
-"""Prometheus metrics of the service: alerts received, incidents by status, actions, step latency, pushes."""
+"""Prometheus metrics of the service: alerts, incidents by status, actions, step latency, pushes, model calls."""
 
 from __future__ import annotations
 
@@ -88,6 +88,25 @@ class Metrics:
             "Times serve restarted its worker child after it died.",
             registry=self.registry,
         )
+        self.llm_tokens = Counter(
+            "alertpilot_llm_tokens",
+            "Model tokens (prompt + answer) spent by this process's workers, by agent and model.",
+            ["agent", "model"],
+            registry=self.registry,
+        )
+        self.llm_calls = Counter(
+            "alertpilot_llm_calls",
+            "Model requests made by this process's workers, by agent, model and outcome (success, error).",
+            ["agent", "model", "outcome"],
+            registry=self.registry,
+        )
+        self.llm_latency = Histogram(
+            "alertpilot_llm_call_seconds",
+            "Latency of one model request, by agent and model.",
+            ["agent", "model"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
+            registry=self.registry,
+        )
         if store is not None:
             self.registry.register(_IncidentsByStatus(store))
             self.registry.register(_Deliveries(store))
@@ -98,10 +117,16 @@ class Metrics:
             self.registry.register(QueueCollector(queue, QueueHealth(queue.engine)))
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """A ``Deps.on_event`` hook: count executed actions by result."""
+        """A ``Deps.on_event`` hook: count executed actions by result, model tokens, calls and latency."""
         if kind == "execute":
             result = data.get("result") or {}
             self.actions.labels(str(data.get("action")), str(result.get("status", "unknown"))).inc()
+        elif kind == "model_call":
+            agent, model = str(data.get("agent")), str(data.get("model"))
+            tokens = int((data.get("usage") or {}).get("total_tokens", 0) or 0)
+            self.llm_tokens.labels(agent, model).inc(tokens)
+            self.llm_calls.labels(agent, model, str(data.get("status", "success"))).inc()
+            self.llm_latency.labels(agent, model).observe(float(data.get("duration_ms", 0.0)) / 1000)
 
     def on_step(self, node: str, seconds: float) -> None:
         """An ``IncidentRunner.on_step`` hook: observe one node's latency."""

@@ -28,9 +28,12 @@ class _Forward:
         self.events = events
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Forward a ``Deps.on_event`` call (only executed actions are counted)."""
+        """Forward a ``Deps.on_event`` call (executed actions and model calls are counted)."""
         if kind == "execute":
             self.events.put(("event", kind, {"action": data.get("action"), "result": data.get("result")}))
+        elif kind == "model_call":
+            keep = ("agent", "model", "status", "usage", "duration_ms")
+            self.events.put(("event", kind, {k: data.get(k) for k in keep}))
 
     def on_step(self, node: str, seconds: float) -> None:
         """Forward one graph step's latency."""
@@ -54,8 +57,10 @@ def child_main(settings_data: dict[str, Any], events: Any, stop: Any, nice: int,
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     settings = Settings.model_validate(settings_data)
     from server.redact import install_for
+    from tools import tracing
 
     install_for(settings)  # the child's own loggers (httpx among them) redact like the parent's
+    tracing.configure()  # the child exports its own spans (OTEL_* is inherited)
     with open_worker(settings, metrics=_Forward(events)) as worker:
         worker.run(stop)  # type: ignore[arg-type]  # an mp.Event has the same wait/is_set
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from state.policy import Policy, TriagePolicy
+from state.strict import Strict
 from state.subject import Subject
 
 CONFIG_ENV = "ALERTPILOT_CONFIG"
@@ -33,30 +34,69 @@ class ConfigError(ValueError):
     """The configuration file or environment is invalid; the message names the field."""
 
 
-class DatabaseConfig(BaseModel):
+class DatabaseConfig(Strict):
     """Where checkpoints, incidents, reports, audit and the queue live."""
 
     url: str | None = Field(default=None, description="None = SQLite in $ALERTPILOT_HOME.")
 
 
-class LLMConfig(BaseModel):
-    """The brain: ``offline`` (deterministic playbooks) or ``openai:<model>``."""
+StructuredOutput = Literal["json_schema", "tool_calling", "json_object"]
 
-    model: str = "offline"
+
+class LLMConfig(Strict):
+    """The brain: ``offline`` (deterministic playbooks) or ``provider:model`` (``openai:`` = any OpenAI-compatible API).
+
+    Every request is bounded: ``timeout_s`` per request, ``max_retries`` on transient
+    errors, ``max_output_tokens`` per answer (a small model otherwise writes to the end of
+    its context); the incident's totals are bounded by ``policy.max_llm_tokens`` and
+    ``policy.max_llm_seconds``.
+    """
+
+    model: str = Field(default="offline", description="offline, openai:<name>, or <provider>:<name> (LangChain).")
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.0
-    max_retries: int = 2
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600, description="One request's limit, connect to last byte.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed request (timeouts, 5xx, 429).")
+    max_output_tokens: int = Field(default=1024, ge=16, le=65536, description="Cap on one answer's tokens.")
+    max_tool_calls: int = Field(default=12, ge=1, le=100, description="Tool calls one agent run may make.")
+    max_prompt_chars: int = Field(
+        default=12_000,
+        ge=500,
+        le=1_000_000,
+        description="The longest task text an agent sends; the least telling evidence is dropped to fit "
+        "(a small model's context).",
+    )
+    structured_output: StructuredOutput = Field(
+        default="json_object",
+        description="How an agent's final answer is asked for: json_schema (the provider enforces the schema), "
+        "tool_calling (an answer tool, tool_choice auto) or json_object (JSON mode, validated, one repair turn).",
+    )
+    redact: list[str] = Field(
+        default_factory=list, description="Extra regular expressions masked in everything sent to the model."
+    )
+
+    @field_validator("redact")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        import re
+
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return patterns
 
 
-class PrometheusConfig(BaseModel):
+class PrometheusConfig(Strict):
     """A Prometheus HTTP API to read metrics from."""
 
     url: str | None = None
     timeout_s: float = 10.0
 
 
-class ClsTopics(BaseModel):
+class ClsTopics(Strict):
     """One CLS topic per log kind."""
 
     business: str | None = None
@@ -64,7 +104,7 @@ class ClsTopics(BaseModel):
     audit: str | None = None
 
 
-class ClsConfig(BaseModel):
+class ClsConfig(Strict):
     """Tencent CLS access."""
 
     region: str = "ap-guangzhou"
@@ -74,7 +114,7 @@ class ClsConfig(BaseModel):
     secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
 
 
-class CosConfig(BaseModel):
+class CosConfig(Strict):
     """COS bucket holding shipped log archives."""
 
     bucket: str | None = None
@@ -85,7 +125,7 @@ class CosConfig(BaseModel):
     secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
 
 
-class LogsConfig(BaseModel):
+class LogsConfig(Strict):
     """Log sources the diagnosis reads."""
 
     files: list[Path] = Field(default_factory=list)
@@ -99,7 +139,7 @@ class LogsConfig(BaseModel):
     )
 
 
-class GithubConfig(BaseModel):
+class GithubConfig(Strict):
     """GitHub or GitHub Enterprise API."""
 
     url: str = "https://api.github.com"
@@ -107,7 +147,7 @@ class GithubConfig(BaseModel):
     clones: dict[str, Path] = Field(default_factory=dict, description="OWNER/NAME → local clone read with git.")
 
 
-class KubernetesConfig(BaseModel):
+class KubernetesConfig(Strict):
     """The Kubernetes API the kubernetes executor backend acts on."""
 
     kubeconfig: Path | None = Field(default=None, description="None = in-cluster config, else ~/.kube/config.")
@@ -119,7 +159,7 @@ class KubernetesConfig(BaseModel):
     dry_run: bool = Field(default=False, description="Server-side dry run (dryRun=All): validated, not persisted.")
 
 
-class TkeConfig(BaseModel):
+class TkeConfig(Strict):
     """The TKE cluster whose Helm releases the tke executor backend rolls back."""
 
     region: str = "ap-guangzhou"
@@ -131,7 +171,7 @@ class TkeConfig(BaseModel):
     secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
 
 
-class ExecutorConfig(BaseModel):
+class ExecutorConfig(Strict):
     """How actions reach the target host (client side) and what ``executor serve`` acts on."""
 
     backend: Literal["dry-run", "process", "http", "kubernetes", "tke"] = "dry-run"
@@ -148,7 +188,7 @@ class ExecutorConfig(BaseModel):
     tke: TkeConfig = Field(default_factory=TkeConfig)
 
 
-class ServiceConfig(BaseModel):
+class ServiceConfig(Strict):
     """What alertpilot knows about one service."""
 
     criticality: int = Field(default=50, ge=0, le=100)
@@ -166,7 +206,7 @@ class ServiceConfig(BaseModel):
     namespace: str | None = Field(default=None, description="Its namespace, when alerts do not carry one.")
 
 
-class UserConfig(BaseModel):
+class UserConfig(Strict):
     """A person alertpilot acts for or reports to."""
 
     name: str
@@ -196,10 +236,27 @@ class UserConfig(BaseModel):
         return self.role or ("approver" if self.rollback_permission else "viewer")
 
 
-class NotifyConfig(BaseModel):
+SMTP_KEYS = frozenset({"host", "port", "sender", "starttls", "ssl", "timeout_s", "username_env", "password_env"})
+# The connection keys langchain-mcp-adapters' MultiServerMCPClient takes (stdio, sse, streamable_http, websocket).
+MCP_CONNECTION_KEYS = frozenset(
+    {
+        "transport", "command", "args", "env", "cwd", "encoding", "encoding_error_handler", "session_kwargs",
+        "url", "headers", "timeout", "sse_read_timeout", "terminate_on_close", "auth",
+    }
+)  # fmt: skip
+
+
+def unknown_keys(given: dict[str, Any], known: frozenset[str]) -> None:
+    """Raise naming the first key of ``given`` not in ``known``."""
+    for key in given:
+        if key not in known:
+            raise ValueError(f"{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+class NotifyConfig(Strict):
     """Push channels, follow-ups and delivery retries; every secret (and secret-bearing URL) by env-var name."""
 
-    smtp: dict[str, Any] = Field(default_factory=dict)
+    smtp: dict[str, Any] = Field(default_factory=dict, description=f"Keys: {', '.join(sorted(SMTP_KEYS))}.")
     wecom_webhook_env: str | None = None
     dingtalk_webhook_env: str | None = None
     dingtalk_secret_env: str | None = None
@@ -240,8 +297,14 @@ class NotifyConfig(BaseModel):
             self.follow_up_after_h = self.escalation_reminder_h
         return self
 
+    @field_validator("smtp")
+    @classmethod
+    def _smtp_keys(cls, smtp: dict[str, Any]) -> dict[str, Any]:
+        unknown_keys(smtp, SMTP_KEYS)
+        return smtp
 
-class AssistantConfig(BaseModel):
+
+class AssistantConfig(Strict):
     """The voice assistant's MCP server: Tencent Cloud defaults and the speaker cache."""
 
     region: str = "ap-guangzhou"
@@ -257,7 +320,7 @@ class AssistantConfig(BaseModel):
     reconnect_max_s: float = Field(default=120.0, gt=0, description="Longest wait between reconnection tries.")
 
 
-class AuthConfig(BaseModel):
+class AuthConfig(Strict):
     """Who may use the API and the page: webhook credentials per source, page sessions, SSO, links."""
 
     webhook_tokens: dict[WebhookSource, str] = Field(
@@ -297,7 +360,7 @@ class AuthConfig(BaseModel):
         return value.rstrip("/") if value else value
 
 
-class ServerConfig(BaseModel):
+class ServerConfig(Strict):
     """``alertpilot serve`` and ``alertpilot worker``: webhook auth, queue leases."""
 
     token_env: str = Field(
@@ -315,7 +378,7 @@ class ServerConfig(BaseModel):
     auth: AuthConfig = Field(default_factory=AuthConfig)
 
 
-class BriefingConfig(BaseModel):
+class BriefingConfig(Strict):
     """When the daily briefing is given (the ``briefing`` job's cron is under ``schedule:``)."""
 
     window: str = Field(default="06:00-10:00", description="Local HH:MM-HH:MM; scheduler and greeting only.")
@@ -349,9 +412,21 @@ class Settings(BaseSettings):
     schedule: dict[str, str] = Field(default_factory=dict, description="Job name -> cron expression.")
     briefing: BriefingConfig = Field(default_factory=BriefingConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
-    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_servers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Name -> a langchain-mcp-adapters connection (transport, command, url...)."
+    )
     assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     world: Path | None = Field(default=None, description="Scenario world for demo/eval runs.")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_connection_keys(cls, servers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, connection in servers.items():
+            try:
+                unknown_keys(connection, MCP_CONNECTION_KEYS)
+            except ValueError as exc:
+                raise ValueError(f"{name}.{exc}") from None
+        return servers
 
     @classmethod
     def settings_customise_sources(
@@ -454,14 +529,25 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     try:
         settings: Settings = _FileSettings(**overrides) if path else Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"{where}: {first['msg']}") from None
+        raise ConfigError(validation_message(exc)) from None
     except (yaml.YAMLError, OSError) as exc:  # changed on disk since it was checked
         raise ConfigError(f"{path}: {' '.join(str(exc).split())}") from None
     if path is not None:
         settings = _resolve_relative(settings, path.parent)
     return settings
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming the field of the first error (an unknown key is named as such)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    key, sep, rest = message.partition(": unknown key")
+    if sep and " " not in key:  # a mapping validated by its own key list (notify.smtp, mcp_servers.NAME)
+        return f"{where}.{key}: unknown key{rest}"
+    return f"{where}: {message}"
 
 
 def _check_mapping(path: Path) -> None:

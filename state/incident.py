@@ -43,6 +43,36 @@ class ToolCall(BaseModel):
     duration_ms: float = 0.0
 
 
+class ModelUsage(BaseModel):
+    """Tokens one model answer cost, as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ModelCall(BaseModel):
+    """One model request and its answer, recorded like a tool call (replay serves it back).
+
+    ``request`` is what was sent, after redaction (messages, tool names, tool choice,
+    response format); ``digest`` is its SHA-256, the key a replay answers by.
+    """
+
+    seq: int
+    agent: str
+    model: str
+    digest: str
+    request: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["success", "error"] = "success"
+    content: str = ""
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: ModelUsage = Field(default_factory=ModelUsage)
+    started_at: datetime | None = None
+    duration_ms: float = 0.0
+    error: str = ""
+
+
 class Finding(BaseModel):
     """One piece of evidence from diagnosis or review."""
 
@@ -174,6 +204,7 @@ class IncidentState(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    model_calls: list[ModelCall] = Field(default_factory=list, description="Every model request and answer.")
     notifications: list[dict[str, Any]] = Field(default_factory=list)
     escalation_reason: str = ""
     recall: Recall | None = Field(default=None, description="The subject's history, read at diagnosis.")
@@ -184,3 +215,13 @@ class IncidentState(BaseModel):
         budget = self.triage.budget if self.triage else 0
         spent = sum(1 for a in self.attempts if (a.result or {}).get("status") != "unreachable")
         return max(0, budget - spent)
+
+    @property
+    def llm_tokens(self) -> int:
+        """Model tokens this incident has spent so far."""
+        return sum(c.usage.total_tokens for c in self.model_calls)
+
+    @property
+    def llm_seconds(self) -> float:
+        """Seconds this incident has spent waiting for models so far."""
+        return sum(c.duration_ms for c in self.model_calls) / 1000

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from state.strict import Strict
+
 Operation = Literal["restart", "config_refresh", "scale", "version_rollback", "isolate", "full_rollback"]
 
 
@@ -61,7 +63,7 @@ def operation_schema() -> dict[str, Any]:
     return schema
 
 
-class TriageWeights(BaseModel):
+class TriageWeights(Strict):
     """Weights of the four triage dimensions; they must sum to 1."""
 
     impact: float = 0.4
@@ -77,7 +79,7 @@ class TriageWeights(BaseModel):
         return self
 
 
-class Tier(BaseModel):
+class Tier(Strict):
     """A score band and the attempt budget it earns."""
 
     name: str
@@ -94,7 +96,7 @@ DEFAULT_TIERS = [
 ]
 
 
-class WorkingHours(BaseModel):
+class WorkingHours(Strict):
     """Local working hours; alerts inside them are more time-sensitive."""
 
     start_hour: int = Field(default=9, ge=0, le=23)
@@ -103,7 +105,7 @@ class WorkingHours(BaseModel):
     weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
 
 
-class TriagePolicy(BaseModel):
+class TriagePolicy(Strict):
     """How an alert is scored and which budget it gets."""
 
     weights: TriageWeights = Field(default_factory=TriageWeights)
@@ -127,7 +129,7 @@ class TriagePolicy(BaseModel):
         return self
 
 
-class Rung(BaseModel):
+class Rung(Strict):
     """One step of the progressive rollback ladder."""
 
     level: int = Field(ge=1, le=6)
@@ -163,7 +165,7 @@ DEFAULT_PATTERN_OPERATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class HistoryPolicy(BaseModel):
+class HistoryPolicy(Strict):
     """What the agents may learn from past incidents (recall at diagnosis, the informed ladder)."""
 
     recall: bool = Field(default=True, description="Look up the closest past incidents of the subject at diagnosis.")
@@ -180,7 +182,7 @@ class HistoryPolicy(BaseModel):
     similar: int = Field(default=3, ge=1, le=20, description="How many past incidents recall shows.")
 
 
-class Policy(BaseModel):
+class Policy(Strict):
     """Limits and choices the planner and the guard apply."""
 
     verify_after_s: float = Field(default=60.0, ge=0)
@@ -236,6 +238,12 @@ class Policy(BaseModel):
 
     history: HistoryPolicy = Field(
         default_factory=HistoryPolicy, description="Learning from past incidents, within every limit above."
+    )
+    max_llm_tokens: int | None = Field(
+        default=60_000, ge=0, description="Model tokens (prompt + answer) one incident may spend; None = no limit."
+    )
+    max_llm_seconds: float | None = Field(
+        default=300.0, ge=0, description="Wall time one incident may spend waiting for models; None = no limit."
     )
 
     @field_validator("pattern_rungs", mode="before")

@@ -67,6 +67,21 @@ def wait_until(what: str, probe: Any, timeout: float = 60.0, every: float = 0.3)
     pytest.fail(f"timed out waiting for {what}")
 
 
+def llm_config(tmp_path: Path, base_url: str, llm: dict[str, Any] | None = None, **policy: Any) -> Path:
+    """The demo's config (its world, the process executor) in LLM mode against the server at ``base_url``."""
+    import yaml
+
+    config = yaml.safe_load((DEMO_CASE / "config.yaml").read_text())
+    config["world"] = str(DEMO_CASE)
+    config["logs"] = {"files": [str(DEMO_CASE / "logs")]}
+    config["llm"] = {"model": "openai:scripted-1", "base_url": base_url, "timeout_s": 20, "max_retries": 0,
+                     "max_output_tokens": 256, **(llm or {})}  # fmt: skip
+    config["policy"] = {**config["policy"], **policy}
+    path = tmp_path / "alertpilot.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for running the CLI from this checkout with an isolated home."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTPILOT_")}

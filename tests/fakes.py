@@ -18,16 +18,42 @@ from tools.registry import Tool, ToolRegistry
 
 
 class ScriptedModel(FakeMessagesListChatModel):
-    """Replays scripted messages in order; tool binding is a no-op; remembers what it was shown."""
+    """Replays scripted messages in order (cycling); remembers what it was shown and how it was bound.
+
+    ``bound`` keeps each ``bind_tools`` call's tool names and ``tool_choice``; ``options``
+    keeps each request's keyword options (``response_format``...).
+    """
 
     seen: list[list[BaseMessage]] = Field(default_factory=list)
+    bound: list[dict[str, Any]] = Field(default_factory=list)
+    options: list[dict[str, Any]] = Field(default_factory=list)
+    accepts_response_format: bool = True  # like an OpenAI-compatible client (agents/llm_calls.py)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
+        names = [t["function"]["name"] if isinstance(t, dict) else getattr(t, "name", str(t)) for t in tools]
+        self.bound.append({"tools": names, "tool_choice": kwargs.get("tool_choice")})
         return self
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
         self.seen.append(messages)
+        self.options.append(dict(kwargs))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def answer(data: dict[str, Any], **metadata: Any) -> Any:
+    """An AIMessage whose content is ``data`` as JSON (a json_object answer), with response metadata."""
+    import json
+
+    from langchain_core.messages import AIMessage
+
+    return AIMessage(content=json.dumps(data), response_metadata=metadata)
+
+
+def tool_call(name: str, call_id: str = "call-1", **args: Any) -> Any:
+    """An AIMessage that calls tool ``name`` with ``args``."""
+    from langchain_core.messages import AIMessage
+
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}])
 
 
 class ToolRecorder:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from state.incident import ToolCall, ToolStatus
+from tools import tracing
 
 
 class ToolError(Exception):
@@ -144,7 +145,10 @@ class ToolSession:
         if not self._permitted(name, mutating):
             result = ToolResult(status="denied", error=f"tool {name!r} is not allowed for agent {self.agent}")
         else:
-            result = self.backend.invoke(name, args)
+            with tracing.span(f"execute_tool {name}", {"gen_ai.tool.name": name, "alertpilot.agent": self.agent}) as sp:
+                result = self.backend.invoke(name, args)
+                if sp is not None:
+                    sp.set_attribute("alertpilot.tool.status", result.status)
         self.calls.append(
             ToolCall(
                 seq=self.start_seq + len(self.calls),

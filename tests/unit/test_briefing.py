@@ -98,7 +98,44 @@ def test_llm_mode_speaks_the_models_prose_and_falls_back(home: Path, store: Stor
             raise ConnectionError("provider down")
 
     fallback = compose(Settings(home=home), store, alice, DAY, model=Broken(responses=[""]))
-    assert fallback.mode.startswith("offline (model failed") and fallback.speech.startswith("你好，alice")
+    assert fallback.mode == "offline (model speech not used: model request failed: ConnectionError: provider down)"
+    assert fallback.speech.startswith("你好，alice")
+
+
+ENTITY_LOOP = "\n".join(['{"speech": "&#34;Good morning&#34;"}'] * 15)
+
+
+@pytest.mark.parametrize(
+    ("language", "reply", "metadata", "why"),
+    [
+        ("zh", "Good morning, alice. Yesterday there were three incidents in total.", {}, "not in Chinese"),
+        ("en", "你好，alice。昨天共有三起告警事件，其中严重两起。", {}, "not in English"),
+        ("en", ENTITY_LOOP, {}, "answer repeats itself"),
+        ("en", "Good morning, alice. **Three** incidents: see the table below.", {}, "contains Markdown"),
+        ("en", "Good morning, alice. There were 3 &#34;incidents&#34; yesterday, all resolved.", {}, "contains HTML entities"),
+        ("en", "Hello team. Yesterday there were three incidents and all of them were resolved.", {}, "does not open"),
+        ("en", "Good morning, alice. Yesterday there were three incidents and", {"finish_reason": "length"},
+         "answer cut by the length limit"),
+    ],
+)  # fmt: skip
+def test_a_model_speech_unfit_to_be_spoken_falls_back_and_says_why(
+    home: Path, store: Store, language: str, reply: str, metadata: dict[str, Any], why: str
+) -> None:
+    from langchain_core.messages import AIMessage
+
+    from tests.fakes import ScriptedModel
+
+    model = ScriptedModel(responses=[AIMessage(content=reply, response_metadata=metadata)])
+    briefing = compose(Settings(home=home, language=language), store, UserConfig(name="alice"), DAY, model=model)
+    assert briefing.mode.startswith(f"offline (model speech not used: {why}")
+    opening = "你好，alice" if language == "zh" else "Good morning, alice."
+    assert briefing.speech.startswith(opening) and reply not in briefing.speech
+
+
+def test_the_offline_english_briefing_names_actions_in_english(home: Path, store: Store) -> None:
+    en = compose(Settings(home=home, language="en"), store, UserConfig(name="alice"), DAY)
+    assert "version rollback back to v2.1" in en.speech
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.speech + en.markdown)
 
 
 def test_once_a_day_survives_a_new_store_and_force_overrides(home: Path, store: Store) -> None:

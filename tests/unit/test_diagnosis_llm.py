@@ -6,12 +6,12 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from agents.deps import Deps
+from agents.deps import Deps, NodeUpdate
 from agents.diagnosis import consult_model, investigate
 from state.alert import parse_alerts
 from state.config import load_settings
 from tests.conftest import DEMO_CASE
-from tests.fakes import ScriptedModel
+from tests.fakes import ScriptedModel, answer
 from tools.catalog import build_registry, open_world
 
 
@@ -45,7 +45,7 @@ def test_playbook_chain_cites_business_event_and_audit(home: Any) -> None:
 
 
 def test_model_answer_replaces_the_playbook_and_its_calls_are_recorded(home: Any) -> None:
-    answer = {
+    reply = {
         "summary": "v2.2 breaks payment calls",
         "root_cause": "nil payment response in v2.2",
         "suspected_release": "v2.2",
@@ -56,21 +56,27 @@ def test_model_answer_replaces_the_playbook_and_its_calls_are_recorded(home: Any
     model = ScriptedModel(
         responses=[
             AIMessage(content="", tool_calls=[{"name": "classify_logs", "args": {"source": "files"}, "id": "c1"}]),
-            AIMessage(content="", tool_calls=[{"name": "DiagnosisAnswer", "args": answer, "id": "c2"}]),
+            answer(reply),
         ]
     )
     deps, alert = _setup(home, model)
     session, diagnosis, findings = _playbook(deps, alert)
-    merged, more = consult_model(deps, session, alert, diagnosis, findings)
+    update = NodeUpdate(_state(alert), deps, "diagnose")
+    merged, more = consult_model(update, session, alert, diagnosis, findings)
     assert merged.root_cause == "nil payment response in v2.2"
     assert session.calls[-1].tool == "classify_logs" and session.calls[-1].status == "success"
     assert more[-1].title == "diagnosis by model"
+    # the subject is bound: the model's classify_logs read only the incident's namespace and workload
+    assert session.calls[-1].args["namespace"] == "shop" and session.calls[-1].args["workload"] == "checkout"
+    calls = update.build()["model_calls"]
+    assert [c.agent for c in calls] == ["diagnosis", "diagnosis"] and calls[1].content == model.responses[1].content
 
 
 def test_failing_model_falls_back_to_the_playbook_and_says_so(home: Any) -> None:
     model = ScriptedModel(responses=[AIMessage(content="I think it is DNS.")])
     deps, alert = _setup(home, model)
     session, diagnosis, findings = _playbook(deps, alert)
-    merged, more = consult_model(deps, session, alert, diagnosis, findings)
+    merged, more = consult_model(NodeUpdate(_state(alert), deps, "diagnose"), session, alert, diagnosis, findings)
     assert merged == diagnosis
     assert more[-1].title == "model diagnosis failed; playbook result used" and more[-1].severity == "warning"
+    assert more[-1].detail == "answer invalid after one repair turn: the answer is not JSON"

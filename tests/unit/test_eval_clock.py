@@ -123,7 +123,8 @@ def _leak_case(tmp_path: Path) -> Case:
 
 
 def _mitigated(case: Case, *turns: Any) -> bool | None:
-    result = run_eval([case], model=ScriptedModel(responses=[*turns, answer("cart")]), model_name="scripted")
+    model = ScriptedModel(responses=[*turns, answer("cart")])
+    result = run_eval([case], model=model, model_name="scripted", agent="react")
     return result.scores[0].mitigated
 
 

@@ -52,7 +52,8 @@ ROOT_CAUSE = ("checkout", "v2.2")
 
 
 def run(case_dir: Path, *responses: AIMessage) -> dict[str, Any]:
-    result = run_eval([load_case(case_dir)], model=ScriptedModel(responses=list(responses)), model_name="scripted")
+    model = ScriptedModel(responses=list(responses))
+    result = run_eval([load_case(case_dir)], model=model, model_name="scripted", agent="react")
     return result.document()
 
 
@@ -108,6 +109,44 @@ def test_a_repeated_mutating_call_is_an_extra_call() -> None:
     assert doc["mutation_strict_match"] == 0.0
     assert doc["mitigation_success"] == 1.0  # the world is fine; the agent still acted twice
     assert doc["episode_success"] == 0.0
+
+
+def test_rates_over_zero_calls_are_not_applicable() -> None:
+    # The model answers at once: nothing made on a Noop case where nothing was expected.
+    doc = run(NOOP, answer("cart"))
+    assert doc["valid_tool_name_rate"] is None and doc["schema_validity"] is None
+    assert doc["argument_accuracy"] is None and doc["mcp_call_accuracy"] == 1.0  # nothing to get wrong
+    assert doc["abstention"] == 1.0
+
+
+def test_a_model_looping_one_successful_read_is_not_credited_for_the_repeats() -> None:
+    # 20 identical reads: the first pairs with the expected execute_query (wrong arguments), the 19
+    # repeats add nothing (counted as correct extra reads they made it 19/23); 2 reads and the
+    # rollback missed → 0 correct of 20 made + 3 missed.
+    loop = turn(call("execute_query", query='build_info{service="checkout"}'))
+    doc = run(DEMO, *([loop] * 20), answer("checkout"))
+    assert doc["mcp_call_accuracy"] == 0.0
+    assert doc["read_recall"] == 0.0
+    assert "execute_query: repeated identical read" in doc["cases"][0]["notes"]
+
+
+def test_reading_again_after_an_action_is_verifying_not_repeating() -> None:
+    doc = run(DEMO, INVESTIGATE, VERIFY, ROLLBACK, VERIFY, answer(*ROOT_CAUSE))
+    # the pre-action re-read repeats INVESTIGATE's first query (incorrect); the post-action one is credited: 5/6
+    assert doc["mcp_call_accuracy"] == pytest.approx(5 / 6)
+
+
+def test_the_graph_with_a_model_is_what_eval_scores_by_default() -> None:
+    from tests.fakes import answer as json_answer
+
+    diagnosis = {"summary": "v2.2 broke checkout", "root_cause": "release v2.2", "suspected_release": "v2.2",
+                 "known_good_release": "v2.1", "release_confidence": 0.9, "evidence": ["version change"]}  # fmt: skip
+    model = ScriptedModel(responses=[json_answer(diagnosis), ROLLBACK])
+    doc = run_eval([load_case(DEMO)], model=model, model_name="scripted").document()
+    assert doc["agent"] == "graph" and doc["cases"][0]["status"] == "resolved"
+    episode = doc["cases"][0]["episodes"][0]
+    assert episode["model_calls"] == 2 and {c["agent"] for c in episode["calls"]} >= {"diagnosis", "rollback"}
+    assert doc["model_calls_per_episode"] == 2.0 and doc["mitigation_success"] == 1.0
 
 
 def test_offline_playbook_solves_the_demo_case() -> None:
@@ -188,7 +227,9 @@ def test_a_model_client_that_raises_is_a_failed_episode_not_a_crashed_run() -> N
         def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
             raise ConnectionError("connection refused")
 
-    result = run_eval([load_case(DEMO), load_case(NOOP)], model=Broken(responses=[]), model_name="broken")
+    result = run_eval(
+        [load_case(DEMO), load_case(NOOP)], model=Broken(responses=[]), model_name="broken", agent="react"
+    )
     assert len(result.scores) == 2 and not any(s.success for s in result.scores)
     assert result.scores[0].error.startswith("episode failed at test_eval_scoring.py:")
     assert result.scores[0].error.endswith("ConnectionError: connection refused")

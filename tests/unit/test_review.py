@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from agents import pr_review
 from agents.deps import Deps
+from agents.llm_calls import ModelGate
 from agents.review_core import review_release
 from agents.review_llm import llm_review
 from benchmarks.review_corpus import evaluate
 from state.alert import Alert
 from state.config import Settings
 from state.incident import Diagnosis, IncidentState
-from tests.fakes import ScriptedModel
+from tests.fakes import ScriptedModel, answer
 from tools.analyzers import added_lines, analyze_file
 from tools.analyzers.correlate import IncidentContext
 from tools.registry import ToolError, ToolRegistry, ToolSession
@@ -191,9 +191,9 @@ def test_instructions_in_pr_text_or_diff_change_nothing_but_text() -> None:
     assert all(INJECTION not in f.problem + f.fix for f in after.findings)
 
 
-def _answer(findings: list[dict[str, Any]]) -> ScriptedModel:
-    call = {"name": "ReviewAnswer", "args": {"findings": findings, "summary": "ok"}, "id": "a1"}
-    return ScriptedModel(responses=[AIMessage(content="", tool_calls=[call])])
+def _answer(findings: list[dict[str, Any]]) -> ModelGate:
+    model = ScriptedModel(responses=[answer({"findings": findings, "summary": "ok"})])
+    return ModelGate(model, "review", Settings())
 
 
 def test_a_model_obeying_an_injection_cannot_drop_or_rescore_findings() -> None:

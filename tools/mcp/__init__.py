@@ -9,6 +9,7 @@ applications served over MCP (the voice assistant, server/assistant.py) are adde
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -31,4 +32,15 @@ def build_server(name: str, settings: Settings, servers: Mapping[str, str] = SER
         raise ValueError(f"NAME: unknown MCP server {name!r} (one of {', '.join(sorted(servers))})")
     module = importlib.import_module(module_name)
     server: FastMCP = module.build(settings)
+    quiet_requests()
     return server
+
+
+def quiet_requests() -> None:
+    """No log line per request; warnings stay.
+
+    The SDK's INFO "Processing request of type ..." (formatted by Rich, on stderr) costs a
+    large share of a call's time and drowns a stdio client's log.
+    """
+    for name in ("mcp.server.lowlevel.server", "mcp.server.fastmcp", "mcp.server.streamable_http"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from mcp.server.fastmcp import FastMCP
 
 from tools.registry import Tool, ToolRegistry
@@ -28,7 +29,13 @@ def _handler(registry: ToolRegistry, tool: Tool) -> Callable[..., str]:
 
     def handler(**kwargs: Any) -> str:
         result = registry.invoke(tool.name, kwargs)
-        return json.dumps(result.model_dump(), ensure_ascii=False, default=str)
+        try:  # orjson: several times faster than json on the large answers metrics and logs give
+            data = result.model_dump()
+            return orjson.dumps(
+                data, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+            ).decode()
+        except TypeError:  # a value orjson does not know: json with str() for it
+            return json.dumps(result.model_dump(), ensure_ascii=False, default=str)
 
     handler.__name__ = tool.name
     handler.__doc__ = tool.description
