@@ -20,9 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
-
-from state.config import Settings
+from state.config import Settings, secret_env_names
 
 MASK = "[REDACTED]"
 MIN_SECRET_LEN = 6  # shorter env values ("1", "true") would mask ordinary words
@@ -45,26 +43,6 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _secret_env_names(value: Any) -> Iterable[str]:
-    """Every environment-variable name the settings name in an ``*_env`` field, at any depth."""
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            item = getattr(value, name)
-            if name.endswith("_env") and isinstance(item, str) and item:
-                yield item
-            else:
-                yield from _secret_env_names(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if str(key).endswith("_env") and isinstance(item, str) and item:
-                yield item
-            else:
-                yield from _secret_env_names(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _secret_env_names(item)
-
-
 class Redactor:
     """Masks configured secrets and well-known credential shapes in text."""
 
@@ -76,7 +54,7 @@ class Redactor:
     @classmethod
     def from_settings(cls, settings: Settings) -> Redactor:
         """A redactor for the secrets ``settings`` names (read from the environment now) and ``llm.redact``."""
-        values = [settings.secret(name) for name in dict.fromkeys(_secret_env_names(settings))]
+        values = [settings.secret(name) for name in sorted(secret_env_names(settings))]
         return cls([v for v in values if v], settings.llm.redact)
 
     def mask(self, text: str) -> str:

@@ -36,28 +36,10 @@ def configured_secrets(settings: BaseModel, env: Any = None) -> set[str]:
     """The values of every environment variable a settings field ending in ``_env`` names."""
     import os
 
+    from state.config import secret_env_names
+
     env = os.environ if env is None else env
-    names: set[str] = set()
-    _env_names(settings, names)
-    return {value for name in names if (value := env.get(name)) and len(value) >= MIN_SECRET}
-
-
-def _env_names(value: Any, names: set[str]) -> None:
-    if isinstance(value, BaseModel):
-        for field, item in value:
-            if field.endswith("_env") and isinstance(item, str):
-                names.add(item)
-            else:
-                _env_names(item, names)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _env_names(item, names)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if str(key).endswith("_env") and isinstance(item, str):
-                names.add(item)
-            else:
-                _env_names(item, names)
+    return {value for name in secret_env_names(settings) if (value := env.get(name)) and len(value) >= MIN_SECRET}
 
 
 class Redactor:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -569,3 +569,26 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     settings.logs.files = files
     settings.world = world
     return settings
+
+
+def secret_env_names(value: Any) -> set[str]:
+    """Every environment-variable name a settings value names in an ``*_env`` field, at any depth.
+
+    The one walk both redactors use: logs (server/redact.py) and what a model sees
+    (agents/llm_redact.py) mask the values of exactly these variables.
+    """
+    names: set[str] = set()
+    if isinstance(value, BaseModel):
+        items: Any = ((name, getattr(value, name)) for name in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = ((str(k), v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        return set().union(*(secret_env_names(item) for item in value)) if value else set()
+    else:
+        return names
+    for key, item in items:
+        if key.endswith("_env") and isinstance(item, str) and item:
+            names.add(item)
+        else:
+            names |= secret_env_names(item)
+    return names
