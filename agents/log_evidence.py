@@ -57,6 +57,11 @@ _HOST_PORT = re.compile(
     r"(?<![\w.\-])(?:(?<=//)|(?<!/))(?P<host>[a-zA-Z][\w-]*(?:\.[\w-]+)*|\d{1,3}(?:\.\d{1,3}){3})"
     r"(?:/(?:\d{1,3}(?:\.\d{1,3}){3}|<unresolved>))?:(?P<port>\d{2,5})\b"
 )
+_KEYED_HOST = re.compile(  # logfmt/JSON-ish fields naming the peer: host=api.partner.example upstream="10.0.0.7"
+    r"\b(?:host|hostname|upstream|peer|remote|server|endpoint|addr|address|target)[=:] ?[\"']?"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+)",
+    re.I,
+)
 _URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^\s/@\"']+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9_.-]*)", re.I)
 _NOT_A_PEER = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "http", "https", "tcp", "udp", "redis", "mysql",
                          "postgres", "postgresql", "mongodb", "amqp", "jdbc", "grpc", "unix"})  # fmt: skip
@@ -108,6 +113,7 @@ def _is_itself(host: str, service: str) -> bool:
 def _hosts_in(text: str, service: str | None) -> list[str]:
     found: list[str] = []
     matches = [*_NAMED_PEER.finditer(text), *_HOST_PORT.finditer(text), *_URL_HOST.finditer(text)]
+    matches += _KEYED_HOST.finditer(text)
     for match in matches:
         host = _peer_name(match.group("host").rstrip("."))
         low = host.lower()

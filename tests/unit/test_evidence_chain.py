@@ -92,9 +92,11 @@ def test_a_partner_answering_503_is_the_dependency_and_the_service_itself_never_
         unreachable_hosts("upstream http://ledger-sync.fintech.svc:8080/x answered 502 Bad Gateway", "ledger-sync")
         == []
     )
-    assert (
-        unreachable_hosts("GET https://api.partner.example/v2 returned 404 not found", "ledger-sync") == []
-    )  # no failure
+    assert unreachable_hosts("GET https://api.partner.example/v2 returned 404 not found", "ledger") == []  # no failure
+    logfmt = "settlement fetch failed host=api.partner.example status=504"  # the peer named in a field
+    assert unreachable_hosts(logfmt, "ledger-sync") == ["api.partner.example"]
+    assert unreachable_hosts("dial tcp orders-db:5432: connect: connection refused", "orders") == ["orders-db"]
+    assert unreachable_hosts("dial tcp orders-7c9f8d6b5-x2x4q:8080: i/o timeout", "orders") == []  # its own pod
 
 
 CLS_RECORD = {
@@ -123,9 +125,13 @@ def _cls_alarm(records: list[dict]) -> Alert:
 def test_a_log_alarm_that_carries_its_records_names_the_database_they_cannot_reach() -> None:
     other = {**CLS_RECORD, "__TAG__.pod_name": "refund-6d5c4b3a2-x9z8w",
              "stack_trace": "Caused by: java.net.ConnectException: Connection refused (redis-refund:6379)"}  # fmt: skip
-    alert = _cls_alarm([CLS_RECORD, other, json.dumps(CLS_RECORD)])  # ``content`` may be escaped JSON
+    full_text = {"__TAG__.namespace": "payment", "__TAG__.pod_name": "pay-callback-7c9f8d6b5-t8k6w",
+                 "__CONTENT__": "2026-12-09 09:26:01.120 ERROR 1 --- [exec-3] c.p.NotifyService : credit failed\n"
+                 + CLS_RECORD["stack_trace"]}  # CLS full-text collection: the line and its stack  # fmt: skip
+    alert = _cls_alarm([CLS_RECORD, other, json.dumps(CLS_RECORD), full_text])  # ``content`` may be escaped JSON
     evidence = carried_evidence(alert)
     assert evidence is not None and evidence.dependencies == ["cdb-8h3k5m2p.sql.tencentcdb.com"]  # not refund's redis
+    assert any("credit failed" in f.title for f in evidence.findings)  # the full-text record was read too
     diagnosis = conclude(_facts(alert, evidence, value=None, query=None))  # a log alarm carries no metric
     assert diagnosis.pattern == "dependency" and diagnosis.abstain
     assert diagnosis.entities == ["cdb-8h3k5m2p.sql.tencentcdb.com"]

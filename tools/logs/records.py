@@ -41,7 +41,8 @@ KINDS: tuple[Kind, ...] = ("business", "event", "audit", "standard")
 MESSAGE_KEYS = (
     "message", "msg", "Message", "MESSAGE", "@m", "@mt", "error", "err", "body", "textPayload", "content", "log",
 )  # fmt: skip
-TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body")  # values that hold a whole text line
+TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body", "__CONTENT__")  # values holding a whole text line
+# (``__CONTENT__``: CLS full-text collection, single- or multi-line)
 TIME_KEYS = (
     "time",
     "timestamp",
