@@ -18,8 +18,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agents.alarm_logs import carried_evidence
 from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, is_leak_prone, rising_proxy, suspect
+from agents.kube_evidence import KubeEvidence
 from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
@@ -166,12 +168,11 @@ def investigate(
         if not versions.runs and cluster.history.runs:
             versions = cluster.history
     uses = cluster.references if cluster is not None else None
+    seen = cluster.events if cluster is not None else None
     window = alert.starts_at - timedelta(minutes=logs.window_min) if logs else None
-    evidence = gather(session, alert, logs, window, end, references=uses) if logs and window else None
-    if evidence is not None and cluster is not None and evidence.node_down is None:
-        evidence.node_down = cluster.node_down
-    elif evidence is None and cluster is not None and cluster.node_down:
-        evidence = LogEvidence(node_down=cluster.node_down)
+    evidence = gather(session, alert, logs, window, end, references=uses, events=seen) if logs and window else None
+    evidence = _with_carried(evidence, carried_evidence(alert))
+    evidence = _with_cluster(evidence, cluster)
     if evidence:
         findings.extend(evidence.findings)
         if not versions.runs and evidence.image_changes:
@@ -185,6 +186,27 @@ def investigate(
     findings.extend(_release_findings(facts, diagnosis))
     _credit_deployer(diagnosis, evidence)
     return diagnosis, findings
+
+
+def _with_cluster(evidence: LogEvidence | None, cluster: KubeEvidence | None) -> LogEvidence | None:
+    """What the cluster says about the subject's pods (a lost node, a stuck volume) joins the log evidence."""
+    if cluster is None or not (cluster.node_down or cluster.volume_stuck):
+        return evidence
+    evidence = evidence or LogEvidence()
+    evidence.node_down = evidence.node_down or cluster.node_down
+    evidence.volume_stuck = cluster.volume_stuck or evidence.volume_stuck  # the API's claims beat the logs' names
+    return evidence
+
+
+def _with_carried(evidence: LogEvidence | None, carried: LogEvidence | None) -> LogEvidence | None:
+    """The records the alarm carries join what the log sources said (they are the alarm's own errors)."""
+    if carried is None:
+        return evidence
+    if evidence is None:
+        return carried
+    evidence.findings.extend(carried.findings)
+    evidence.dependencies.extend(h for h in carried.dependencies if h not in evidence.dependencies)
+    return evidence
 
 
 def _facts(

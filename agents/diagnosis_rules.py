@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from agents.changes import culprit, link_text
 from agents.metric_analysis import Anomaly
 from agents.signal import SignalReading
 from agents.signal_history import SignalHistory, Streak, VersionHealth, unhealthy_streak
@@ -214,6 +215,7 @@ def _not_a_workload(facts: Facts) -> Diagnosis | None:
     what = {
         "node": "a node",
         "volume": "a storage volume",
+        "namespace": "a namespace's own configuration",
         "cluster": "the cluster as a whole",
         "dependency": "an external dependency",
         "unknown": "nothing the labels identify",
@@ -246,6 +248,23 @@ def _lost_node(facts: Facts) -> Diagnosis | None:
     )  # fmt: skip
     diagnosis.entities = [down["node"]]
     diagnosis.cause = dict(down)
+    return diagnosis
+
+
+def _stuck_volume(facts: Facts) -> Diagnosis | None:
+    """Rule 4b: the subject's pods wait on storage they cannot attach or mount (their events say which)."""
+    stuck = facts.evidence.volume_stuck if facts.evidence else None
+    if not stuck:
+        return None
+    names = [*stuck["claims"], *stuck["volumes"]]
+    why = (
+        f"{facts.subject.describe()} waits on {', '.join(names)}: {stuck['reason']} at {stuck['when']} "
+        f"({stuck['message'][:160]}); no rung of the ladder attaches or frees a volume"
+    )
+    summary = f"{facts.alert.name} on {facts.name}: volume {names[0]} cannot be attached or mounted"
+    diagnosis = _base(facts, "cause_found", summary=summary, root_cause=why, pattern="volume", abstain=why)
+    diagnosis.entities = names  # the storage is the root-cause entity, not the workload waiting on it
+    diagnosis.cause = dict(stuck)
     return diagnosis
 
 
@@ -305,12 +324,32 @@ def _config_edit(facts: Facts) -> Diagnosis | None:
     return diagnosis
 
 
+def _namespace_change(facts: Facts) -> Diagnosis | None:
+    """Rule 5b: an audited write to a namespace object linked to the subject (a NetworkPolicy, a quota), before it."""
+    last = culprit(facts.evidence.namespace_changes if facts.evidence else [])
+    if last is None:
+        return None
+    change = f" ({last['change']})" if last.get("change") else ""
+    why = (
+        f"{last['who']} {last['verb']} {last['resource']}/{last['name']}{change} at {last['when']}, before the alert; "
+        f"linked because {link_text(last['linked_by'])}. No rung reverts a namespace object: a person must review it"
+    )
+    what = f"{last['who']} {last['verb']} {last['resource']}/{last['name']}"
+    diagnosis = _base(
+        facts, "cause_found", summary=f"{facts.alert.name} on {facts.name} after {what}", root_cause=why,
+        pattern="namespace_change", abstain=why,
+    )  # fmt: skip
+    diagnosis.entities.extend(e for e in (last["name"], last["who"]) if e not in diagnosis.entities)
+    diagnosis.cause = {k: last.get(k) for k in ("who", "verb", "resource", "name", "when", "change", "linked_by")}
+    return diagnosis
+
+
 def _dependency(facts: Facts) -> Diagnosis | None:
     """Rule 6: the subject's own errors name a downstream host it cannot reach."""
     hosts = facts.evidence.dependencies if facts.evidence else []
     if not hosts:
         return None
-    why = f"{facts.name}'s errors say {', '.join(hosts)} cannot be reached; no release or config change to undo"
+    why = f"{facts.name}'s calls to {', '.join(hosts)} fail (its errors say so); no release or config change to undo"
     diagnosis = _base(
         facts, "cause_found", summary=f"{facts.alert.name} on {facts.name}: dependency {hosts[0]} is down",
         root_cause=why, pattern="dependency", abstain=why,
@@ -393,13 +432,16 @@ def _before_alert(write: dict[str, object], alert: Alert) -> bool:
 
 def conclude(facts: Facts) -> Diagnosis:
     """The first rule that holds (module docstring) decides the diagnosis."""
-    found = _abstention(facts) or _not_a_workload(facts) or _lost_node(facts)
+    found = _abstention(facts)
+    if found is None and facts.subject.kind == "namespace":  # a quota's own changes say who made it bite
+        found = _namespace_change(facts)
+    found = found or _not_a_workload(facts) or _lost_node(facts)
     if found:
         return found
     blamed = suspect(facts)
     if blamed is not None and blamed.confidence >= facts.release_floor:
         return _release(facts, blamed)
-    found = _config_edit(facts) or _dependency(facts)
+    found = _stuck_volume(facts) or _config_edit(facts) or _namespace_change(facts) or _dependency(facts)
     if found:
         return found
     if not facts.reading.query and facts.proxy is None:

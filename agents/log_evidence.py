@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from agents.changes import link_text, linked_changes
+from agents.kube_evidence import stuck_volume
 from state.alert import Alert
 from state.config import LogsConfig
 from state.incident import Finding
+from state.subject import owner_of_pod
 from tools.registry import ToolSession
 
 
@@ -28,6 +31,8 @@ class LogEvidence:
     config_changes: list[dict[str, Any]] = field(default_factory=list)  # audited ConfigMap/Secret writes
     dependencies: list[str] = field(default_factory=list)  # hosts the service's errors fail to reach
     node_down: dict[str, Any] | None = None  # the node the subject's pods lost (node controller events)
+    volume_stuck: dict[str, Any] | None = None  # the claim/volume its pods cannot attach or mount (events)
+    namespace_changes: list[dict[str, Any]] = field(default_factory=list)  # linked audited namespace writes
 
 
 CONFIG_RESOURCES = frozenset({"configmaps", "secrets"})
@@ -39,9 +44,10 @@ _FAILURE = re.compile(
     r"connection refused|refused|timed? ?out|timeout|no such host|unknown ?host|name or service not known|"
     r"could not (?:resolve|connect|translate host)|connection reset|unreachable|no route to host|"
     r"econnrefused|enotfound|ehostunreach|etimedout|econnreset|cannot (?:re)?connect|unable to connect|"
-    r"failed to connect|connection (?:failure|error|closed)|too many connections|service unavailable",
+    r"failed to connect|connection (?:failure|error|closed)|too many connections|service unavailable|"
+    r"bad gateway|gateway time-?out|upstream (?:connect )?error|(?:status|code|http)[ =:\"/]*(?:1\.[01] )?50[234]\b",
     re.I,
-)
+)  # the last ones: a peer that answered with a gateway/unavailable error (HTTP 502/503/504) is failing too
 _NAMED_PEER = re.compile(
     r"(?:dial(?: tcp| udp)?|connect(?:ing|ed)? to|reconnect to|lookup|getaddrinfo \w+|unknownhostexception:|"
     r"could not translate host name)\s*[\[\"']?(?P<host>[A-Za-z0-9][A-Za-z0-9_.-]*)",
@@ -51,6 +57,12 @@ _HOST_PORT = re.compile(
     r"(?<![\w.\-])(?:(?<=//)|(?<!/))(?P<host>[a-zA-Z][\w-]*(?:\.[\w-]+)*|\d{1,3}(?:\.\d{1,3}){3})"
     r"(?:/(?:\d{1,3}(?:\.\d{1,3}){3}|<unresolved>))?:(?P<port>\d{2,5})\b"
 )
+_KEYED_HOST = re.compile(  # logfmt/JSON-ish fields naming the peer: host=api.partner.example upstream="10.0.0.7"
+    r"\b(?:host|hostname|upstream|peer|remote|server|endpoint|addr|address|target)[=:] ?[\"']?"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+)",
+    re.I,
+)
+_URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://(?:[^\s/@\"']+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9_.-]*)", re.I)
 _NOT_A_PEER = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "http", "https", "tcp", "udp", "redis", "mysql",
                          "postgres", "postgresql", "mongodb", "amqp", "jdbc", "grpc", "unix"})  # fmt: skip
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
@@ -70,21 +82,48 @@ def _peer_name(host: str) -> str:
 
 
 def unreachable_hosts(text: str, service: str | None) -> list[str]:
-    """Peers an error message says could not be reached (never the service itself), names before addresses."""
+    """Peers an error message says could not be reached (never the service itself), names before addresses.
+
+    A stack trace is read line by line (its ``Caused by:`` lines name the peer): only a line that
+    says the call failed names it; a message of one line is read whole.
+    """
     if not text or not _FAILURE.search(text):
         return []
+    lines = [line for line in text.splitlines() if _FAILURE.search(line)] if "\n" in text else []
     found: list[str] = []
-    for match in [*_NAMED_PEER.finditer(text), *_HOST_PORT.finditer(text)]:
+    for part in lines:
+        found.extend(h for h in _hosts_in(part, service) if h not in found)
+    if not found:
+        found = _hosts_in(text, service)
+    named = [h for h in found if not _IP.match(h)]
+    return named or found
+
+
+def _is_itself(host: str, service: str) -> bool:
+    """Whether a host is the service, one of its DNS names or one of its own pods.
+
+    ``orders-7c9f8d6b5-x2x4q`` is a pod of orders; ``orders-db`` or ``orders-postgresql`` is another service.
+    """
+    if host == service or host.startswith(f"{service}."):
+        return True
+    owned = owner_of_pod(host)
+    return bool(owned and owned[0] == service)
+
+
+def _hosts_in(text: str, service: str | None) -> list[str]:
+    found: list[str] = []
+    matches = [*_NAMED_PEER.finditer(text), *_HOST_PORT.finditer(text), *_URL_HOST.finditer(text)]
+    matches += _KEYED_HOST.finditer(text)
+    for match in matches:
         host = _peer_name(match.group("host").rstrip("."))
         low = host.lower()
         if low in _NOT_A_PEER or "." in low and low.rsplit(".", 1)[-1] in ("java", "go", "py", "js", "kt", "class"):
             continue
-        if service and (low == service or low.startswith(f"{service}.") or low.startswith(f"{service}-")):
+        if service and _is_itself(low, service):
             continue
         if host not in found:
             found.append(host)
-    named = [h for h in found if not _IP.match(h)]
-    return named or found
+    return found
 
 
 def configured_sources(logs: LogsConfig) -> list[str]:
@@ -106,7 +145,8 @@ def _by_reason(events: list[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
-def _chain_findings(source: str, chain: dict[str, Any]) -> list[Finding]:
+def chain_findings(source: str, chain: dict[str, Any]) -> list[Finding]:
+    """One trace chain as findings: the error signature, its workload's events, the audit writes before it."""
     findings = [
         Finding(
             kind="log",
@@ -151,6 +191,8 @@ def _chain_findings(source: str, chain: dict[str, Any]) -> list[Finding]:
 def _scope(alert: Alert) -> dict[str, str]:
     """Only the subject's records count: its namespace and workload (any of its pods, any container)."""
     subject = alert.subject
+    if subject.kind == "namespace" and subject.namespace:
+        return {"namespace": subject.namespace}  # a namespace's own configuration: every record of it
     scope = {"service": subject.workload or alert.service or ""}
     if subject.workload:
         scope["workload"] = subject.workload
@@ -167,11 +209,13 @@ def gather(
     end: datetime,
     top: int = 2,
     references: list[dict[str, str]] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> LogEvidence:
     """Run ``trace_chain`` on every configured source over [start, end].
 
     ``references``: the ConfigMaps/Secrets the subject uses, when the cluster already said (else
-    the audited writes of its own object are asked, per source).
+    the audited writes of its own object are asked, per source). ``events``: the subject's events
+    the cluster gave (what links a quota to it).
     """
     evidence = LogEvidence()
     for source in configured_sources(logs):
@@ -205,12 +249,16 @@ def gather(
             )
         )
         for chain in data.get("chains", []):
-            evidence.findings.extend(_chain_findings(source, chain))
+            evidence.findings.extend(chain_findings(source, chain))
             evidence.image_changes.extend(a for a in chain["audit"] if a["change"].startswith("image"))
             for host in unreachable_hosts(chain.get("example", ""), alert.service or alert.workload):
                 if host not in evidence.dependencies:
                     evidence.dependencies.append(host)
         _node_evidence(evidence, source, data)
+        mine = [*(events or []), *(data.get("subject_events") or [])]
+        changes = linked_changes(alert, data.get("namespace_changes") or [], mine)
+        evidence.namespace_changes.extend(changes)
+        evidence.findings.extend(_change_findings(source, changes))
         edits = [w for w in data.get("config_writes") or [] if w.get("verb") in WRITE_VERBS]
         if edits and alert.subject.workload:
             linked = _linked(session, alert, source, edits, alert.starts_at - REFERENCE_LOOKBACK, end, references)
@@ -242,6 +290,7 @@ def _node_evidence(evidence: LogEvidence, source: str, data: dict[str, Any]) -> 
                 evidence={"source": source, "events": mine},
             )
         )
+    evidence.volume_stuck = evidence.volume_stuck or stuck_volume(mine, [])
     if lost and len(nodes) == 1:
         node, event = next(iter(nodes.items()))
         evidence.node_down = {"node": node, "reason": event.get("reason"), "when": event.get("when"),
@@ -293,4 +342,17 @@ def _config_findings(source: str, linked: list[dict[str, Any]]) -> list[Finding]
             severity="warning",
             evidence={"source": source, "audit": linked},
         )
+    ]
+
+
+def _change_findings(source: str, linked: list[dict[str, Any]]) -> list[Finding]:
+    return [
+        Finding(
+            kind="audit",
+            title=f"{w['who']} {w['verb']} {w['resource']}/{w['name']}" + (f" ({w['change']})" * bool(w.get("change"))),
+            detail=f"{w['when']}; linked: {link_text(w['linked_by'])}",
+            severity="warning",
+            evidence={"source": source, "audit": [w]},
+        )
+        for w in linked[-3:]
     ]

@@ -44,11 +44,13 @@ PATTERNS: dict[str, tuple[str, str]] = {
     "release": ("版本发布引入的问题", "a bad release"),
     "leak": ("内存泄漏", "a memory leak"),
     "config_edit": ("配置变更", "a config edit"),
+    "namespace_change": ("命名空间对象变更", "a change to a namespace object"),
     "dependency": ("依赖故障", "a dependency outage"),
     "capacity": ("容量不足", "load beyond capacity"),
     "node": ("节点问题", "a node problem"),
     "volume": ("存储卷容量问题", "a storage volume problem"),
     "cluster": ("集群层面的问题", "a cluster-wide problem"),
+    "namespace": ("命名空间配置问题", "a namespace configuration problem"),
     "healthy": ("信号已自行恢复", "the signal recovered on its own"),
     "no_data": ("告警信号无数据", "no data for the signal"),
     "unverifiable": ("告警无可验证的指标", "nothing to verify against"),
@@ -182,6 +184,7 @@ def subject_words(subject: Subject, lang: Language) -> str:
     kinds = {
         "node": ("节点", "node"),
         "volume": ("存储卷", "volume"),
+        "namespace": ("命名空间", "namespace"),
         "cluster": ("集群", "cluster"),
         "dependency": ("依赖", "dependency"),
     }

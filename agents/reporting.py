@@ -14,6 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agents.changes import link_text
 from agents.deps import Deps, NodeUpdate
 from agents.recall import order_sentence, sentence
 from agents.report_text import (
@@ -132,11 +133,17 @@ def _claims(state: IncidentState, evidence: list[Finding], lang: Language) -> li
                 )
                 + _cite(evidence, "audit")
             )
+        case "namespace_change":
+            claims.append(_change_claim(cause, lang) + _cite(evidence, "audit"))
+        case "volume" if cause.get("claims") or cause.get("volumes"):
+            claims.append(_volume_claim(state, lang) + _cite(evidence, "event"))
         case "dependency":
             hosts = ", ".join(cause.get("hosts") or diagnosis.entities)
             claims.append(
                 _zh(
-                    lang, f"{name} 的错误日志显示无法连接依赖 {hosts}", f"{name}'s errors say {hosts} cannot be reached"
+                    lang,
+                    f"{name} 的错误日志显示调用依赖 {hosts} 失败（连接被拒、超时或返回错误）",
+                    f"{name}'s errors say its calls to {hosts} fail (refused, timed out or answered with an error)",
                 )
                 + _cite(evidence, "log")
             )
@@ -155,14 +162,41 @@ def _claims(state: IncidentState, evidence: list[Finding], lang: Language) -> li
             pass
         case _:
             claims.append(_pattern_claim(diagnosis, lang) + signal)
-    if diagnosis.pattern in ("node", "volume", "cluster", "unknown") or (
-        diagnosis.pattern == "dependency" and not cause.get("hosts")
+    if diagnosis.pattern in ("node", "cluster", "unknown", "namespace") or (
+        diagnosis.pattern == "dependency"
+        and not cause.get("hosts")
+        or diagnosis.pattern == "volume"
+        and not (cause.get("claims") or cause.get("volumes"))
     ):
         claims.append(_subject_claim(state, lang))
     review = _cite(evidence, "code")
     if review:
         claims.append(_zh(lang, "代码审查的发现见", "the release review's findings are in") + " " + review)
     return claims
+
+
+def _change_claim(cause: dict[str, Any], lang: Language) -> str:
+    what = f"{cause.get('resource')}/{cause.get('name')}"
+    change = f"（{cause.get('change')}）" if cause.get("change") and lang == "zh" else ""
+    change = change or (f" ({cause.get('change')})" if cause.get("change") else "")
+    return _zh(
+        lang,
+        f"{cause.get('who')} 于 {when(cause.get('when'), lang)} {cause.get('verb')} 了 {what}{change}，之后告警出现；"
+        f"关联依据：{link_text(cause.get('linked_by') or {}, lang)}；没有版本变更",
+        f"{cause.get('who')} {cause.get('verb')} {what}{change} at {when(cause.get('when'), lang)}, before the alert; "
+        f"linked because {link_text(cause.get('linked_by') or {}, lang)}; no release changed",
+    )
+
+
+def _volume_claim(state: IncidentState, lang: Language) -> str:
+    cause = state.diagnosis.cause if state.diagnosis else {}
+    names = ", ".join([*(cause.get("claims") or []), *(cause.get("volumes") or [])])
+    who = subject_words(state.alert.subject, lang)
+    return _zh(
+        lang,
+        f"{who} 的 Pod 无法挂载或附加存储卷 {names}（事件 {cause.get('reason')}，{when(cause.get('when'), lang)}）",
+        f"{who}'s pods cannot attach or mount {names} ({cause.get('reason')} at {when(cause.get('when'), lang)})",
+    )
 
 
 def _release_claim(diagnosis: Diagnosis, name: str, lang: Language) -> str:
@@ -332,7 +366,19 @@ def _no_change(state: IncidentState, settings: Settings, lang: Language) -> str:
             "集群层面的问题，需人工处理（容量规划、控制面）",
             "a cluster-wide problem for a person (capacity, control plane)",
         ),
-        "volume": ("存储卷即将写满，需人工扩容或清理", "a volume filling up: a person must expand or clean it"),
+        "volume": (
+            (
+                "Pod 无法挂载存储卷，需人工释放或修复该卷",
+                "its pods cannot attach or mount their volume: a person must free or repair it",
+            )
+            if cause.get("claims") or cause.get("volumes")
+            else ("存储卷即将写满，需人工扩容或清理", "a volume filling up: a person must expand or clean it")
+        ),
+        "namespace": ("命名空间配置问题，需人工处理", "a namespace configuration problem for a person"),
+        "namespace_change": (
+            f"需人工复核并回退 {cause.get('resource')}/{cause.get('name')} 的变更",
+            f"a person must review and revert the change to {cause.get('resource')}/{cause.get('name')}",
+        ),
         "dependency": (
             f"依赖 {', '.join(cause.get('hosts') or [])} 故障，回滚无法修复，需依赖方处理",
             "a dependency outage no rollback can fix; its owners must act",

@@ -97,8 +97,8 @@ class Diagnosis(BaseModel):
     entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
     pattern: str = Field(
         default="",
-        description="Failure pattern: release | leak | config_edit | dependency | healthy | no_data | "
-        "unverifiable | runtime | undetermined.",
+        description="Failure pattern: release | leak | config_edit | namespace_change | dependency | volume | "
+        "capacity | node | namespace | cluster | healthy | no_data | unverifiable | runtime | undetermined.",
     )
     abstain: str = Field(default="", description="Why no change may be made (empty = the ladder may act).")
     verdict: Literal["cause_found", "unresolved", "noise"] = Field(

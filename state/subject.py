@@ -18,6 +18,8 @@ scraped). Public rule sets make the mix concrete:
 - an application scraped directly carries its own identity: ``namespace``/``pod``/
   ``service``/``container`` from the scrape target, Micrometer's ``application``,
   OpenTelemetry's ``service_name`` and ``k8s_*_name``;
+- kube-state-metrics' quota series (``kube_resourcequota``, ``kube_limitrange``: KubeQuotaExceeded)
+  name a namespace's own configuration object: the namespace is the subject;
 - cluster-wide alerts (KubeCPUOvercommit) name no workload or node at all.
 
 A pod resolves to its owning workload by its name (``<deployment>-<pod-template-hash>-<5>``,
@@ -32,7 +34,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SubjectKind = Literal["workload", "node", "volume", "cluster", "dependency", "unknown"]
+SubjectKind = Literal["workload", "node", "volume", "namespace", "cluster", "dependency", "unknown"]
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"]
 
 # Known exporters, by their conventional job/service/container names (kube-prometheus-stack and the
@@ -213,6 +215,9 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
     claim = labels.get("persistentvolumeclaim")
     if claim and not any(labels.get(k) for k, _ in _WORKLOAD_LABELS):
         return _volume(claim, labels, cluster, reporter)
+    scoped = _namespace_scoped(labels, cluster, reporter)
+    if scoped is not None:
+        return scoped
     own_target = reporter is None  # an application scraped directly: its target labels are its own
     subject = _workload(labels, cluster, reporter, own_target)
     if subject is not None:
@@ -323,6 +328,31 @@ def _volume(claim: str, labels: dict[str, str], cluster: str | None, reporter: s
         cluster=cluster,
         reporter=reporter,
         evidence=evidence,
+    )
+
+
+# kube-state-metrics series about a namespace's own configuration (kube_resourcequota, kube_limitrange):
+# what they describe is the namespace, never a workload in it nor the exporter
+NAMESPACE_OBJECT_LABELS = {"resourcequota": "ResourceQuota", "limitrange": "LimitRange"}
+
+
+def _namespace_scoped(labels: dict[str, str], cluster: str | None, reporter: str | None) -> Subject | None:
+    """A namespace, when the series describes one of its policy objects (a quota) and no workload."""
+    namespace = labels.get("namespace")
+    found = next((k for k in NAMESPACE_OBJECT_LABELS if labels.get(k)), None)
+    if not namespace or found is None or any(labels.get(k) for k, _ in _WORKLOAD_LABELS):
+        return None
+    kind = NAMESPACE_OBJECT_LABELS[found]
+    return Subject(
+        kind="namespace",
+        name=namespace,
+        namespace=namespace,
+        cluster=cluster,
+        reporter=reporter,
+        evidence={
+            "name": f"label namespace={namespace}",
+            "object": f"label {found}={labels[found]} ({kind} {namespace}/{labels[found]}: namespace configuration)",
+        },
     )
 
 

@@ -89,7 +89,7 @@ def _time(value: Any) -> str | None:
 
 
 def pod_view(pod: Any) -> dict[str, Any]:
-    """A pod as ``kubectl get pods -o wide`` plus each container's state and last termination."""
+    """A pod as ``kubectl get pods -o wide`` plus each container's state, last termination and its claims."""
     status = pod.status
     containers = []
     for c in status.container_statuses or []:
@@ -117,7 +117,22 @@ def pod_view(pod: Any) -> dict[str, Any]:
         "started": _time(status.start_time),
         "owner": owners[0] if owners else None,
         "containers": containers,
+        "claims": claims_of(pod),
     }
+
+
+def claims_of(pod: Any) -> list[dict[str, str]]:
+    """The PersistentVolumeClaims a pod mounts, by volume name (``kubectl describe pod``'s ClaimName).
+
+    A generic ephemeral volume's claim is named ``<pod>-<volume>`` by the ephemeral volume controller.
+    """
+    found = []
+    for volume in (pod.spec.volumes if pod.spec else None) or []:
+        if volume.persistent_volume_claim is not None:
+            found.append({"volume": volume.name, "claim": volume.persistent_volume_claim.claim_name})
+        elif getattr(volume, "ephemeral", None) is not None:
+            found.append({"volume": volume.name, "claim": f"{pod.metadata.name}-{volume.name}"})
+    return found
 
 
 def owned_by(pod: Any, workload: str) -> bool:

@@ -29,6 +29,7 @@ import numpy as np
 
 from tools.logs.fastpath import quiet_lines
 from tools.logs.identity import NOBODY, Identity, from_path
+from tools.logs.layouts import excerpt
 from tools.logs.lines import LineReader
 from tools.logs.records import KINDS, Kind, NotJson, Record, decode, iso, plain_standard, read_object
 from tools.logs.signatures import key_of, templates
@@ -54,7 +55,7 @@ class Signature:
         """Count one occurrence."""
         self.count += 1
         if not self.example:
-            self.example = example[:MAX_EXAMPLE]
+            self.example = excerpt(example, MAX_EXAMPLE)
         self.seen(when, when)
         if who.workload:
             key = f"{who.namespace}/{who.workload}" if who.namespace else who.workload

@@ -121,3 +121,29 @@ def text_message(text: str) -> str:
 def continues(line: str) -> bool:
     """Whether a text line continues the record before it (a stack frame, ``Caused by:``, a dump line)."""
     return _CONTINUES.match(line) is not None
+
+
+_FRAME = re.compile(
+    r"\s*(?:at |File \"|\.\.\. \d+ (?:more|common frames omitted)|goroutine \d+ \[|created by )|\s+\S+\.go:\d+"
+)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, keeping its first line and the cause lines of its stack trace.
+
+    A Java stack's deepest ``Caused by:`` (the peer that refused, the host that timed out) sits at
+    its end; the frames (``at ...``, ``File "..."``, ``... 12 more``) are what is dropped, then the
+    causes nearest the top.
+    """
+    if len(text) <= limit:
+        return text
+    first, _, rest = text.partition("\n")
+    head = first[: limit // 2] if rest else first[:limit]
+    room = limit - len(head)
+    kept: list[str] = []
+    for line in reversed([ln.strip() for ln in rest.splitlines() if ln.strip() and not _FRAME.match(ln)]):
+        if len(line) + 1 > room:
+            break
+        kept.append(line)
+        room -= len(line) + 1
+    return "\n".join([head, *reversed(kept)])

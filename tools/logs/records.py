@@ -41,7 +41,8 @@ KINDS: tuple[Kind, ...] = ("business", "event", "audit", "standard")
 MESSAGE_KEYS = (
     "message", "msg", "Message", "MESSAGE", "@m", "@mt", "error", "err", "body", "textPayload", "content", "log",
 )  # fmt: skip
-TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body")  # values that hold a whole text line
+TEXT_KEYS = ("log", "content", "MESSAGE", "textPayload", "body", "__CONTENT__")  # values holding a whole text line
+# (``__CONTENT__``: CLS full-text collection, single- or multi-line)
 TIME_KEYS = (
     "time",
     "timestamp",
@@ -290,6 +291,28 @@ def plain_standard(record: dict[str, Any]) -> bool:
     return text_level(text) is None and not content_error(text)
 
 
+# where structured loggers put the stack (logstash-logback-encoder, zap, python-json-logger, pino, ECS, Serilog)
+STACK_KEYS = ("stack_trace", "stacktrace", "stackTrace", "stack", "exc_info", "exception", "traceback")
+_NESTED_STACK = ("error", "err", "exception", "exc")
+
+
+def stack_text(record: dict[str, Any]) -> str | None:
+    """The stack trace a structured error record carries beside its message (flat or under ``error``), if any.
+
+    The deepest ``Caused by:`` of a Java stack is what names the peer a call failed on.
+    """
+    found = first_text(record, STACK_KEYS) or first_text(record, ("error.stack_trace", "error.stack"))
+    if found:
+        return found
+    for key in _NESTED_STACK:
+        nested = record.get(key)
+        if isinstance(nested, dict):
+            inner = first_text(nested, STACK_KEYS)
+            if inner:
+                return inner
+    return None
+
+
 def _rest(record: dict[str, Any]) -> str:
     """A record without a message key, as text for its signature (structlog's ``event``, else its fields)."""
     event = record.get("event")
@@ -314,7 +337,9 @@ def read_json(raw: dict[str, Any], source: Identity = NOBODY) -> Record:
         error = is_error(level)
         if message is None:
             message = _rest(record) if error else ""
-        return Record("business", level, error, message, record, source=source)
+        stack = stack_text(record) if error else None
+        whole = f"{message}\n{stack}" if stack and stack not in message else None
+        return Record("business", level, error, message, record, whole, source=source)
     text = first_text(record, TEXT_KEYS) if not _TEXT_KEYS.isdisjoint(record) else None
     if text is not None:
         level = text_level(text)

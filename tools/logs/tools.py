@@ -22,7 +22,7 @@ from tools.logs.classify import LogSummary, feed
 from tools.logs.records import KINDS, NotJson, decode, iso, read_json, read_text
 from tools.logs.sources import LogSources, SourceName
 from tools.logs.subject import Subject, subject_for
-from tools.logs.trace import TraceCollector, build_chains, config_writes, subject_events
+from tools.logs.trace import TraceCollector, build_chains, config_writes, namespace_changes, subject_events
 from tools.metrics import parse_when
 from tools.registry import Tool, ToolError
 
@@ -145,6 +145,7 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         doc = _summary_doc(summary, top, source)
         doc.update(chains=chains, events_seen=len(collector.events), audit_writes_seen=len(collector.audits))
         doc["config_writes"] = config_writes(collector, namespace)
+        doc["namespace_changes"] = namespace_changes(collector, namespace) if namespace else []
         doc["subject_events"], doc["node_events"] = subject_events(collector, namespace, workload or service)
         return doc
 
@@ -199,7 +200,9 @@ def log_tools(sources: LogSources, clock: Any = None) -> list[Tool]:
         Tool(
             "trace_chain",
             "For each top business-error signature: k8s events of the same workload around it, then the audit "
-            "records (who, verb, resource, change) that modified it just before. namespace/workload/pod/container "
+            "records (who, verb, resource, change) that modified it just before; with a namespace, also the "
+            "audited writes to its NetworkPolicies, quotas, Services and RBAC (namespace_changes). "
+            "namespace/workload/pod/container "
             "scope every count to that subject (records naming no writer count only from sources logs.owners "
             "gives to it).",
             TraceChain,

@@ -10,6 +10,7 @@ flat). :func:`build_chains` then joins them to the error signatures of the same 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +74,30 @@ def _change(ref: dict[str, Any], request: Any) -> str:
     if resource in ("configmaps", "secrets"):
         keys = sorted((request.get("data") or {}).keys())
         return f"config edit ({', '.join(keys[:8])})" if keys else "config edit"
+    if resource == "resourcequotas" and isinstance(spec.get("hard"), dict):
+        return "hard " + ", ".join(f"{k}={v}" for k, v in list(spec["hard"].items())[:6])
+    if resource == "networkpolicies" and spec:
+        policy = network_policy(spec)
+        denied = " and ".join(policy["denies"])
+        pods = ",".join(f"{k}={v}" for k, v in policy["pods"].items())
+        closes = "denies all " + denied if denied else "allows listed peers"
+        return closes + (f" to pods {pods}" if pods else " to every pod")
     if "replicas" in spec:
         return f"scale to {spec['replicas']} replicas"
     return ""
+
+
+def network_policy(spec: dict[str, Any]) -> dict[str, Any]:
+    """Which pods a NetworkPolicy selects (``{}``: all of the namespace's) and which directions it closes.
+
+    A policy type listed with no rules admits nothing that way (``default-deny``); its pods are
+    isolated by it, and only other policies' rules can open them again.
+    """
+    selector = spec.get("podSelector") or {}
+    types = spec.get("policyTypes") or (["Ingress", "Egress"] if spec.get("egress") else ["Ingress"])
+    denies = [t.lower() for t in types if not spec.get(t.lower())]
+    return {"pods": dict(selector.get("matchLabels") or {}), "expressions": bool(selector.get("matchExpressions")),
+            "denies": denies}  # fmt: skip
 
 
 WORKLOAD_RESOURCES = frozenset({"deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "pods"})
@@ -147,7 +169,17 @@ def _audit_row(record: dict[str, Any]) -> dict[str, Any]:
         "references": references(record.get("responseObject") or record.get("requestObject"))
         if ref.get("resource") in WORKLOAD_RESOURCES
         else [],
+        **_policy_of(ref, record),
     }
+
+
+def _policy_of(ref: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """A NetworkPolicy write's selector and closed directions (the object as the API answered, else as sent)."""
+    if ref.get("resource") != "networkpolicies":
+        return {}
+    obj = record.get("responseObject") or record.get("requestObject")
+    spec = obj.get("spec") if isinstance(obj, dict) else None
+    return {"policy": network_policy(spec)} if isinstance(spec, dict) else {}
 
 
 @dataclass
@@ -214,6 +246,33 @@ def subject_events(
         if str(e.get("object", "")).startswith("Node/")
     ]
     return mine[-20:], nodes[-20:]
+
+
+# namespace objects whose change alters what a workload may do without touching the workload: who may reach
+# its pods, how much it may create, how it is exposed, what it may call
+GOVERNING_RESOURCES = frozenset(
+    {"networkpolicies", "resourcequotas", "limitranges", "services", "ingresses", "roles", "rolebindings",
+     "serviceaccounts", "poddisruptionbudgets", "horizontalpodautoscalers"}
+)  # fmt: skip
+_CONTROL_PLANE_USER = re.compile(r"^system:(?:kube-|node:|apiserver|serviceaccount:kube-system:)")
+
+
+def namespace_changes(collector: TraceCollector, namespace: str | None) -> list[dict[str, Any]]:
+    """Audited writes to the namespace's governing objects (NetworkPolicies, quotas, Services, RBAC...).
+
+    Oldest first, times as RFC 3339; writes the API refused and the control plane's own
+    bookkeeping (controllers, kubelets, status subresources) are left out.
+    """
+    rows = [
+        a
+        for a in collector.audits
+        if a.get("resource") in GOVERNING_RESOURCES
+        and (namespace is None or a.get("namespace") == namespace)
+        and not a.get("subresource")
+        and not (isinstance(a.get("code"), int) and a["code"] >= 400)
+        and not _CONTROL_PLANE_USER.match(str(a.get("who") or ""))
+    ]
+    return [{**a, "when": iso(a["when"])} for a in sorted(rows, key=lambda a: a["when"] or 0.0)[-20:]]
 
 
 def config_writes(collector: TraceCollector, namespace: str | None) -> list[dict[str, Any]]:
