@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.conftest import DEMO_CASE, llm_config, run_cli
+from tests.conftest import DEMO_CASE, llm_config, person_token, run_cli
 from tests.servers.openai_compat import LLAMA_CPP_PYTHON, PROFILES, Reply, has_tool, incident_agent, serve
 
 pytestmark = pytest.mark.integration
@@ -230,13 +231,17 @@ def test_serve_exports_model_tokens_and_the_report_footer_shows_them(tmp_path: P
     home = tmp_path / "home"
     with serve(incident_agent(), "dashscope") as (server, url):
         config = llm_config(tmp_path, url)
+        written = yaml.safe_load(config.read_text())
+        written["users"] = [*written.get("users", []), {"name": "vera"}]  # a person who reads the incidents
+        config.write_text(yaml.safe_dump(written))
         settings = load_settings(config, home=home)  # serve's own worker: a child process (the default)
+        reader = {"Authorization": f"Bearer {person_token(config, home, 'vera')}"}  # the webhook token only posts
         with TestClient(create_app(settings)) as client:
             assert client.post("/webhooks/alertmanager", json=json.loads(Path(ALERT).read_text()),
                                headers=headers).status_code == 200  # fmt: skip
             deadline = time.monotonic() + 120
             while True:
-                listed = client.get("/incidents", headers=headers).json()
+                listed = client.get("/incidents", headers=reader).json()
                 done = [i for i in listed if i["status"] in ("resolved", "escalated", "failed")]
                 text = client.get("/metrics").text
                 if done and 'alertpilot_llm_call_seconds_count{agent="plan"' in text:
