@@ -1,4 +1,4 @@
-"""The public-rule sets (evals/corpus, evals/holdout): every case is well formed and its world tells its story.
+"""The public-rule sets (evals/corpus, evals/holdout, evals/holdout2): every case is well formed and its world tells its story.
 
 These tests check the cases, not the agent: a case the agent fails is the companion issue's
 work, but a case that does not load, whose payload could not have come from its source, or
@@ -27,7 +27,8 @@ from tools.world import SimClock, World, WorldSpec, workload_key
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 CORPUS = EVALS / "corpus"
 HOLDOUT = EVALS / "holdout"  # written apart from the playbook, to measure it on cases nobody tuned it on
-SETS = (CORPUS, HOLDOUT)
+HOLDOUT2 = EVALS / "holdout2"  # a second blind set, written later by another author, other rules and stories
+SETS = (CORPUS, HOLDOUT, HOLDOUT2)
 CASES = sorted(
     (p for s in SETS for p in s.iterdir() if (p / "expect.yaml").is_file()), key=lambda p: (p.parent.name, p.name)
 )
@@ -72,7 +73,9 @@ def _case_id(case: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("cases", "at_least", "each_side"), [(CORPUS, 30, 10), (HOLDOUT, 20, 8)], ids=["corpus", "holdout"]
+    ("cases", "at_least", "each_side"),
+    [(CORPUS, 30, 10), (HOLDOUT, 20, 8), (HOLDOUT2, 15, 5)],
+    ids=["corpus", "holdout", "holdout2"],
 )
 def test_each_set_has_the_promised_breadth(cases: Path, at_least: int, each_side: int) -> None:
     mine = [case for case in CASES if case.parent == cases]
@@ -85,9 +88,9 @@ def test_each_set_has_the_promised_breadth(cases: Path, at_least: int, each_side
     assert all(f"`{case.name}`" in listed for case in mine), f"list every case in evals/{cases.name}/README.md"
 
 
-def test_the_holdout_shares_no_case_with_the_corpus() -> None:
-    corpus = {case.name for case in CASES if case.parent == CORPUS}
-    assert not corpus & {case.name for case in CASES if case.parent == HOLDOUT}
+def test_the_sets_share_no_case() -> None:
+    names = [{case.name for case in CASES if case.parent == s} for s in SETS]
+    assert all(not a & b for i, a in enumerate(names) for b in names[i + 1 :])
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
