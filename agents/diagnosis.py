@@ -25,7 +25,7 @@ from agents.kube_evidence import KubeEvidence
 from agents.kube_evidence import gather as kube_gather
 from agents.lifecycle import configured
 from agents.log_evidence import LogEvidence, gather
-from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of
+from agents.metric_analysis import Anomaly, analyse, anomaly_findings, range_of, recent_window
 from agents.recall import finding as history_finding
 from agents.recall import recall
 from agents.signal import SignalReading, band_of, own_series, read_signal
@@ -114,10 +114,12 @@ def leak_climb(alert: Alert, query: str | None, history: SignalHistory | None) -
     return history.slope_per_h(lo, alert.starts_at) if history.steady_climb(lo, hi) else None
 
 
-def _own_anomaly(history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime) -> Anomaly | None:
+def _own_anomaly(
+    history: SignalHistory | None, lo: datetime, split: datetime, hi: datetime, recent: datetime
+) -> Anomaly | None:
     if history is None:
         return None
-    baseline, during = history.mean(lo, split), history.mean(split, hi)
+    baseline, during = history.mean(lo, split), history.mean(recent, hi)
     if during is not None and baseline is None and history.points:
         baseline = 0.0  # a series that exists only while bad (a comparison, a waiting reason): quiet before
     if baseline is None or during is None:
@@ -142,7 +144,7 @@ def investigate(
     start, split = alert.starts_at - BASELINE, alert.starts_at - ALERT_LEAD
     end = max(min(now, alert.starts_at + ALERT_TAIL), alert.starts_at)
     history, own_error = _own_history(session, alert, reading.query, start, end)
-    own = _own_anomaly(history, start, split, end)
+    own = _own_anomaly(history, start, split, end, recent_window(alert, split))
     names = metric_names(session) if alert.subject.workload else None
     probes, errors = analyse(
         session, alert, None, start, split, end, exclude=history.query if history else None, names=names

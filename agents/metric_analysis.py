@@ -8,7 +8,7 @@ metric does not exist here) are skipped silently: they are probes, not failures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import fmean
 from typing import Any
 
@@ -126,16 +126,33 @@ def range_of(session: ToolSession, query: str, start: datetime, end: datetime) -
     return (result.data or {}).get("result", []) or [], ""
 
 
-def window_means(series: list[dict[str, Any]], split_at: datetime) -> tuple[float | None, float | None]:
-    """Mean of all series' values before and after ``split_at`` (NaN samples ignored)."""
+RECENT = timedelta(minutes=5)  # the alert's own minutes: what "during" measures
+
+
+def recent_window(alert: Alert, split: datetime) -> datetime:
+    """Where the alert window's mean starts: its last minutes before the alert fired, never before ``split``."""
+    return max(split, alert.starts_at - RECENT)
+
+
+def window_means(
+    series: list[dict[str, Any]], split_at: datetime, recent_from: datetime | None = None
+) -> tuple[float | None, float | None]:
+    """Mean of all series' values before ``split_at`` and after it (NaN samples ignored).
+
+    ``recent_from``: the "after" mean counts only samples from then on (the alert's own
+    minutes: a step that began shortly before the alert is not diluted by the calm before it).
+    """
     cut = split_at.timestamp()
+    recent = recent_from.timestamp() if recent_from is not None else cut
     before: list[float] = []
     after: list[float] = []
     for entry in series:
         for stamp, text in entry.get("values", []):
             value = float(text)
-            if value == value:  # not NaN
-                (before if float(stamp) < cut else after).append(value)
+            if value == value and float(stamp) < cut:  # not NaN
+                before.append(value)
+            elif value == value and float(stamp) >= recent:
+                after.append(value)
     return (fmean(before) if before else None, fmean(after) if after else None)
 
 
@@ -170,7 +187,7 @@ def analyse(
             if "unreachable" in error:
                 break  # Prometheus is down: one finding says so, no need to probe further
             continue
-        baseline, during = window_means(series, split)
+        baseline, during = window_means(series, split, recent_window(alert, split))
         if baseline is not None and during is not None:
             results.append(Anomaly(name, query, baseline, during))
     own = [a for a in results if a.name == "alert expression"]

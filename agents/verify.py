@@ -39,6 +39,10 @@ def _band(state: IncidentState) -> Band:
     )
     if diagnosis and diagnosis.signal_threshold is not None and band.threshold is None:
         band = Band(band.baseline, diagnosis.signal_threshold, diagnosis.high_is_bad, band.slope_per_h)
+    if diagnosis and diagnosis.pattern == "capacity" and band.threshold is not None:
+        # the load that caused it is still there: a scale-out is judged by the alert's threshold,
+        # not by the pre-surge baseline (only the traffic going away would bring that back)
+        band = Band(None, band.threshold, band.high_is_bad, band.slope_per_h)
     return band
 
 

@@ -264,3 +264,32 @@ def test_a_leaking_version_under_the_threshold_is_unhealthy_when_the_alert_is_a_
     streak = unhealthy_streak(version_health(signal, runs, band, climb_per_h=42.0), START)
     assert streak is not None and streak.previous_good is not None
     assert (streak.began.version, streak.previous_good.version) == ("v2.8.0", "v2.7.5")
+
+
+def test_a_step_minutes_before_the_alert_is_not_diluted_by_the_calm_before_it() -> None:
+    from agents.metric_analysis import recent_window, window_means
+
+    # traffic steps 1180 → 3070 req/s three minutes before a TKE alarm fired (3 periods of 60 s over its threshold)
+    a = alert("CPU 利用率(占 limit)", None)
+    step = START - timedelta(minutes=3)
+    values = [[(START + timedelta(minutes=m)).timestamp(), "3070" if START + timedelta(minutes=m) >= step else "1180"]
+              for m in range(-60, 2)]  # fmt: skip
+    split = START - timedelta(minutes=15)
+    baseline, diluted = window_means([{"values": values}], split)
+    assert baseline == 1180 and diluted is not None and diluted < 1.5 * 1180  # the whole 15-minute lead: "steady"
+    _, during = window_means([{"values": values}], split, recent_window(a, split))
+    assert during == 3070  # the alert's own minutes: it rose
+
+
+def test_a_scale_out_for_load_is_judged_by_the_threshold_not_the_pre_surge_baseline() -> None:
+    from agents.verify import _band
+
+    capacity = Diagnosis(summary="s", pattern="capacity", signal_baseline=36.0, signal_threshold=85.0)
+    state = incident(capacity)
+    state.alert = alert("CPU", "max(cpu_util) > 85")
+    band = _band(state)
+    assert band.near_baseline(70.0) and not band.near_baseline(90.0)  # the surge still runs: 70 % is fixed
+    release = Diagnosis(summary="s", pattern="release", signal_baseline=36.0, signal_threshold=85.0)
+    other = incident(release)
+    other.alert = state.alert
+    assert not _band(other).near_baseline(70.0)  # a release fix must bring it back near 36 %
