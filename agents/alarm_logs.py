@@ -47,7 +47,8 @@ def carried_records(alert: Alert) -> list[dict[str, Any]]:
     return found
 
 
-def _content(record: dict[str, Any]) -> dict[str, Any] | str:
+def record_content(record: dict[str, Any]) -> dict[str, Any] | str:
+    """A carried record's content: its fields (JSON text decoded), else its text."""
     content = record.get("content")
     if isinstance(content, str) and content[:1] == "{":
         try:
@@ -67,7 +68,7 @@ def carried_evidence(alert: Alert) -> LogEvidence | None:
     scope = subject_for({}, namespace=subject.namespace, workload=subject.workload)
     summary = LogSummary()
     for record in records:
-        content = _content(record)
+        content = record_content(record)
         source = from_path(str(record.get("fileName") or ""))
         read = read_json(content, source) if isinstance(content, dict) else read_text(content, source=source)
         if scope is not None and read.who and not scope.owns(read.who, ""):

@@ -334,7 +334,8 @@ def diagnose(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     update = NodeUpdate(state, deps, "diagnose")
     session = update.session("diagnosis")
     settings = deps.settings
-    alert = configured(lookup(session, state.alert), settings)  # the labels may not say who it is about
+    known = {name: service.namespace for name, service in settings.services.items()}
+    alert = configured(lookup(session, state.alert, known), settings)  # the labels may not say who it is about
     service = settings.service(alert.service)
     diagnosis, findings = investigate(
         session, alert, service.version_metric, deps.clock(), settings.logs, settings.policy.release_confidence

@@ -17,6 +17,11 @@ every namespace) asks the same two questions for the namespace: the one namespac
 series of that workload breach the condition is where it runs (a same-named staging copy
 that is healthy is not the subject).
 
+A proxy's composite backend name (Traefik's ``<namespace>-<service>-<port>@kubernetes``,
+ingress-nginx's ``$proxy_upstream_name`` in the access-log records a log alarm carries; the
+controller that wrote them is never the subject) is split where ``services:`` or the cluster
+knows the halves: exactly one (namespace, workload) split that exists is the backend.
+
 Nothing found leaves the subject as it was (the incident escalates saying so).
 """
 
@@ -27,9 +32,10 @@ from typing import Any
 
 import promql_parser as pq
 
+from agents.alarm_logs import carried_records, record_content
 from agents.signal import signal_query
 from state.alert import Alert, with_subject
-from state.subject import Subject, resolve_labels
+from state.subject import Subject, resolve_labels, upstream_parts, upstream_subject
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds (never on the series the rule reads)
@@ -152,8 +158,60 @@ def per_member(expr: str, group: tuple[str, ...]) -> str | None:
     return rewritten
 
 
-def lookup(session: ToolSession, alert: Alert) -> Alert:
-    """The alert with its subject found from its own series, when the labels left it open."""
+# ingress-nginx's access-log field naming the upstream; its catch-all backend is no workload
+UPSTREAM_FIELD = "proxy_upstream_name"
+_NO_BACKEND = frozenset({"", "-", "upstream-default-backend"})
+
+
+def carried_upstream(alert: Alert) -> Alert:
+    """A log alarm over an ingress controller's access log is about the one upstream its records name."""
+    if not needs_lookup(alert.subject):
+        return alert
+    names = set()
+    for record in carried_records(alert):
+        content = record_content(record)
+        if isinstance(content, dict) and UPSTREAM_FIELD in content:
+            names.add(str(content[UPSTREAM_FIELD]).strip())
+    names -= _NO_BACKEND
+    if len(names) != 1:
+        return alert
+    where = f"field {UPSTREAM_FIELD} of the alarm's records"
+    return with_subject(alert, upstream_subject(names.pop(), where, "ingress-nginx", alert.subject.cluster))
+
+
+def split_upstream(session: ToolSession, alert: Alert, known: dict[str, str | None] | None = None) -> Alert:
+    """The workload behind a composite backend name: the one split ``services:`` or the cluster knows."""
+    subject = alert.subject
+    name = subject.evidence.get("upstream") if subject.kind != "workload" else None
+    if not name:
+        return alert
+    parts = upstream_parts(name)
+    known = known or {}
+    found = [(ns, svc) for ns, svc in parts if svc in known and known[svc] in (None, ns)]
+    how = "services: config"
+    if len(found) != 1 and session.backend.has("k8s_workload"):
+        found = [(ns, svc) for ns, svc in parts if session.call("k8s_workload", namespace=ns, workload=svc).ok]
+        how = "the cluster runs that Deployment"
+    if len(found) != 1:
+        return alert  # none known, or the name does not say which split
+    namespace, service = found[0]
+    why = f"{subject.evidence['name']}; split as {namespace}/{service} ({how})"
+    evidence = {"name": why, "namespace": f"the namespace part of {name}", "upstream": name}
+    return with_subject(
+        alert,
+        subject.model_copy(
+            update={"kind": "workload", "name": service, "namespace": namespace, "workload_kind": "Deployment",
+                    "evidence": evidence}
+        ),
+    )  # fmt: skip
+
+
+def lookup(session: ToolSession, alert: Alert, known: dict[str, str | None] | None = None) -> Alert:
+    """The alert with its subject found from its own series, when the labels left it open.
+
+    ``known``: the configured services and their namespaces (``services:``), to split composite names.
+    """
+    alert = split_upstream(session, carried_upstream(alert), known)
     query = signal_query(alert)
     if query and needs_namespace(alert.subject):
         return _namespace(session, alert, query)

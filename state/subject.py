@@ -206,6 +206,15 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
     """The subject of an alert whose labels follow Prometheus/Kubernetes conventions."""
     reporter = _reporter(labels)
     cluster = labels.get("cluster") or labels.get("k8s_cluster_name") or None
+    routed = _TRAEFIK_SERVICE.match(labels.get("service", ""))
+    if routed:
+        return upstream_subject(labels["service"], "label service", f"Traefik's {routed['provider']} provider", cluster)
+    static = _static_pod(labels, cluster, reporter)
+    if static is not None:
+        return static
+    budget = _disruption_budget(labels, cluster, reporter)
+    if budget is not None:
+        return budget
     if reporter == "ingress-controller":
         return _ingress_backend(labels, cluster)
     if reporter == "node-exporter":
@@ -245,6 +254,94 @@ def resolve_labels(labels: dict[str, str]) -> Subject:
         why = f"label cluster={cluster}" if cluster else "the labels name no workload, node or dependency"
         return Subject(kind="cluster", name=name, cluster=cluster, reporter=reporter, evidence={"name": why})
     return Subject(kind="unknown", cluster=cluster, evidence={"name": "no identity label"})
+
+
+# Traefik's Kubernetes providers name a service <namespace>-<service>-<port>@kubernetes (Ingress),
+# @kubernetescrd (IngressRoute), @kubernetesgateway; ingress-nginx's $proxy_upstream_name is
+# <namespace>-<service>-<port> without the provider
+_TRAEFIK_SERVICE = re.compile(r"^(?P<body>[a-z0-9][a-z0-9.-]*-[a-z0-9]+)@(?P<provider>kubernetes(?:crd|gateway)?)$")
+_UPSTREAM = re.compile(r"^(?P<body>[a-z0-9][a-z0-9.-]*-[a-z0-9.-]+)-(?P<port>[a-z0-9]+)$")
+
+
+def upstream_parts(name: str) -> list[tuple[str, str]]:
+    """Every (namespace, service) a ``<namespace>-<service>-<port>[@provider]`` name may split into.
+
+    Both halves may hold dashes, so only the cluster (or ``services:``) can say which split is real.
+    """
+    match = _UPSTREAM.match(name.split("@", 1)[0])
+    if not match:
+        return []
+    parts = match["body"].split("-")
+    return [("-".join(parts[:i]), "-".join(parts[i:])) for i in range(1, len(parts))]
+
+
+def upstream_subject(name: str, where: str, who: str, cluster: str | None) -> Subject:
+    """A proxy's composite backend name, still to be split into namespace and workload (``evidence.upstream``)."""
+    why = f"{where}={name}: {who} names its backend <namespace>-<service>-<port>"
+    return Subject(
+        kind="unknown",
+        name=name,
+        cluster=cluster,
+        reporter="ingress-controller",
+        evidence={"name": why, "upstream": name},
+    )
+
+
+# control-plane components kubelet runs from static manifests: their mirror pod is <component>-<nodeName>
+_STATIC_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+_NOT_A_NODE = re.compile(rf"^\d{{1,4}}$|^{_GENERATED}-[a-z0-9]{{5}}$|^[a-z0-9]{{5}}$")
+
+
+def _static_pod(labels: dict[str, str], cluster: str | None, reporter: str | None) -> Subject | None:
+    """A control-plane component on its node, from its mirror pod ``<component>-<node>`` in kube-system."""
+    pod = labels.get("pod", "")
+    if labels.get("namespace", "kube-system") != "kube-system":
+        return None
+    component = next((c for c in _STATIC_COMPONENTS if pod.startswith(f"{c}-")), None)
+    node = pod[len(component) + 1 :] if component else ""
+    if component is None or not node or _NOT_A_NODE.match(node):
+        return None  # etcd-0 (a StatefulSet), kube-apiserver-<hash>-<5> (a hosted control plane's Deployment)
+    node = labels.get("node") or node
+    return Subject(
+        kind="node",
+        name=node,
+        namespace="kube-system",
+        container=labels.get("container") or component,
+        pod=pod,
+        node=node,
+        cluster=cluster,
+        reporter=reporter,
+        evidence={
+            "name": f"static pod {pod}: control-plane {component} on node {node} (kubelet's mirror pod "
+            "<component>-<nodeName>, no controller owns it)",
+            "pod": f"label pod={pod}",
+        },
+    )
+
+
+def _disruption_budget(labels: dict[str, str], cluster: str | None, reporter: str | None) -> Subject | None:
+    """The workload a PodDisruptionBudget protects (kube-state-metrics' ``poddisruptionbudget``), named alike.
+
+    Charts name a PDB after the workload whose pods it selects (``<fullname>``, ``<fullname>-pdb``);
+    a cluster lookup of its selector may replace the guess (agents/subject_lookup.py).
+    """
+    budget = labels.get("poddisruptionbudget")
+    if not budget or any(labels.get(k) for k, _ in _WORKLOAD_LABELS):
+        return None
+    name = re.sub(r"[-_]pdb$", "", budget)
+    namespace = labels.get("namespace")
+    evidence = {"name": f"label poddisruptionbudget={budget}: it protects the workload named alike ({name})"}
+    if namespace:
+        evidence["namespace"] = f"label namespace={namespace}"
+    return Subject(
+        kind="workload",
+        name=name,
+        namespace=namespace,
+        workload_kind="Deployment",
+        cluster=cluster,
+        reporter=reporter,
+        evidence=evidence,
+    )
 
 
 def _workload(labels: dict[str, str], cluster: str | None, reporter: str | None, own_target: bool) -> Subject | None:

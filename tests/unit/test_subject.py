@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from agents.lifecycle import configured
+from agents.subject_lookup import carried_upstream, split_upstream
 from state.alert import parse_alerts
 from state.config import ServiceConfig, Settings
 from state.policy import TriagePolicy
-from state.subject import owner_of_pod, pod_pattern, resolve_labels, resolve_tencent
+from state.subject import owner_of_pod, pod_pattern, resolve_labels, resolve_tencent, upstream_parts
+from tools.kube import Workload
+from tools.registry import Tool, ToolError, ToolRegistry, ToolSession
 
 KSM = {
     "job": "kube-state-metrics",
@@ -151,3 +154,114 @@ def test_services_config_names_the_subject_by_alias_or_labels() -> None:
     assert subject.name == "cart" and "aliases" in subject.evidence["name"]
     by_labels = Settings(services={"cart": ServiceConfig(match={"application": "cart-api"})})
     assert configured(alert, by_labels).subject.name == "cart"
+
+
+# --------------------------------------------------------------------------- PDBs, proxies' backends, static pods
+
+PDB_ALERT = KSM | KSM_TARGET | {"alertname": "KubePdbNotEnoughHealthyPods", "namespace": "treasury"}
+
+
+@pytest.mark.parametrize("budget", ["ledger-api", "ledger-api-pdb"])
+def test_a_disruption_budget_alert_is_about_the_workload_it_protects_not_kube_state_metrics(budget: str) -> None:
+    subject = resolve_labels(PDB_ALERT | {"poddisruptionbudget": budget})
+    assert subject.describe() == "Deployment treasury/ledger-api"
+    assert subject.pod is None and subject.reporter == "kube-state-metrics"
+
+
+ETCD = {
+    "alertname": "etcdHighFsyncDurations", "container": "etcd", "endpoint": "http-metrics", "job": "kube-etcd",
+    "instance": "10.0.10.11:2381", "namespace": "kube-system", "service": "kube-prometheus-stack-kube-etcd",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pod", "node"),
+    [("etcd-ip-10-0-10-11", "ip-10-0-10-11"), ("kube-apiserver-master-1", "master-1"),
+     ("kube-scheduler-cp-2.example.internal", "cp-2.example.internal")],
+)  # fmt: skip
+def test_a_control_plane_static_pod_is_that_component_on_its_node_not_a_statefulset(pod: str, node: str) -> None:
+    subject = resolve_labels(ETCD | {"pod": pod})
+    assert (subject.kind, subject.name, subject.pod) == ("node", node, pod)
+    assert "static pod" in subject.evidence["name"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "owner"),
+    [({"namespace": "kube-system", "pod": "etcd-0"}, ("StatefulSet", "etcd")),  # an etcd StatefulSet, not a node
+     ({"namespace": "clusters-prod", "pod": "kube-apiserver-6d9f7c8b5-x2k4p"}, ("Deployment", "kube-apiserver"))],
+)  # fmt: skip
+def test_controller_made_pods_of_control_plane_names_keep_their_owner(labels: dict[str, str], owner) -> None:
+    subject = resolve_labels(labels)
+    assert (subject.workload_kind, subject.name) == owner
+
+
+def test_traefik_names_its_kubernetes_backend_namespace_service_port() -> None:
+    subject = resolve_labels(
+        {"alertname": "TraefikHighHttp5xxErrorRateService", "service": "retail-basket-api-8080@kubernetes"}
+    )
+    assert subject.kind == "unknown" and subject.reporter == "ingress-controller"
+    assert upstream_parts(subject.evidence["upstream"]) == [("retail", "basket-api"), ("retail-basket", "api")]
+    assert upstream_parts("shop-cart-http@kubernetescrd") == [("shop", "cart")]  # a named port
+    assert upstream_parts("upstream-default-backend") == [("upstream", "default")]
+
+
+class _Cluster:
+    """The cluster's Deployments as ``k8s_workload`` answers (a missing one is refused: 404)."""
+
+    def __init__(self, *running: tuple[str, str]) -> None:
+        self.running = set(running)
+        self.asked: list[tuple[str, str]] = []
+
+    def workload(self, namespace: str, workload: str, kind: str = "Deployment") -> dict[str, str]:
+        self.asked.append((namespace, workload))
+        if (namespace, workload) not in self.running:
+            raise ToolError(f"Kubernetes API refused get deployment {workload}: 404 Not Found")
+        return {"kind": kind, "name": workload}
+
+
+def _session(cluster: _Cluster) -> ToolSession:
+    tool = Tool("k8s_workload", "A workload.", Workload, cluster.workload)
+    return ToolSession(ToolRegistry([tool]), agent="diagnosis")
+
+
+TRAEFIK = {"receiver": "x", "status": "firing", "alerts": [{"status": "firing", "startsAt": "2027-01-08T15:05:41Z",
+           "labels": {"alertname": "TraefikHighHttp5xxErrorRateService", "severity": "critical",
+                      "service": "retail-basket-api-8080@kubernetes"}}]}  # fmt: skip
+
+
+def test_the_cluster_says_which_split_of_a_composite_backend_name_is_real() -> None:
+    (alert,) = parse_alerts(TRAEFIK, "alertmanager")
+    found = split_upstream(_session(_Cluster(("retail", "basket-api"), ("traefik", "traefik"))), alert)
+    assert found.subject.describe() == "Deployment retail/basket-api"
+    both = _Cluster(("retail", "basket-api"), ("retail-basket", "api"))
+    assert split_upstream(_session(both), alert).subject.kind == "unknown"  # two real splits: the name cannot say
+
+
+def test_services_config_splits_a_composite_name_without_asking_the_cluster() -> None:
+    (alert,) = parse_alerts(TRAEFIK, "alertmanager")
+    cluster = _Cluster()
+    found = split_upstream(_session(cluster), alert, {"basket-api": "retail"})
+    assert found.subject.describe() == "Deployment retail/basket-api" and cluster.asked == []
+
+
+def _cls_alarm(records: list[dict[str, str]]) -> dict:
+    tag = {
+        "__TAG__.namespace": "kube-system",
+        "__TAG__.pod_name": "nginx-ingress-nginx-controller-7d9f6c8b5-qx2lm",
+        "__TAG__.container_name": "controller",
+        "__TAG__.pod_label_app.kubernetes.io/name": "ingress-nginx",
+    }
+    return {"alarm": "gateway 5xx", "alarm_id": "alarm-1", "topic_id": "t-1", "notify_type": "1",
+            "start_time_unix": "1800238200000", "condition": "$1.count > 50",
+            "query_log": [[{"content": tag | r, "time": 1800238128000} for r in records]]}  # fmt: skip
+
+
+def test_a_log_alarm_on_the_ingress_access_log_is_about_the_upstream_not_the_controller() -> None:
+    line = {"status": "500", "upstream_status": "500", "url": "/api/member/v2/points/exchange"}
+    (alert,) = parse_alerts(_cls_alarm([line | {"proxy_upstream_name": "member-member-center-8080"}] * 3), "cls")
+    found = split_upstream(_session(_Cluster(("member", "member-center"))), carried_upstream(alert))
+    assert found.subject.describe() == "Deployment member/member-center"
+    mixed = _cls_alarm([line | {"proxy_upstream_name": "member-member-center-8080"},
+                        line | {"proxy_upstream_name": "shop-cart-8080"}])  # fmt: skip
+    (alert,) = parse_alerts(mixed, "cls")
+    assert carried_upstream(alert).subject.kind == "cluster"  # two upstreams: the records do not say which
