@@ -12,6 +12,10 @@ recorded metrics tools, the way an SRE would ask them:
    evaluated per workload (its plain aggregations grouped by the identity labels the series
    share); when exactly one member breaches the alert's own condition, it is the subject.
 
+A blackbox probe's target is asked of the cluster too: when a workload of the name it is
+probed by (its ``target`` label, a ``svc`` or ``svc.ns`` host) runs in the cluster, exactly one,
+the probe is about that workload, not about an external dependency (``k8s_find_workload``).
+
 Nothing found leaves the subject as it was (the incident escalates saying so).
 """
 
@@ -24,7 +28,7 @@ import promql_parser as pq
 
 from agents.signal import signal_query
 from state.alert import Alert, with_subject
-from state.subject import Subject, resolve_labels
+from state.subject import Subject, WorkloadKind, probe_targets, resolve_labels
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds (never on the series the rule reads)
@@ -134,8 +138,42 @@ def per_member(expr: str, group: tuple[str, ...]) -> str | None:
     return rewritten
 
 
+FIND_WORKLOAD = "k8s_find_workload"
+
+
+def probed_workload(session: ToolSession, alert: Alert) -> Alert:
+    """A probe alert about a workload the cluster runs, when exactly one workload has the probed name."""
+    subject = alert.subject
+    if (
+        subject.kind != "dependency"
+        or subject.reporter != "blackbox-exporter"
+        or not session.backend.has(FIND_WORKLOAD)
+    ):
+        return alert
+    for name, namespace, why in probe_targets(alert.labels):
+        result = session.call(FIND_WORKLOAD, workload=name)
+        found = [
+            w for w in ((result.data or {}).get("workloads") or []) if namespace in (None, w.get("namespace"))
+        ] if result.ok else []  # fmt: skip
+        if len(found) != 1:
+            continue  # none: not the cluster's; several: the name does not say which
+        workload = found[0]
+        kind: WorkloadKind = workload.get("kind") or "Deployment"
+        where = f"{workload['namespace']}/{workload['name']}"
+        evidence = {"name": f"{why}: the cluster runs {kind} {where}", "namespace": f"{FIND_WORKLOAD} {name}"}
+        return with_subject(
+            alert,
+            subject.model_copy(
+                update={"kind": "workload", "name": workload["name"], "namespace": workload["namespace"],
+                        "workload_kind": kind, "evidence": evidence}
+            ),
+        )  # fmt: skip
+    return alert
+
+
 def lookup(session: ToolSession, alert: Alert) -> Alert:
-    """The alert with its subject found from its own series, when the labels left it open."""
+    """The alert with its subject found from its own series (or the cluster), when the labels left it open."""
+    alert = probed_workload(session, alert)
     query = signal_query(alert)
     if not query or not needs_lookup(alert.subject):
         return alert
