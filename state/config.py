@@ -119,6 +119,15 @@ class KubernetesConfig(BaseModel):
     dry_run: bool = Field(default=False, description="Server-side dry run (dryRun=All): validated, not persisted.")
 
 
+class CloudMonitorConfig(BaseModel):
+    """Tencent Cloud Monitor (monitor API 2018-07-24), read for the signal of a Cloud Monitor metric alarm."""
+
+    region: str = Field(default="ap-guangzhou", description="Used when an alarm names no region.")
+    endpoint: str | None = Field(default=None, description="host:port override (tests).")
+    secret_id_env: str = "TENCENTCLOUD_SECRET_ID"
+    secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
+
+
 class TkeConfig(BaseModel):
     """The TKE cluster whose Helm releases the tke executor backend rolls back."""
 
@@ -340,6 +349,9 @@ class Settings(BaseSettings):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     kubernetes: KubernetesConfig | None = Field(
         default=None, description="The cluster the Kubernetes read tools look at (None = none configured)."
+    )
+    cloud_monitor: CloudMonitorConfig | None = Field(
+        default=None, description="Tencent Cloud Monitor for get_monitor_data (None = not configured)."
     )
     policy: Policy = Field(default_factory=Policy)
     triage: TriagePolicy = Field(default_factory=TriagePolicy)
