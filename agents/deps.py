@@ -17,7 +17,7 @@ from tools.registry import ToolBackend, ToolSession
 AGENT_TOOLS: dict[str, frozenset[str] | None] = {
     "diagnosis": None,
     "review": None,
-    "verify": frozenset({"execute_query", "execute_range_query"}),
+    "verify": frozenset({"execute_query", "execute_range_query", "get_monitor_data"}),
 }
 
 

@@ -18,7 +18,7 @@ from langgraph.types import interrupt
 
 from agents.deps import Deps, NodeUpdate
 from agents.rollback import _denied_call, _outcome, guard_context
-from agents.signal import band_of, check_signal, signal_query
+from agents.signal import Check, band_of, check_signal, signal_query
 from agents.verification import Band, judge
 from state.incident import Attempt, IncidentState, PlannedAction
 from tools import guard as guard_policy
@@ -40,6 +40,18 @@ def _band(state: IncidentState) -> Band:
     if diagnosis and diagnosis.signal_threshold is not None and band.threshold is None:
         band = Band(band.baseline, diagnosis.signal_threshold, diagnosis.high_is_bad, band.slope_per_h)
     return band
+
+
+def _read_after(update: NodeUpdate, state: IncidentState, band: Band) -> Check:
+    """The alert's signal after an action: from Cloud Monitor when diagnosis read it there, else its query."""
+    from agents import cloud_signal
+
+    session = update.session("verify", allowed=frozenset({"execute_query", cloud_signal.TOOL}))
+    diagnosis = state.diagnosis
+    if diagnosis is not None and diagnosis.cloud_signal:
+        signal = cloud_signal.CloudSignal.model_validate(diagnosis.cloud_signal)
+        return cloud_signal.check(session, signal, band, update.deps.clock())
+    return check_signal(session, state.alert, diagnosis, band)
 
 
 def _wait(deps: Deps, seconds: float, since: datetime) -> None:
@@ -76,9 +88,7 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     policy = deps.settings.policy
     _wait(deps, policy.verify_after_s, _last_decision_at(state, "execute", deps.clock()))
     band = _band(state)
-    reading = check_signal(
-        update.session("verify", allowed=frozenset({"execute_query"})), state.alert, state.diagnosis, band
-    )
+    reading = _read_after(update, state, band)
     verdict = judge(
         band, attempt.signal_before, reading.value, firing_after=reading.firing, hold_s=policy.hold_s,
         worse_factor=policy.worse_factor,
@@ -107,9 +117,7 @@ def hold(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     _wait(deps, policy.hold_s, _last_decision_at(state, "verify", deps.clock()))
     update = NodeUpdate(state, deps, "hold")
     band = _band(state)
-    reading = check_signal(
-        update.session("verify", allowed=frozenset({"execute_query"})), state.alert, state.diagnosis, band
-    )
+    reading = _read_after(update, state, band)
     verdict = judge(
         band, attempt.signal_before, attempt.signal_after, firing_after=False if attempt.signal_after is None else None,
         held=reading.value, firing_held=reading.firing, hold_s=policy.hold_s, worse_factor=policy.worse_factor,
@@ -160,8 +168,7 @@ def _undo(update: NodeUpdate, attempt: Attempt) -> Attempt:
     undone = outcome.get("status") == "success"
     after_undo = None
     if undone:
-        reader = update.session("verify", allowed=frozenset({"execute_query"}))
-        after_undo = check_signal(reader, state.alert, state.diagnosis, _band(state)).value
+        after_undo = _read_after(update, state, _band(state)).value
     note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
     checked = attempt.model_copy(
         update={"undone": undone, "undo_result": outcome, "signal_after_undo": after_undo, "note": note}
