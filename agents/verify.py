@@ -1,7 +1,8 @@
 """Verify an attempt: wait, re-read the alert's own signal, and re-read it after a hold.
 
 Two nodes, so each reading is checkpointed before the next wait: ``verify`` waits
-``policy.verify_after_s`` and judges the first reading; when it cleared, ``hold`` waits
+``policy.verify_after_s`` (plus the signal's own range window: agents/signal.py
+``first_check_after_s``) and judges the first reading; when it cleared, ``hold`` waits
 ``policy.verify_hold_s`` and judges again (agents/verification.py: near the baseline, not
 climbing back). Under ``serve`` each wait is a durable timer (an interrupt a worker resumes
 after its not-before time), counted from the decision before it, so a re-run re-arms the
@@ -18,7 +19,7 @@ from langgraph.types import interrupt
 
 from agents.deps import Deps, NodeUpdate
 from agents.rollback import _denied_call, _outcome, guard_context
-from agents.signal import Check, band_of, check_signal, signal_query
+from agents.signal import Check, band_of, check_signal, first_check_after_s, signal_query
 from agents.verification import Band, judge
 from state.incident import Attempt, IncidentState, PlannedAction
 from tools import guard as guard_policy
@@ -86,7 +87,8 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         update.decide(f"attempt {checked.n}: {note}")
         return update.build(attempts=[*state.attempts[:-1], checked])
     policy = deps.settings.policy
-    _wait(deps, policy.verify_after_s, _last_decision_at(state, "execute", deps.clock()))
+    wait = first_check_after_s(state.alert, state.diagnosis, policy.verify_after_s)
+    _wait(deps, wait, _last_decision_at(state, "execute", deps.clock()))
     band = _band(state)
     reading = _read_after(update, state, band)
     verdict = judge(

@@ -47,3 +47,24 @@ def test_the_unverified_note_says_what_was_missing() -> None:
     assert "nothing could be read" in judge(ERRORS, 0.2, None).note
     assert judge(ERRORS, 0.2, 0.004, hold_s=300, held=None, firing_held=None).outcome == "holding"
     assert judge(ERRORS, 0.2, 0.004, hold_s=300, held=None, firing_held=True).outcome == "unverified"
+
+
+def test_the_first_check_waits_out_the_signals_own_range_window() -> None:
+    # a rate over 5 minutes still averages the replaced pods' samples until the window has passed
+    from datetime import UTC, datetime
+
+    from agents.signal import first_check_after_s
+    from state.alert import Alert
+    from state.incident import Diagnosis
+    from tools.promql import range_window_s
+
+    assert range_window_s('sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m])) > 0.05') == 300
+    assert range_window_s("max_over_time(up[1h:5m])") == 3600 and range_window_s("up == 0") == 0
+    alert = Alert(source="alertmanager", status="firing", name="A", starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+                  fingerprint="f", expression="sum(rate(x[5m])) > 1")  # fmt: skip
+    assert first_check_after_s(alert, None, 60) == 360
+    cloud = Diagnosis(summary="", cloud_signal={"namespace": "QCE/CVM", "metric": "CPUUsage", "dimensions": {}})
+    assert first_check_after_s(alert, cloud, 60) == 60  # Cloud Monitor's own period, not a PromQL window
+    slow = Alert(source="alertmanager", status="firing", name="A", starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+                 fingerprint="f", expression="increase(x[1d]) > 0")  # fmt: skip
+    assert first_check_after_s(slow, None, 60) == 960  # capped at 15 minutes
