@@ -16,7 +16,10 @@ import pytest
 
 from agents import cloud_signal
 from agents.diagnosis import investigate
+from agents.reporting import write_report
 from state.alert import parse_tencent, with_subject
+from state.config import Settings
+from state.incident import IncidentState
 from state.subject import Subject
 from tools.cloud_monitor import WorldMonitor, api_region, monitor_tools
 from tools.metrics import WorldMetrics, metrics_tools
@@ -86,7 +89,7 @@ def test_tke_metrics_are_not_asked_of_get_monitor_data() -> None:
 
 def test_diagnosis_sizes_a_cloud_alarm_from_cloud_monitor_and_blames_the_release(tmp_path: Path) -> None:
     s = session(world(tmp_path))
-    diagnosis, _ = investigate(s, alarm(), "build_info", NOW)
+    diagnosis, findings = investigate(s, alarm(), "build_info", NOW)
     assert (diagnosis.pattern, diagnosis.suspected_release, diagnosis.known_good_release) == (
         "release", "v2.6.0", "v2.5.3",
     )  # fmt: skip
@@ -94,6 +97,11 @@ def test_diagnosis_sizes_a_cloud_alarm_from_cloud_monitor_and_blames_the_release
     assert diagnosis.cloud_signal is not None and diagnosis.cloud_signal["dimensions"] == LISTENER
     asked = [c.args for c in s.calls if c.tool == "get_monitor_data"]
     assert asked and all(a["namespace"] == "QCE/LOADBALANCE" and a["metric"] == "HttpCode5XX" for a in asked)
+    # the report's promQL lists PromQL only: the Cloud Monitor reading is evidence, not a query to paste
+    report = write_report(IncidentState(incident_id="i", alert=alarm(), diagnosis=diagnosis, findings=findings),
+                          Settings(language="en"), "en")  # fmt: skip
+    assert not any(q.startswith("QCE/") for q in report.prom_ql)
+    assert any("QCE/LOADBALANCE HttpCode5XX" in str(e.get("query")) for e in report.evidence)
 
 
 def test_without_cloud_monitor_the_same_alarm_has_no_data_and_nothing_is_done(tmp_path: Path) -> None:
