@@ -3,8 +3,9 @@
 A case's config may name servers (Prometheus, the executor, a Kubernetes API for the
 executor or for the read tools, MCP servers, ...); the harness refuses a case whose config points any of them off the
 machine, or that would reach a cloud API by default (a CLS topic or COS bucket without
-a local ``endpoint``, a ``cloud_monitor:`` without a local ``endpoint``, a Kubernetes backend without a local ``host``, a TKE backend without
-a local ``endpoint``). GitHub is always the world's own local server (evals/github_world.py),
+a local ``endpoint``, a ``cloud_monitor:`` section without a local ``endpoint``, a Kubernetes
+backend without a local ``host``, a TKE backend without a local ``endpoint``). GitHub is always
+the world's own local server (evals/github_world.py),
 so an explicit non-local ``github.url`` in a case is refused too rather than silently ignored.
 """
 
