@@ -3,7 +3,7 @@
 The CLB layer-7 callback below carries what ``GetMonitorData`` needs (namespace, metric, the
 listener's dimensions); diagnosis sizes the signal there and blames the release it rose
 with; the world's declared Cloud Monitor metrics answer the tool (tools/world_cloud.py).
-The real SDK against a local API server is tests/integration/test_cloud_monitor.py.
+The real SDK against a local API server is tests/integration/test_monitor_api.py.
 """
 
 from __future__ import annotations
