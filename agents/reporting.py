@@ -33,7 +33,6 @@ from agents.report_text import (
     word,
 )
 from agents.rollback import hypothesis, known_good, rung_sequence
-from agents.signal import first_check_after_s
 from state.config import Settings
 from state.incident import Diagnosis, Finding, IncidentState
 from state.report import Report, ReportSections, render_content
@@ -296,16 +295,16 @@ def _solution(state: IncidentState, settings: Settings, lang: Language) -> str:
                     f" to {target} (the last version whose signal was healthy)",
                 )
             steps.append(step)
-        hold, first = policy.hold_s, first_check_after_s(state.alert, state.diagnosis, policy.verify_after_s)
+        hold = policy.hold_s
         if lang == "zh":
             return (
                 f"针对诊断出的{word(PATTERNS, hypothesis(state, policy), lang)}：{' → '.join(steps)}；每步之后等待 "
-                f"{first:g} 秒验证告警信号回到正常水平，并在 {hold:g} 秒后复查；未恢复则升级至人工。"
+                f"{policy.verify_after_s:g} 秒验证告警信号回到正常水平，并在 {hold:g} 秒后复查；未恢复则升级至人工。"
             )
         return (
             f"For the diagnosed cause ({word(PATTERNS, hypothesis(state, policy), lang)}): {' → '.join(steps)}; "
             "after each step, "
-            f"wait {first:g} s, check the signal is back to normal and again after {hold:g} s; "
+            f"wait {policy.verify_after_s:g} s, check the signal is back to normal and again after {hold:g} s; "
             "escalate to a person if it is not."
         )
     return _no_change(state, settings, lang)

@@ -81,19 +81,18 @@ def is_firing(alert: Alert, query: str, value: float | None) -> bool:
 MAX_SETTLE_S = 900.0
 
 
-def first_check_after_s(alert: Alert, diagnosis: Diagnosis | None, verify_after_s: float) -> float:
-    """How long after an action its first check comes: ``verify_after_s`` plus the signal's own range window.
+def settle_s(alert: Alert, diagnosis: Diagnosis | None) -> float:
+    """How long the signal's own range window (``rate(x[5m])``: 300 s) keeps samples from before an action.
 
-    ``verify_after_s`` lets the action take effect (a rollout); a rate over five minutes then still
-    averages the replaced pods' last samples (their series stay in the window, so a sum over pods
-    counts old and new together) for five more minutes: a reading before that says what was, not
-    what is. The window counts up to :data:`MAX_SETTLE_S`; Cloud Monitor and plain gauges add nothing.
+    Until it has passed, a rate still averages the replaced pods' last samples (their series stay
+    in the window, so a sum over pods counts old and new pods together): a reading that still fires
+    then says what was, not what is. At most :data:`MAX_SETTLE_S`; 0 for Cloud Monitor and gauges.
     """
     if diagnosis is not None and diagnosis.cloud_signal:
-        return verify_after_s
+        return 0.0
     query = (diagnosis.signal_query if diagnosis else None) or signal_query(alert)
     query = query or (diagnosis.proxy_query if diagnosis else None) or ""
-    return verify_after_s + min(range_window_s(query), MAX_SETTLE_S)
+    return min(range_window_s(query), MAX_SETTLE_S)
 
 
 PROXY_RISE = 1.5  # a proxy probe still "fires" while it is above 1.5x its pre-alert mean

@@ -1,8 +1,9 @@
 """Verify an attempt: wait, re-read the alert's own signal, and re-read it after a hold.
 
 Two nodes, so each reading is checkpointed before the next wait: ``verify`` waits
-``policy.verify_after_s`` (plus the signal's own range window: agents/signal.py
-``first_check_after_s``) and judges the first reading; when it cleared, ``hold`` waits
+``policy.verify_after_s`` and judges the first reading (one still firing inside the signal's
+own range window, ``rate(x[5m])``, is read again once the window has passed: agents/signal.py
+``settle_s``); when it cleared, ``hold`` waits
 ``policy.verify_hold_s`` and judges again (agents/verification.py: near the baseline, not
 climbing back). Under ``serve`` each wait is a durable timer (an interrupt a worker resumes
 after its not-before time), counted from the decision before it, so a re-run re-arms the
@@ -19,7 +20,7 @@ from langgraph.types import interrupt
 
 from agents.deps import Deps, NodeUpdate
 from agents.rollback import _denied_call, _outcome, guard_context
-from agents.signal import Check, band_of, check_signal, first_check_after_s, signal_query
+from agents.signal import Check, band_of, check_signal, settle_s, signal_query
 from agents.verification import Band, judge
 from state.incident import Attempt, IncidentState, PlannedAction
 from tools import guard as guard_policy
@@ -87,10 +88,17 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         update.decide(f"attempt {checked.n}: {note}")
         return update.build(attempts=[*state.attempts[:-1], checked])
     policy = deps.settings.policy
-    wait = first_check_after_s(state.alert, state.diagnosis, policy.verify_after_s)
-    _wait(deps, wait, _last_decision_at(state, "execute", deps.clock()))
+    acted_at = _last_decision_at(state, "execute", deps.clock())
+    _wait(deps, policy.verify_after_s, acted_at)
     band = _band(state)
     reading = _read_after(update, state, band)
+    settle = settle_s(state.alert, state.diagnosis)
+    if reading.firing and settle > 0:  # the window still holds samples from before the action: read past it
+        shown = f"{reading.value:.4g}" if reading.value is not None else "?"
+        update.decide(f"attempt {attempt.n}: still firing ({shown}) inside the signal's {settle:g} s window; "
+                      f"re-reading after it")  # fmt: skip
+        _wait(deps, settle, acted_at + timedelta(seconds=policy.verify_after_s))
+        reading = _read_after(update, state, band)
     verdict = judge(
         band, attempt.signal_before, reading.value, firing_after=reading.firing, hold_s=policy.hold_s,
         worse_factor=policy.worse_factor,

@@ -86,8 +86,8 @@ def test_the_clock_starts_at_the_alerts_delivery_and_the_world_acts_on_it(tmp_pa
         operations = world.world.state().operations  # type: ignore[union-attr]
     assert [op.method for op in operations] == ["version_rollback"]
     assert operations[0].at == episode_start(case)  # the world's operation time is the episode's
-    # the verify wait plus the rule's own 5-minute rate window, then the hold (verify_hold_s defaults to the wait)
-    assert world.clock.slept == [390.0, 90.0] and world.clock() == episode_start(case) + timedelta(seconds=480)
+    # the verify wait, then the hold (policy.verify_hold_s defaults to the same wait)
+    assert world.clock.slept == [90.0, 90.0] and world.clock() == episode_start(case) + timedelta(seconds=180)
     times = {datetime.fromisoformat(d["at"].replace("Z", "+00:00")) for d in episode.decisions}
     assert min(times) == episode_start(case) and max(times) == world.clock()
 

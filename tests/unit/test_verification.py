@@ -49,22 +49,22 @@ def test_the_unverified_note_says_what_was_missing() -> None:
     assert judge(ERRORS, 0.2, 0.004, hold_s=300, held=None, firing_held=True).outcome == "unverified"
 
 
-def test_the_first_check_waits_out_the_signals_own_range_window() -> None:
+def test_a_reading_inside_the_signals_own_range_window_is_read_again_after_it() -> None:
     # a rate over 5 minutes still averages the replaced pods' samples until the window has passed
     from datetime import UTC, datetime
 
-    from agents.signal import first_check_after_s
+    from agents.signal import settle_s
     from state.alert import Alert
     from state.incident import Diagnosis
     from tools.promql import range_window_s
 
     assert range_window_s('sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m])) > 0.05') == 300
     assert range_window_s("max_over_time(up[1h:5m])") == 3600 and range_window_s("up == 0") == 0
-    alert = Alert(source="alertmanager", status="firing", name="A", starts_at=datetime(2026, 1, 1, tzinfo=UTC),
-                  fingerprint="f", expression="sum(rate(x[5m])) > 1")  # fmt: skip
-    assert first_check_after_s(alert, None, 60) == 360
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    alert = Alert(source="alertmanager", status="firing", name="A", starts_at=when, fingerprint="f",
+                  expression="sum(rate(x[5m])) > 1")  # fmt: skip
+    assert settle_s(alert, None) == 300
     cloud = Diagnosis(summary="", cloud_signal={"namespace": "QCE/CVM", "metric": "CPUUsage", "dimensions": {}})
-    assert first_check_after_s(alert, cloud, 60) == 60  # Cloud Monitor's own period, not a PromQL window
-    slow = Alert(source="alertmanager", status="firing", name="A", starts_at=datetime(2026, 1, 1, tzinfo=UTC),
-                 fingerprint="f", expression="increase(x[1d]) > 0")  # fmt: skip
-    assert first_check_after_s(slow, None, 60) == 960  # capped at 15 minutes
+    assert settle_s(alert, cloud) == 0  # Cloud Monitor: its own period, not a PromQL window
+    slow = alert.model_copy(update={"expression": "increase(x[1d]) > 0"})
+    assert settle_s(slow, None) == 900  # at most 15 minutes
