@@ -1,9 +1,9 @@
 """Verify an attempt: wait, re-read the alert's own signal, and re-read it after a hold.
 
 Two nodes, so each reading is checkpointed before the next wait: ``verify`` waits
-``policy.verify_after_s`` and judges the first reading (one still firing inside the signal's
-own range window, ``rate(x[5m])``, is read again once the window has passed: agents/signal.py
-``settle_s``); when it cleared, ``hold`` waits
+``policy.verify_after_s`` and judges the first reading (one still firing but on its way back,
+inside the signal's own range window ``rate(x[5m])``, is read again once the window has passed:
+agents/signal.py ``settle_s``); when it cleared, ``hold`` waits
 ``policy.verify_hold_s`` and judges again (agents/verification.py: near the baseline, not
 climbing back). Under ``serve`` each wait is a durable timer (an interrupt a worker resumes
 after its not-before time), counted from the decision before it, so a re-run re-arms the
@@ -21,7 +21,7 @@ from langgraph.types import interrupt
 from agents.deps import Deps, NodeUpdate
 from agents.rollback import _denied_call, _outcome, guard_context
 from agents.signal import Check, band_of, check_signal, settle_s, signal_query
-from agents.verification import Band, judge
+from agents.verification import Band, judge, recovering
 from state.incident import Attempt, IncidentState, PlannedAction
 from tools import guard as guard_policy
 
@@ -93,7 +93,8 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     band = _band(state)
     reading = _read_after(update, state, band)
     settle = settle_s(state.alert, state.diagnosis)
-    if reading.firing and settle > 0:  # the window still holds samples from before the action: read past it
+    if reading.firing and settle > 0 and recovering(band, attempt.signal_before, reading.value):
+        # on its way back, but the window still holds samples from before the action: read past it
         shown = f"{reading.value:.4g}" if reading.value is not None else "?"
         update.decide(f"attempt {attempt.n}: still firing ({shown}) inside the signal's {settle:g} s window; "
                       f"re-reading after it")  # fmt: skip

@@ -68,3 +68,14 @@ def test_a_reading_inside_the_signals_own_range_window_is_read_again_after_it() 
     assert settle_s(alert, cloud) == 0  # Cloud Monitor: its own period, not a PromQL window
     slow = alert.model_copy(update={"expression": "increase(x[1d]) > 0"})
     assert settle_s(slow, None) == 900  # at most 15 minutes
+
+
+def test_only_a_reading_on_its_way_back_is_worth_waiting_out_the_window_for() -> None:
+    from agents.verification import recovering
+
+    cpu = Band(baseline=6.1, threshold=12.0)
+    assert recovering(cpu, before=23.6, value=17.7)  # a third of the way back: the window still lags
+    assert not recovering(cpu, before=23.6, value=23.4)  # a restart that did nothing
+    assert not recovering(cpu, before=23.6, value=None)
+    free = Band(baseline=0.4, threshold=0.1, high_is_bad=False)  # free disk: low is bad
+    assert recovering(free, before=0.04, value=0.09) and not recovering(free, before=0.04, value=0.03)
