@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 AGENT_TOOLS: dict[str, frozenset[str] | None] = {
     "diagnosis": None,
     "review": None,
-    "verify": frozenset({"execute_query", "execute_range_query"}),
+    "verify": frozenset({"execute_query", "execute_range_query", "get_monitor_data"}),
 }
 
 

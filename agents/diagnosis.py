@@ -18,6 +18,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agents import cloud_signal
 from agents.alarm_logs import carried_evidence
 from agents.deps import Deps, NodeUpdate
 from agents.diagnosis_rules import Facts, conclude, is_leak_prone, rising_proxy, suspect
@@ -94,6 +95,35 @@ def _own_history(
     return history, ""
 
 
+def _read_own_signal(
+    session: ToolSession, alert: Alert, now: datetime
+) -> tuple[SignalReading, cloud_signal.CloudSignal | None]:
+    """The alert's signal now: PromQL first; for a Cloud Monitor alarm nothing answers, Cloud Monitor itself."""
+    reading = read_signal(session, alert)
+    cloud = cloud_signal.of_alert(alert) if reading.value is None else None
+    if cloud is None or not cloud_signal.available(session):
+        return reading, None
+    from_cloud = cloud_signal.read_now(session, cloud, alert, now)
+    return (from_cloud, cloud) if from_cloud.value is not None else (reading, None)
+
+
+def _signal_history(
+    session: ToolSession,
+    alert: Alert,
+    reading: SignalReading,
+    cloud: cloud_signal.CloudSignal | None,
+    start: datetime,
+    end: datetime,
+    *,
+    across_pods: bool = False,
+) -> tuple[SignalHistory | None, str]:
+    """The alert's own signal over [start, end] from where it was read now (Cloud Monitor, or its query)."""
+    if cloud is None:
+        return _own_history(session, alert, reading.query, start, end, across_pods=across_pods)
+    history, error = cloud_signal.points(session, cloud, start, end)
+    return (None, error) if error else (history, "")
+
+
 def _own_versions(session: ToolSession, alert: Alert, query: str, start: datetime, end: datetime) -> VersionHistory:
     """Versions the alert's own series carry in a label, over [start, end]: the first source of evidence.
 
@@ -137,13 +167,13 @@ def investigate(
 ) -> tuple[Diagnosis, list[Finding]]:
     """The offline playbook (module docstring): evidence gathered through the tools, then the conclusion."""
     findings: list[Finding] = [_subject_finding(alert)]
-    reading = read_signal(session, alert)
+    reading, cloud = _read_own_signal(session, alert, now)
     signal = _signal_finding(alert, reading)
     if signal:
         findings.append(signal)
     start, split = alert.starts_at - BASELINE, alert.starts_at - ALERT_LEAD
     end = max(min(now, alert.starts_at + ALERT_TAIL), alert.starts_at)
-    history, own_error = _own_history(session, alert, reading.query, start, end)
+    history, own_error = _signal_history(session, alert, reading, cloud, start, end)
     own = _own_anomaly(history, start, split, end, recent_window(alert, split))
     names = metric_names(session) if alert.subject.workload else None
     probes, errors = analyse(
@@ -181,10 +211,12 @@ def investigate(
             versions = history_from_audit(evidence.image_changes, end)
     lived = history
     if history is not None and len({r.version for r in versions.runs}) > 1:  # how the signal fared per version
-        lived, _ = _own_history(session, alert, reading.query, versions.runs[0].start, end, across_pods=True)
+        lived, _ = _signal_history(session, alert, reading, cloud, versions.runs[0].start, end, across_pods=True)
     facts = _facts(alert, reading, anomalies, versions, history, lived, evidence, proxy, release_floor, climb)
     diagnosis = conclude(facts)
     _describe_signal(diagnosis, facts)
+    if cloud is not None:  # verify re-reads Cloud Monitor, not a PromQL query
+        diagnosis.signal_query, diagnosis.cloud_signal = None, cloud.model_dump()
     findings.extend(_release_findings(facts, diagnosis))
     _credit_deployer(diagnosis, evidence)
     return diagnosis, findings

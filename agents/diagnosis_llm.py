@@ -31,6 +31,7 @@ TOOLS = [
     "search_logs",
     "classify_logs",
     "trace_chain",
+    "get_monitor_data",
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.changes import link_text
+from agents.cloud_signal import CloudSignal
 from agents.deps import Deps, NodeUpdate
 from agents.recall import order_sentence, sentence
 from agents.report_text import (
@@ -417,8 +418,10 @@ def write_report(state: IncidentState, settings: Settings, language: Language) -
         solution=_solution(state, settings, language),
     )
     queries: list[str] = []
+    cloud = state.diagnosis.cloud_signal if state.diagnosis else None
+    not_promql = CloudSignal.model_validate(cloud).describe() if cloud else None  # read from Cloud Monitor
     for finding in state.findings:
-        if finding.query and finding.severity != "info" and finding.query not in queries:
+        if finding.query and finding.severity != "info" and finding.query not in (*queries, not_promql):
             queries.append(finding.query)
     return Report(
         status="completed",

@@ -13,7 +13,14 @@ from agents.verification import Band
 from state.alert import Alert
 from state.incident import Diagnosis
 from state.subject import VERSION_KEYS, owner_of_pod
-from tools.promql import alert_condition, normalize, split_comparison, value_expression, with_labels
+from tools.promql import (
+    alert_condition,
+    normalize,
+    range_window_s,
+    split_comparison,
+    value_expression,
+    with_labels,
+)
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds: they say nothing about which series is the alert's own
@@ -69,6 +76,23 @@ def is_firing(alert: Alert, query: str, value: float | None) -> bool:
         except ValueError:
             pass
     return value > 0
+
+
+MAX_SETTLE_S = 900.0
+
+
+def settle_s(alert: Alert, diagnosis: Diagnosis | None) -> float:
+    """How long the signal's own range window (``rate(x[5m])``: 300 s) keeps samples from before an action.
+
+    Until it has passed, a rate still averages the replaced pods' last samples (their series stay
+    in the window, so a sum over pods counts old and new pods together): a reading that still fires
+    then says what was, not what is. At most :data:`MAX_SETTLE_S`; 0 for Cloud Monitor and gauges.
+    """
+    if diagnosis is not None and diagnosis.cloud_signal:
+        return 0.0
+    query = (diagnosis.signal_query if diagnosis else None) or signal_query(alert)
+    query = query or (diagnosis.proxy_query if diagnosis else None) or ""
+    return min(range_window_s(query), MAX_SETTLE_S)
 
 
 PROXY_RISE = 1.5  # a proxy probe still "fires" while it is above 1.5x its pre-alert mean

@@ -22,6 +22,10 @@ ingress-nginx's ``$proxy_upstream_name`` in the access-log records a log alarm c
 controller that wrote them is never the subject) is split where ``services:`` or the cluster
 knows the halves: exactly one (namespace, workload) split that exists is the backend.
 
+A blackbox probe's target is asked of the cluster too: when a workload of the name it is
+probed by (its ``target`` label, a ``svc`` or ``svc.ns`` host) runs in the cluster, exactly one,
+the probe is about that workload, not about an external dependency (``k8s_find_workload``).
+
 Nothing found leaves the subject as it was (the incident escalates saying so).
 """
 
@@ -35,7 +39,7 @@ import promql_parser as pq
 from agents.alarm_logs import carried_records, record_content
 from agents.signal import signal_query
 from state.alert import Alert, with_subject
-from state.subject import Subject, resolve_labels, upstream_parts, upstream_subject
+from state.subject import Subject, WorkloadKind, probe_targets, resolve_labels, upstream_parts, upstream_subject
 from tools.registry import ToolSession
 
 # labels a rule or Alertmanager adds (never on the series the rule reads)
@@ -206,12 +210,45 @@ def split_upstream(session: ToolSession, alert: Alert, known: dict[str, str | No
     )  # fmt: skip
 
 
+FIND_WORKLOAD = "k8s_find_workload"
+
+
+def probed_workload(session: ToolSession, alert: Alert) -> Alert:
+    """A probe alert about a workload the cluster runs, when exactly one workload has the probed name."""
+    subject = alert.subject
+    if (
+        subject.kind != "dependency"
+        or subject.reporter != "blackbox-exporter"
+        or not session.backend.has(FIND_WORKLOAD)
+    ):
+        return alert
+    for name, namespace, why in probe_targets(alert.labels):
+        result = session.call(FIND_WORKLOAD, workload=name)
+        found = [
+            w for w in ((result.data or {}).get("workloads") or []) if namespace in (None, w.get("namespace"))
+        ] if result.ok else []  # fmt: skip
+        if len(found) != 1:
+            continue  # none: not the cluster's; several: the name does not say which
+        workload = found[0]
+        kind: WorkloadKind = workload.get("kind") or "Deployment"
+        where = f"{workload['namespace']}/{workload['name']}"
+        evidence = {"name": f"{why}: the cluster runs {kind} {where}", "namespace": f"{FIND_WORKLOAD} {name}"}
+        return with_subject(
+            alert,
+            subject.model_copy(
+                update={"kind": "workload", "name": workload["name"], "namespace": workload["namespace"],
+                        "workload_kind": kind, "evidence": evidence}
+            ),
+        )  # fmt: skip
+    return alert
+
+
 def lookup(session: ToolSession, alert: Alert, known: dict[str, str | None] | None = None) -> Alert:
-    """The alert with its subject found from its own series, when the labels left it open.
+    """The alert with its subject found from its own series (or the cluster), when the labels left it open.
 
     ``known``: the configured services and their namespaces (``services:``), to split composite names.
     """
-    alert = split_upstream(session, carried_upstream(alert), known)
+    alert = probed_workload(session, split_upstream(session, carried_upstream(alert), known))
     query = signal_query(alert)
     if query and needs_namespace(alert.subject):
         return _namespace(session, alert, query)

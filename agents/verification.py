@@ -57,6 +57,22 @@ class Band:
         return value <= base + margin if self.high_is_bad else value >= base - margin
 
 
+RECOVERING_SHARE = 0.1  # a reading this far of the way back to the baseline has started to move
+
+
+def recovering(band: Band, before: float | None, value: float | None) -> bool:
+    """Whether a reading that still fires has moved from ``before`` toward the baseline at all.
+
+    An action that worked, read through a rate whose window still holds samples from before it,
+    shows part of the way back; an action that did nothing shows none of it.
+    """
+    if before is None or value is None or band.baseline is None or band.equality is not None:
+        return False
+    sign = 1.0 if band.high_is_bad else -1.0
+    gap = (before - band.baseline) * sign
+    return gap > 0 and (before - value) * sign >= RECOVERING_SHARE * gap
+
+
 @dataclass(frozen=True)
 class Verdict:
     """How one attempt ended, and the sentence that says why."""

@@ -1,7 +1,9 @@
 """Verify an attempt: wait, re-read the alert's own signal, and re-read it after a hold.
 
 Two nodes, so each reading is checkpointed before the next wait: ``verify`` waits
-``policy.verify_after_s`` and judges the first reading; when it cleared, ``hold`` waits
+``policy.verify_after_s`` and judges the first reading (one still firing but on its way back,
+inside the signal's own range window ``rate(x[5m])``, is read again once the window has passed:
+agents/signal.py ``settle_s``); when it cleared, ``hold`` waits
 ``policy.verify_hold_s`` and judges again (agents/verification.py: near the baseline, not
 climbing back). Under ``serve`` each wait is a durable timer (an interrupt a worker resumes
 after its not-before time), counted from the decision before it, so a re-run re-arms the
@@ -18,8 +20,8 @@ from langgraph.types import interrupt
 
 from agents.deps import Deps, NodeUpdate
 from agents.rollback import _denied_call, _outcome, guard_context
-from agents.signal import band_of, check_signal, signal_query
-from agents.verification import Band, judge
+from agents.signal import Check, band_of, check_signal, settle_s, signal_query
+from agents.verification import Band, judge, recovering
 from state.incident import Attempt, IncidentState, PlannedAction
 from tools import guard as guard_policy
 
@@ -44,6 +46,18 @@ def _band(state: IncidentState) -> Band:
         # not by the pre-surge baseline (only the traffic going away would bring that back)
         band = Band(None, band.threshold, band.high_is_bad, band.slope_per_h)
     return band
+
+
+def _read_after(update: NodeUpdate, state: IncidentState, band: Band) -> Check:
+    """The alert's signal after an action: from Cloud Monitor when diagnosis read it there, else its query."""
+    from agents import cloud_signal
+
+    session = update.session("verify", allowed=frozenset({"execute_query", cloud_signal.TOOL}))
+    diagnosis = state.diagnosis
+    if diagnosis is not None and diagnosis.cloud_signal:
+        signal = cloud_signal.CloudSignal.model_validate(diagnosis.cloud_signal)
+        return cloud_signal.check(session, signal, band, update.deps.clock())
+    return check_signal(session, state.alert, diagnosis, band)
 
 
 def _wait(deps: Deps, seconds: float, since: datetime) -> None:
@@ -78,11 +92,18 @@ def verify(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         update.decide(f"attempt {checked.n}: {note}")
         return update.build(attempts=[*state.attempts[:-1], checked])
     policy = deps.settings.policy
-    _wait(deps, policy.verify_after_s, _last_decision_at(state, "execute", deps.clock()))
+    acted_at = _last_decision_at(state, "execute", deps.clock())
+    _wait(deps, policy.verify_after_s, acted_at)
     band = _band(state)
-    reading = check_signal(
-        update.session("verify", allowed=frozenset({"execute_query"})), state.alert, state.diagnosis, band
-    )
+    reading = _read_after(update, state, band)
+    settle = settle_s(state.alert, state.diagnosis)
+    if reading.firing and settle > 0 and recovering(band, attempt.signal_before, reading.value):
+        # on its way back, but the window still holds samples from before the action: read past it
+        shown = f"{reading.value:.4g}" if reading.value is not None else "?"
+        update.decide(f"attempt {attempt.n}: still firing ({shown}) inside the signal's {settle:g} s window; "
+                      f"re-reading after it")  # fmt: skip
+        _wait(deps, settle, acted_at + timedelta(seconds=policy.verify_after_s))
+        reading = _read_after(update, state, band)
     verdict = judge(
         band, attempt.signal_before, reading.value, firing_after=reading.firing, hold_s=policy.hold_s,
         worse_factor=policy.worse_factor,
@@ -111,9 +132,7 @@ def hold(state: IncidentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     _wait(deps, policy.hold_s, _last_decision_at(state, "verify", deps.clock()))
     update = NodeUpdate(state, deps, "hold")
     band = _band(state)
-    reading = check_signal(
-        update.session("verify", allowed=frozenset({"execute_query"})), state.alert, state.diagnosis, band
-    )
+    reading = _read_after(update, state, band)
     verdict = judge(
         band, attempt.signal_before, attempt.signal_after, firing_after=False if attempt.signal_after is None else None,
         held=reading.value, firing_held=reading.firing, hold_s=policy.hold_s, worse_factor=policy.worse_factor,
@@ -164,8 +183,7 @@ def _undo(update: NodeUpdate, attempt: Attempt) -> Attempt:
     undone = outcome.get("status") == "success"
     after_undo = None
     if undone:
-        reader = update.session("verify", allowed=frozenset({"execute_query"}))
-        after_undo = check_signal(reader, state.alert, state.diagnosis, _band(state)).value
+        after_undo = _read_after(update, state, _band(state)).value
     note = f"{attempt.note}; undo {outcome.get('status')}: {outcome.get('detail') or outcome.get('error')}"
     checked = attempt.model_copy(
         update={"undone": undone, "undo_result": outcome, "signal_after_undo": after_undo, "note": note}

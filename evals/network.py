@@ -3,8 +3,9 @@
 A case's config may name servers (Prometheus, the executor, a Kubernetes API for the
 executor or for the read tools, MCP servers, ...); the harness refuses a case whose config points any of them off the
 machine, or that would reach a cloud API by default (a CLS topic or COS bucket without
-a local ``endpoint``, a Kubernetes backend without a local ``host``, a TKE backend without
-a local ``endpoint``). GitHub is always the world's own local server (evals/github_world.py),
+a local ``endpoint``, a ``cloud_monitor:`` section without a local ``endpoint``, a Kubernetes
+backend without a local ``host``, a TKE backend without a local ``endpoint``). GitHub is always
+the world's own local server (evals/github_world.py),
 so an explicit non-local ``github.url`` in a case is refused too rather than silently ignored.
 """
 
@@ -66,6 +67,8 @@ def endpoints(
     cos = settings.logs.cos
     if cos.endpoint or cos.bucket:
         out.append(("logs.cos.endpoint", cos.endpoint))
+    if settings.cloud_monitor is not None:  # the eval's Cloud Monitor is the world's declared metrics
+        out.append(("cloud_monitor.endpoint", settings.cloud_monitor.endpoint))
     for name, entry in settings.mcp_servers.items():
         if entry.get("url"):
             out.append((f"mcp_servers.{name}.url", str(entry["url"])))

@@ -132,7 +132,16 @@ def static_catalog() -> ToolRegistry:
     def _no_cluster() -> Any:
         raise RuntimeError("the static catalog has no cluster behind it")
 
-    return ToolRegistry([*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor()), *kube_tools(_no_cluster)])
+    from tools.cloud_monitor import monitor_tools
+
+    class _NoMonitor:
+        def monitor_data(self, *_: Any, **__: Any) -> list[tuple[float, float]]:
+            return []
+
+    return ToolRegistry(
+        [*metrics_tools(_Nothing()), *devops_tools(DryRunExecutor()), *kube_tools(_no_cluster),
+         *monitor_tools(_NoMonitor())]
+    )  # fmt: skip
 
 
 def schemas_of(*catalogs: ToolRegistry) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from state.policy import Policy, TriagePolicy
 from state.strict import Strict
-from state.subject import Subject
+from state.subject import Subject, probed_names
 
 CONFIG_ENV = "ALERTPILOT_CONFIG"
 CONFIG_NAME = "alertpilot.yaml"
@@ -157,6 +157,15 @@ class KubernetesConfig(Strict):
     verify_ssl: bool = True
     namespace: str = "default"
     dry_run: bool = Field(default=False, description="Server-side dry run (dryRun=All): validated, not persisted.")
+
+
+class CloudMonitorConfig(Strict):
+    """Tencent Cloud Monitor (monitor API 2018-07-24), read for the signal of a Cloud Monitor metric alarm."""
+
+    region: str = Field(default="ap-guangzhou", description="Used when an alarm names no region.")
+    endpoint: str | None = Field(default=None, description="host:port override (tests).")
+    secret_id_env: str = "TENCENTCLOUD_SECRET_ID"
+    secret_key_env: str = "TENCENTCLOUD_SECRET_KEY"
 
 
 class TkeConfig(Strict):
@@ -404,6 +413,9 @@ class Settings(BaseSettings):
     kubernetes: KubernetesConfig | None = Field(
         default=None, description="The cluster the Kubernetes read tools look at (None = none configured)."
     )
+    cloud_monitor: CloudMonitorConfig | None = Field(
+        default=None, description="Tencent Cloud Monitor for get_monitor_data (None = not configured)."
+    )
     policy: Policy = Field(default_factory=Policy)
     triage: TriagePolicy = Field(default_factory=TriagePolicy)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
@@ -457,12 +469,22 @@ class Settings(BaseSettings):
 
     def resolve_service(self, subject: Subject, labels: dict[str, str]) -> Subject:
         """The subject under the name ``services:`` knows it by (aliases, label matches), with the evidence."""
+        # a probe (blackbox) target the team configured is its own service, not a dependency
+        probe = subject.kind == "dependency" and subject.reporter == "blackbox-exporter"
+        names = ({subject.name} | probed_names(labels)) if probe else {subject.name}
         for name, service in self.services.items():
-            by_alias = subject.kind == "workload" and subject.name in service.aliases
+            aliased = sorted(n for n in names if n in service.aliases)
+            by_alias = (subject.kind == "workload" or probe) and bool(aliased)
             by_labels = bool(service.match) and all(labels.get(k) == v for k, v in service.match.items())
-            if not (by_alias or by_labels) or subject.name == name:
+            by_name = probe and name in names
+            if not (by_alias or by_labels or by_name) or (subject.name == name and subject.kind == "workload"):
                 continue
-            why = f"services.{name}." + (f"aliases has {subject.name}" if by_alias else f"match {service.match}")
+            if by_labels:
+                why = f"services.{name}.match {service.match}"
+            elif by_alias:
+                why = f"services.{name}.aliases has {aliased[0]}"
+            else:
+                why = f"services.{name} is the probed target"
             evidence = subject.evidence | {"name": why}
             update: dict[str, object] = {"kind": "workload", "name": name, "evidence": evidence}
             if service.namespace and not subject.namespace:

@@ -94,6 +94,11 @@ class Diagnosis(BaseModel):
     release_confidence: float = Field(default=0.0, ge=0, le=1)
     signal_value: float | None = Field(default=None, description="The alert's signal at diagnosis.")
     signal_query: str | None = Field(default=None, description="The query that answered for the alert's signal.")
+    cloud_signal: dict[str, Any] | None = Field(
+        default=None,
+        description="When Cloud Monitor measured the signal: the get_monitor_data arguments (namespace, metric, "
+        "dimensions, region, period) verify re-reads.",
+    )
     entities: list[str] = Field(default_factory=list, description="Root-cause entities named.")
     pattern: str = Field(
         default="",

@@ -513,6 +513,36 @@ def _in_cluster_service(host: str) -> tuple[str, str] | None:
     return None
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def probe_targets(labels: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """Names a probed target may run under in the cluster: ``(workload name, namespace or None, why)``.
+
+    blackbox_exporter's target is the ``instance`` label (the probed URL or host; the
+    prometheus-blackbox-exporter chart also sets ``target`` to the entry's name). Cluster DNS
+    resolves ``svc`` in the prober's namespace and ``svc.ns`` through the search path
+    (``<ns>.svc.cluster.local``); a fully qualified public name says nothing by itself. Only the
+    cluster can confirm a candidate (a workload of that name), so these are questions, not answers.
+    """
+    out: list[tuple[str, str | None, str]] = []
+    target = (labels.get("target") or "").strip()
+    if _DNS_LABEL.match(target):
+        out.append((target, None, f"label target={target}"))
+    host = _strip_port(labels.get("instance", "") or "").lower()
+    parts = host.split(".")
+    if len(parts) in (1, 2) and all(_DNS_LABEL.match(p) for p in parts) and not host.replace(".", "").isdigit():
+        namespace = parts[1] if len(parts) == 2 else None
+        out.append((parts[0], namespace, f"probed host {host} (cluster DNS {'svc.ns' if namespace else 'svc'})"))
+    return list({(name, ns): (name, ns, why) for name, ns, why in out}.values())
+
+
+def probed_names(labels: dict[str, str]) -> set[str]:
+    """Every name a probe alert calls its target: the ``target`` label and the probed host."""
+    names = {(labels.get("target") or "").strip(), _strip_port(labels.get("instance", "") or "")}
+    return {n for n in names if n}
+
+
 def _dependency(labels: dict[str, str], cluster: str | None, reporter: str) -> Subject:
     probed = _strip_port(labels.get("instance", "") or labels.get("target", ""))
     local = _in_cluster_service(probed) if reporter == "blackbox-exporter" else None

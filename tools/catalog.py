@@ -98,6 +98,7 @@ def observability_tools(settings: Settings, world: World | None = None) -> list[
     elif world is not None:
         tools += metrics_tools(WorldMetrics(world))
     tools += log_tools(LogSources(settings.logs, os.environ))
+    tools += cloud_monitor_tools(settings, world)
     if settings.kubernetes is not None:
         from tools.backends.kubernetes import api_client_from
         from tools.kube import kube_tools
@@ -107,6 +108,27 @@ def observability_tools(settings: Settings, world: World | None = None) -> list[
             lambda: api_client_from(kube, settings.secret(kube.token_env)), world.clock if world is not None else None
         )
     return tools
+
+
+def cloud_monitor_tools(settings: Settings, world: World | None = None) -> list[Tool]:
+    """``get_monitor_data`` over ``cloud_monitor:`` (else over a world that declares Cloud Monitor metrics)."""
+    from tools.cloud_monitor import TencentMonitor, WorldMonitor, monitor_tools
+    from tools.tencent import TencentAccess
+
+    config = settings.cloud_monitor
+    if config is not None:
+
+        def access() -> TencentAccess:
+            return TencentAccess.from_env(
+                dict(os.environ), config.secret_id_env, config.secret_key_env, config.region, config.endpoint
+            )
+
+        return monitor_tools(TencentMonitor(access))
+    if world is not None and (
+        any(w.cloud_metrics for w in world.workloads.values()) or any(n.cloud_metrics for n in world.nodes.values())
+    ):
+        return monitor_tools(WorldMonitor(world))
+    return []
 
 
 def notify_tool(settings: Settings, store: Store | None) -> list[Tool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -59,6 +60,12 @@ class Workload(BaseModel):
     namespace: str = Field(min_length=1)
     workload: str = Field(min_length=1, description="The Deployment/StatefulSet/DaemonSet.")
     kind: Kind = "Deployment"
+
+
+class FindWorkload(BaseModel):
+    """Arguments of ``k8s_find_workload``."""
+
+    workload: str = Field(min_length=1, description="The exact name of a Deployment, StatefulSet or DaemonSet.")
 
 
 class PodLogs(BaseModel):
@@ -304,6 +311,26 @@ class KubeReader:
             "revision": (obj.metadata.annotations or {}).get(REVISION),
         }
 
+    def find_workload(self, workload: str) -> dict[str, Any]:
+        """``k8s_find_workload``: the workloads called exactly ``workload``, in every namespace."""
+        name = workload
+        apps = self.api("apps")
+        listers = {
+            "Deployment": apps.list_deployment_for_all_namespaces,
+            "StatefulSet": apps.list_stateful_set_for_all_namespaces,
+            "DaemonSet": apps.list_daemon_set_for_all_namespaces,
+        }
+        found: list[dict[str, str]] = []
+        selector = f"metadata.name={name}"
+        for kind, lister in listers.items():
+            items = self.call(f"list {kind.lower()}s", partial(lister, field_selector=selector))
+            found.extend(
+                {"kind": kind, "namespace": item.metadata.namespace, "name": item.metadata.name}
+                for item in items.items
+                if item.metadata.name == name  # a server that ignores the selector is filtered here
+            )
+        return {"workloads": found[:MAX_ITEMS], "total": len(found)}
+
     def pod_logs(
         self, namespace: str, pod: str, container: str | None = None, previous: bool = False, tail_lines: int = 200
     ) -> dict[str, Any]:
@@ -347,6 +374,8 @@ def kube_tools(client_factory: Callable[[], Any], clock: Callable[[], datetime] 
         Tool("k8s_owner", "Who owns a pod: Pod → ReplicaSet → Deployment (ownerReferences).", Owner, reader.owner),
         Tool("k8s_workload", "A workload's replicas, readiness, images and the ConfigMaps/Secrets its pods use.",
              Workload, reader.workload),
+        Tool("k8s_find_workload", "Which namespaces run a Deployment/StatefulSet/DaemonSet of exactly this name.",
+             FindWorkload, reader.find_workload),
         Tool("k8s_pod_logs", "A pod container's log tail (previous: the crashed instance's).", PodLogs,
              reader.pod_logs),
         Tool("k8s_node", "A node's conditions (Ready, pressures), schedulability and taints.", Node, reader.node),

@@ -104,6 +104,15 @@ def value_expression(expr: str) -> str | None:
     return None
 
 
+_RANGE = re.compile(r"\[(\d+(?:\.\d+)?)(ms|s|m|h|d|w)(?::[^\]]*)?\]")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def range_window_s(expr: str) -> float:
+    """The longest range an expression reads (``rate(x[5m])`` → 300; subqueries ``[1h:5m]`` → 3600; none → 0)."""
+    return max((float(n) * _UNIT_S[unit] for n, unit in _RANGE.findall(expr)), default=0.0)
+
+
 def with_labels(metric: str, labels: dict[str, str]) -> str:
     """``metric{k="v",...}`` with labels sorted, values escaped."""
     if not labels:

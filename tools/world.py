@@ -25,6 +25,10 @@ expression is evaluated as PromQL over the world's series (version series such a
 declared raw ``series``), matched by their label selectors. An operation changes only the
 workload it names (``service`` + ``namespace``); naming another one fails as a cluster would.
 
+A workload or node may also declare ``cloud_metrics``: which Tencent Cloud Monitor namespace,
+metric and object (dimensions) measure one of its signals; :mod:`tools.world_cloud` answers
+``GetMonitorData`` from them (a CLB alarm whose signal no Prometheus series carries).
+
 Workloads may also say how they look to the Kubernetes API the eval world serves
 (``pod_states`` per version: ready, restarts, waiting/terminated reasons; ``template`` merged
 into the pod template): evals/kube_world.py reads them; the signals do not depend on them.
@@ -114,6 +118,21 @@ class WorldQuery(BaseModel):
     expr: str
     signal: str
     labels: dict[str, str] = Field(default_factory=dict, description="Labels of the answer's series.")
+
+
+class CloudMetric(BaseModel):
+    """A Tencent Cloud Monitor metric of one object that measures a signal (what ``GetMonitorData`` answers).
+
+    ``{namespace: QCE/LOADBALANCE, metric: HttpCode5XX, dimensions: {vip: 119.29.88.16, domain:
+    api.mall.example.com, url: /orders}, signal: http5xx_per_min}``: a request for that namespace and
+    metric whose dimensions include these gets the signal (x ``scale``) at every period.
+    """
+
+    namespace: str = Field(min_length=1, description="QCE/LOADBALANCE, QCE/CVM, ... (case-insensitive).")
+    metric: str = Field(min_length=1, description="The MetricName (case-insensitive).")
+    dimensions: dict[str, str] = Field(min_length=1, description="The object's dimensions a request must name.")
+    signal: str
+    scale: float = 1.0
 
 
 class OperationEffect(BaseModel):
@@ -219,6 +238,7 @@ class WorkloadSpec(BaseModel):
     )
     queries: list[WorldQuery] = Field(default_factory=list)
     series: list[RawSeries] = Field(default_factory=list)
+    cloud_metrics: list[CloudMetric] = Field(default_factory=list, description="What Cloud Monitor measures of it.")
     effects: dict[str, OperationEffect] = Field(default_factory=dict)
     versions: list[VersionSeries] = Field(default_factory=lambda: [VersionSeries()])
     pod_states: dict[str, PodState] = Field(
@@ -254,6 +274,7 @@ class NodeSpec(BaseModel):
     )
     queries: list[WorldQuery] = Field(default_factory=list)
     series: list[RawSeries] = Field(default_factory=list)
+    cloud_metrics: list[CloudMetric] = Field(default_factory=list, description="What Cloud Monitor measures of it.")
 
 
 class WorldSpec(BaseModel):
@@ -281,6 +302,7 @@ class WorldSpec(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     versions: list[VersionSeries] | None = None
     series: list[RawSeries] = Field(default_factory=list)
+    cloud_metrics: list[CloudMetric] = Field(default_factory=list)
     pod_states: dict[str, PodState] = Field(default_factory=dict)
     template: dict[str, Any] = Field(default_factory=dict)
     # more of the world
@@ -309,7 +331,8 @@ class WorldSpec(BaseModel):
                     name=self.service, namespace=self.namespace, kind=self.kind, container=self.container,
                     replicas=self.replicas, aliases=self.aliases, image=self.image, pods=self.pods,
                     releases=self.releases, signals=self.signals, queries=self.queries, series=self.series,
-                    effects=self.effects, versions=self.versions or [VersionSeries(metric=self.version_metric)],
+                    cloud_metrics=self.cloud_metrics, effects=self.effects,
+                    versions=self.versions or [VersionSeries(metric=self.version_metric)],
                     pod_states=self.pod_states, template=self.template,
                 )
             )  # fmt: skip

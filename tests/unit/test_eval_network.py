@@ -68,6 +68,7 @@ def test_a_recorded_world_opens_no_connection_at_all(tmp_path: Path) -> None:
         ({"executor": {"backend": "http", "url": "https://10.0.0.8:8080"}}, "executor.url"),
         ({"github": {"url": "https://api.github.com"}}, "github.url"),
         ({"executor": {"backend": "kubernetes"}}, "executor.kubernetes.host"),
+        ({"cloud_monitor": {"region": "ap-shanghai"}}, "cloud_monitor.endpoint"),  # the real API by default
     ],
 )
 def test_a_case_reaching_past_loopback_is_refused_before_any_episode(

@@ -5,7 +5,8 @@ Tools: ``execute_query``, ``execute_range_query``, ``list_metrics``,
 prometheus-mcp-server works unchanged), plus ``search_logs``, ``classify_logs`` and
 ``trace_chain``, and, when ``kubernetes:`` is configured, the Kubernetes read tools
 (``k8s_pods``, ``k8s_events``, ``k8s_rollout_history``, ``k8s_owner``, ``k8s_workload``,
-``k8s_pod_logs``, ``k8s_node``). All read-only.
+``k8s_find_workload``, ``k8s_pod_logs``, ``k8s_node``), and, when ``cloud_monitor:`` is configured
+(or a world declares Cloud Monitor metrics), ``get_monitor_data``. All read-only.
 """
 
 from __future__ import annotations
