@@ -219,7 +219,19 @@ def investigate(
         diagnosis.signal_query, diagnosis.cloud_signal = None, cloud.model_dump()
     findings.extend(_release_findings(facts, diagnosis))
     _credit_deployer(diagnosis, evidence)
-    return diagnosis, findings
+    return diagnosis, unique_findings(findings)
+
+
+def unique_findings(findings: list[Finding]) -> list[Finding]:
+    """``findings`` without repeats: error signatures that lead to the same events or audit record say it once."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for finding in findings:
+        key = (finding.kind, finding.title, finding.detail or "")
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
 
 
 def _with_cluster(evidence: LogEvidence | None, cluster: KubeEvidence | None) -> LogEvidence | None:

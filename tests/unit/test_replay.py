@@ -236,3 +236,12 @@ def test_export_then_import_elsewhere_replays_to_the_same_outcome(tmp_path: Path
     assert not (target / "world").exists()
     assert here.diverged_at is None
     assert here.outcome == there.outcome == here.original
+
+
+def test_the_demo_incident_states_each_finding_once(demo: tuple[str, Path]) -> None:
+    # two error signatures that lead to the same cluster events and audit record cite them once
+    incident, tmp_path = demo
+    with plain_runner(tmp_path) as (runner, _):
+        findings = runner.state(incident).findings
+    said = [(f.kind, f.title, f.detail) for f in findings]
+    assert len(said) == len(set(said)) and any(f.kind == "event" for f in findings)
