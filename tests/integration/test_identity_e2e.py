@@ -26,7 +26,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from server.links import LinkClaims, sign
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, require_binary, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, require_binary, wait_for_port, wait_until
 from tests.integration.test_briefing_email import Inbox
 from tests.integration.test_web_approve import CHROMIUM_FLAGS
 
@@ -93,16 +93,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
-
-
-def _wait(what: str, probe: Any, timeout: float = 40) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _links(inbox: Inbox, who: str) -> dict[str, str]:
@@ -220,17 +210,19 @@ def test_only_an_authenticated_permitted_person_approves(tmp_path: Path, smtp: t
         hook = {"Authorization": f"Bearer {HOOK}"}
         assert httpx.post(f"{base}/webhooks/alertmanager", json=alert, headers=hook, timeout=10).status_code == 200
         reader = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['vera']}"}, timeout=10)
-        rows = _wait("an incident waiting for approval",
-                     lambda: [r for r in reader.get("/incidents").json() if r["status"] == "awaiting_approval"])  # fmt: skip
+        rows = wait_until("an incident waiting for approval",
+                     lambda: [r for r in reader.get("/incidents").json() if r["status"] == "awaiting_approval"], 40)  # fmt: skip
         incident = rows[0]["id"]
         Attacker.target = f"{base}/ui/incidents/{incident}/approve"
         _api_refusals(base, tokens, incident)
 
-        ana_links = _wait("ana's approval notice", lambda: _links(inbox, "ana"))
+        ana_links = wait_until("ana's approval notice", lambda: _links(inbox, "ana"), 40)
         assert set(ana_links) == {"approve", "reject"} and all(
             u.startswith(f"{base}/ui/links/") for u in ana_links.values()
         )
-        assert set(_wait("bob's approval notice", lambda: _links(inbox, "bob"))) == {"reject"}  # may not approve
+        assert set(wait_until("bob's approval notice", lambda: _links(inbox, "bob"), 40)) == {
+            "reject"
+        }  # may not approve
         assert not _links(inbox, "vera")  # a viewer's notice carries no link
 
         with sync_playwright() as pw:
@@ -245,8 +237,8 @@ def test_only_an_authenticated_permitted_person_approves(tmp_path: Path, smtp: t
             assert "version_rollback" in impact and "v2.1" in impact  # the preview comes before the button
             page.click("#confirm")
             assert "approve queued by ana" in page.inner_text("#message")
-            status = _wait("the incident to resolve",
-                           lambda: reader.get(f"/incidents/{incident}").json()["status"] == "resolved")  # fmt: skip
+            status = wait_until("the incident to resolve",
+                           lambda: reader.get(f"/incidents/{incident}").json()["status"] == "resolved", 40)  # fmt: skip
             assert status
             page.goto(ana_links["approve"])
             assert "already used" in page.inner_text("#message")

@@ -13,7 +13,6 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "pg-e2e-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}  # the webhook credential: it only posts alerts (issue 21)
-
-
-def _until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _payload(group: str) -> dict[str, Any]:
@@ -79,7 +68,7 @@ def test_webhook_api_to_two_workers_to_approval_and_timer_on_postgres(pg_databas
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, timeout=60)
-        health = _until(lambda: _live(url), 60, "both workers' heartbeats")
+        health = wait_until("both workers' heartbeats", lambda: _live(url), 60)
         assert {"worker-a", "worker-b"} <= set(health["workers"])
         _drive(url, people)
     finally:
@@ -123,7 +112,7 @@ def _drive(url: str, people: dict[str, dict[str, str]]) -> None:
         ready = [r for r in rows if r["status"] == "awaiting_approval"]
         return ready if len(ready) == 3 else []
 
-    pending = _until(waiting, 120, "three incidents awaiting approval")
+    pending = wait_until("three incidents awaiting approval", waiting, 120)
     for row in pending:
         answer = httpx.post(f"{url}/incidents/{row['id']}/approve", json={"by": "ana"}, headers=people["approver"],
                             timeout=10)  # fmt: skip
@@ -133,7 +122,7 @@ def _drive(url: str, people: dict[str, dict[str, str]]) -> None:
         rows = httpx.get(f"{url}/incidents", headers=people["reader"], timeout=5).json()
         return rows if len(rows) == 3 and all(r["status"] == "resolved" for r in rows) else []
 
-    _until(settled, 120, "every approved incident verified after its timer and resolved")
+    wait_until("every approved incident verified after its timer and resolved", settled, 120)
     actors: Counter[str] = Counter()
     for row in pending:
         doc = httpx.get(f"{url}/incidents/{row['id']}", headers=people["reader"], timeout=5).json()

@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,16 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, executor_service, free_port, person_token, wait_for_port
+from tests.conftest import (
+    DEMO_CASE,
+    ROOT,
+    cli_env,
+    executor_service,
+    free_port,
+    person_token,
+    wait_for_port,
+    wait_until,
+)
 from tests.integration.test_robots import DING_SECRET, Robots
 
 pytestmark = pytest.mark.integration
@@ -32,16 +40,6 @@ SECRETS = {
     "DING_SECRET": DING_SECRET,
 }
 ACCESS_TOKEN = "dt-access-token-31f9c0"
-
-
-def _until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _variant(name: str) -> dict[str, Any]:
@@ -105,7 +103,7 @@ def _drive(url: str, port: int, robots: Robots, people: dict[str, str]) -> None:
     reader = {"Authorization": f"Bearer {people['reader']}"}
     approver = {"Authorization": f"Bearer {people['approver']}"}
     wait_for_port(port, timeout=60)
-    _until(lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 60, "a live worker")
+    wait_until("a live worker", lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 60)
     for name in ("approve", "reject"):
         posted = httpx.post(f"{url}/webhooks/alertmanager", json=_variant(name), headers=headers, timeout=10)
         assert posted.status_code == 200, posted.text
@@ -115,7 +113,7 @@ def _drive(url: str, port: int, robots: Robots, people: dict[str, str]) -> None:
         ready = [r for r in rows if r["status"] == "awaiting_approval"]
         return ready if len(ready) == 2 else []
 
-    first, second = sorted(_until(waiting, 90, "two incidents awaiting approval"), key=lambda r: r["created_at"])
+    first, second = sorted(wait_until("two incidents awaiting approval", waiting, 90), key=lambda r: r["created_at"])
     answers = (
         httpx.post(f"{url}/incidents/{first['id']}/approve", json={"by": "ana"}, headers=approver, timeout=10),
         httpx.post(f"{url}/incidents/{second['id']}/reject", json={"reason": "not now"}, headers=approver, timeout=10),
@@ -126,5 +124,5 @@ def _drive(url: str, port: int, robots: Robots, people: dict[str, str]) -> None:
         status = {r["id"]: r["status"] for r in httpx.get(f"{url}/incidents", headers=reader, timeout=5).json()}
         return status[first["id"]] == "resolved" and status[second["id"]] == "escalated"
 
-    _until(settled, 90, "the approved one resolved and the rejected one escalated")
-    _until(lambda: robots.received["dingtalk"], 30, "the escalation pushed to DingTalk")
+    wait_until("the approved one resolved and the rejected one escalated", settled, 90)
+    wait_until("the escalation pushed to DingTalk", lambda: robots.received["dingtalk"], 30)

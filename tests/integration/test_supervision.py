@@ -14,14 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port
+from tests.conftest import DEMO_CASE, ROOT, cli_env, free_port, person_token, wait_for_port, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "supervise-token"
@@ -41,16 +40,6 @@ def _children(pid: int) -> list[int]:
         if b"spawn_main" in cmdline:  # the worker (not multiprocessing's resource tracker)
             found.append(int(status.parent.name))
     return found
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None:
@@ -74,14 +63,14 @@ def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, timeout=60)
-        _wait(lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 60, "a live worker")
-        first = _wait(lambda: _children(serve.pid), 30, "the worker child")
+        wait_until("a live worker", lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200, 60)
+        first = wait_until("the worker child", lambda: _children(serve.pid), 30)
         os.kill(first[0], signal.SIGKILL)
         payload = json.loads((DEMO_CASE / "alert.json").read_text())
         posted = httpx.post(f"{url}/webhooks/alertmanager", json=payload, timeout=10,
                             headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
         assert posted.status_code == 200
-        second = _wait(lambda: [c for c in _children(serve.pid) if c != first[0]], 60, "a new worker child")
+        second = wait_until("a new worker child", lambda: [c for c in _children(serve.pid) if c != first[0]], 60)
 
         def new_child_live() -> bool:
             answer = httpx.get(f"{url}/healthz", timeout=5)
@@ -90,7 +79,7 @@ def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None
                 n.endswith(f":{second[0]}") and w["live"] for n, w in workers.items()
             )
 
-        _wait(new_child_live, 60, "the restarted worker's heartbeat")
+        wait_until("the restarted worker's heartbeat", new_child_live, 60)
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert "alertpilot_worker_restarts_total 1.0" in metrics
         headers = {"Authorization": f"Bearer {reader}"}
@@ -99,7 +88,7 @@ def test_a_killed_worker_child_is_reported_and_restarted(tmp_path: Path) -> None
             rows = httpx.get(f"{url}/incidents", headers=headers, timeout=5).json()
             return [r for r in rows if r["status"] in ("resolved", "escalated")]
 
-        assert _wait(settled, 90, "the alert sent while the child was dead to be worked")
+        assert wait_until("the alert sent while the child was dead to be worked", settled, 90)
     finally:
         serve.terminate()
         serve.wait(timeout=30)
