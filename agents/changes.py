@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from state.alert import Alert
+from state.alert_fields import rfc3339
 
 # alert labels that name a namespace object, and the API resource they name
 OBJECT_LABELS = {
@@ -108,7 +109,7 @@ def linked_changes(
     """The audited namespace writes before the alert that the objects link to its subject (oldest first)."""
     linked = []
     for write in changes:
-        if write.get("verb") not in WRITES or not _before(write, alert.starts_at):
+        if write.get("verb") not in WRITES or not written_before(write, alert.starts_at):
             continue
         why = _named_by_alert(alert, write) or _selects_subject(alert, write) or _named_by_events(write, events or [])
         if why:
@@ -123,8 +124,7 @@ def culprit(linked: list[dict[str, Any]]) -> dict[str, Any] | None:
     return chosen[-1] if chosen else None
 
 
-def _before(write: dict[str, Any], start: datetime) -> bool:
-    when = str(write.get("when") or "")
-    if not when:
-        return False
-    return datetime.fromisoformat(when.replace("Z", "+00:00")) <= start
+def written_before(write: dict[str, Any], moment: datetime) -> bool:
+    """Whether an audited write (its ``when``) happened at or before ``moment``."""
+    when = rfc3339(str(write.get("when") or ""))
+    return when is not None and when <= moment

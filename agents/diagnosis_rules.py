@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from agents.changes import culprit, link_text
+from agents.changes import culprit, link_text, written_before
 from agents.metric_analysis import Anomaly
 from agents.signal import SignalReading
 from agents.signal_history import SignalHistory, Streak, VersionHealth, unhealthy_streak
@@ -307,7 +307,9 @@ def _release(facts: Facts, blamed: Suspect) -> Diagnosis:
 
 def _config_edit(facts: Facts) -> Diagnosis | None:
     """Rule 5: an audited config write the workload uses, before the alert."""
-    writes = [w for w in (facts.evidence.config_changes if facts.evidence else []) if _before_alert(w, facts.alert)]
+    writes = [
+        w for w in (facts.evidence.config_changes if facts.evidence else []) if written_before(w, facts.alert.starts_at)
+    ]
     if not writes:
         return None
     last = writes[-1]
@@ -421,13 +423,6 @@ def _leak_confidence(facts: Facts, blamed: Suspect) -> float:
     if climb is None or climb <= 0:
         return 0.5
     return 0.8 if before is None or abs(before) <= 0.25 * climb else 0.6
-
-
-def _before_alert(write: dict[str, object], alert: Alert) -> bool:
-    when = str(write.get("when") or "")
-    if not when:
-        return False
-    return datetime.fromisoformat(when.replace("Z", "+00:00")) <= alert.starts_at
 
 
 def conclude(facts: Facts) -> Diagnosis:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from state.alert_fields import rfc3339
 from state.subject import Subject, owner_of_pod, pod_pattern, version_of
 from tools.promql import range_step, with_labels
 from tools.registry import ToolSession
@@ -218,8 +219,8 @@ def history_from_rollouts(replicasets: list[dict[str, Any]], now: datetime) -> V
     )
     runs = []
     for index, rs in enumerate(ordered):
-        begin = _parse(str(rs["created"]))
-        end = _parse(str(ordered[index + 1]["created"])) if index + 1 < len(ordered) else now
+        begin = rfc3339(str(rs["created"]))
+        end = rfc3339(str(ordered[index + 1]["created"])) if index + 1 < len(ordered) else now
         if begin is not None and end is not None:
             runs.append(VersionRun(str(rs["version"]), begin, end))
     return VersionHistory(runs, "Kubernetes rollout history (ReplicaSets)", None)
@@ -229,7 +230,7 @@ def history_from_audit(image_changes: list[dict[str, Any]], now: datetime) -> Ve
     """A history from audited image changes (``image: old → new``) before ``now``."""
     runs: list[VersionRun] = []
     for write in sorted(image_changes, key=lambda w: str(w.get("when") or "")):
-        when = _parse(str(write.get("when") or ""))
+        when = rfc3339(str(write.get("when") or ""))
         change = str(write.get("change") or "")
         tag = change.rsplit(":", 1)[-1].strip() if ":" in change else ""
         if when is None or not tag or when > now:
@@ -249,11 +250,3 @@ def _previous_image_tag(change: str) -> str | None:
     if len(parts) == 2 and ":" in parts[0]:
         return parts[0].rsplit(":", 1)[-1].strip() or None
     return None
-
-
-def _parse(text: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -114,6 +114,15 @@ def _read_time(value: Any, field: str, naive_tz: timezone) -> datetime:
         raise AlertParseError(field, f"not a timestamp: {value[:40]!r}") from None
 
 
+def rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 time as Kubernetes and audit records write it (``Z`` or an offset; naive = UTC), or None."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def stable_hash(*parts: str) -> str:
     """A short, stable digest of ``parts`` (a fingerprint for senders that send none)."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]

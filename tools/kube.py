@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from state.alert_fields import rfc3339
 from state.subject import owner_of_pod, owner_of_replicaset
 from tools.registry import Tool, ToolError
 
@@ -383,13 +384,5 @@ def kube_tools(client_factory: Callable[[], Any], clock: Callable[[], datetime] 
 
 
 def _recent(when: str | None, cutoff: datetime) -> bool:
-    parsed = _parse(when) if when else None
+    parsed = rfc3339(when) if when else None
     return parsed is None or parsed >= cutoff
-
-
-def _parse(text: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
